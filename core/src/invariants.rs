@@ -1,0 +1,321 @@
+//! Invariant checkers shared by the tests, the simulator and the runtime. Each returns the
+//! violations it found as data; an empty list means the invariant holds.
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::{Channel, EpgRow, EventKind, PlaylogEvent, ScheduleDay, UtcMs};
+use crate::playlog::{slot_pieces, SlotPiece};
+use crate::time::{fmt_utc, ChannelClock};
+
+/// One broken invariant: which, where, and what was seen.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Violation {
+    pub invariant: String,
+    pub at: UtcMs,
+    pub detail: String,
+}
+
+impl Violation {
+    pub fn new(invariant: &str, at: UtcMs, detail: impl Into<String>) -> Violation {
+        Violation {
+            invariant: invariant.to_string(),
+            at,
+            detail: detail.into(),
+        }
+    }
+}
+
+/// Every item starts on a grid boundary, occupies `max(1, ceil(runtime/grid))` whole blocks,
+/// and items do not overlap.
+pub fn check_grid_alignment(channel: &Channel, day: &ScheduleDay) -> Vec<Violation> {
+    let clock = ChannelClock::of(channel);
+    let mut out = Vec::new();
+    let mut previous_end = day.effective_start;
+    for item in &day.items {
+        if !clock.is_boundary(item.start) {
+            out.push(Violation::new(
+                "grid_alignment",
+                item.start,
+                format!("{} starts off the grid", item.asset),
+            ));
+        }
+        if item.blocks != clock.blocks_for(item.runtime_ms)
+            || item.slot_end != item.start + item.blocks as i64 * clock.grid_ms()
+        {
+            out.push(Violation::new(
+                "grid_alignment",
+                item.start,
+                format!("{} slot is not whole blocks of its runtime", item.asset),
+            ));
+        }
+        if item.start < previous_end {
+            out.push(Violation::new(
+                "no_overlap",
+                item.start,
+                format!("{} starts before the previous slot ends", item.asset),
+            ));
+        }
+        previous_end = item.slot_end;
+    }
+    out
+}
+
+/// Events tile [from, to) exactly: each event's end is the next one's start, none is empty.
+pub fn check_tiling(events: &[PlaylogEvent], from: UtcMs, to: UtcMs) -> Vec<Violation> {
+    let mut out = Vec::new();
+    let mut at = from;
+    for e in events {
+        if e.start != at {
+            out.push(Violation::new(
+                "playlog_tiling",
+                at,
+                format!(
+                    "event {} starts at {} (expected {})",
+                    e.id,
+                    fmt_utc(e.start),
+                    fmt_utc(at)
+                ),
+            ));
+        }
+        if e.end <= e.start {
+            out.push(Violation::new(
+                "playlog_tiling",
+                e.start,
+                format!("event {} is empty or reversed", e.id),
+            ));
+        }
+        at = e.end;
+    }
+    if at != to {
+        out.push(Violation::new(
+            "playlog_tiling",
+            at,
+            format!("playlog ends at {} (expected {})", fmt_utc(at), fmt_utc(to)),
+        ));
+    }
+    out
+}
+
+/// Longform is never cut and breaks add up: every item airs whole (its content events sum to its
+/// runtime, cut only at chapter markers, in order) and inside its slot the interstitials and
+/// pads sum to `slot − runtime`.
+pub fn check_items_in_playlog(
+    channel: &Channel,
+    day: &ScheduleDay,
+    events: &[PlaylogEvent],
+) -> Vec<Violation> {
+    let mut out = Vec::new();
+    let mut cursor = 0usize;
+    for item in &day.items {
+        // Events of this item are contiguous and marked with its start.
+        while cursor < events.len() && events[cursor].end <= item.start {
+            cursor += 1;
+        }
+        let begin = cursor;
+        while cursor < events.len() && events[cursor].item_start == Some(item.start) {
+            cursor += 1;
+        }
+        let inside = &events[begin..cursor];
+        let content: Vec<&PlaylogEvent> = inside
+            .iter()
+            .filter(|e| e.kind == EventKind::Content)
+            .collect();
+        let content_ms: i64 = content.iter().map(|e| e.duration_ms()).sum();
+        let other_ms: i64 = inside
+            .iter()
+            .filter(|e| e.kind != EventKind::Content)
+            .map(|e| e.duration_ms())
+            .sum();
+        if content_ms != item.runtime_ms {
+            out.push(Violation::new(
+                "longform_uncut",
+                item.start,
+                format!(
+                    "{} airs {content_ms} ms of its {} ms runtime",
+                    item.asset, item.runtime_ms
+                ),
+            ));
+        }
+        if other_ms != item.avail_ms() {
+            out.push(Violation::new(
+                "spots_plus_pads_equal_avail",
+                item.start,
+                format!(
+                    "{}: breaks hold {other_ms} ms, avail is {} ms",
+                    item.asset,
+                    item.avail_ms()
+                ),
+            ));
+        }
+        // Content pieces must match the break policy's cuts exactly.
+        let expected: Vec<(Option<&String>, i64, i64)> = slot_pieces(item, channel.break_policy)
+            .into_iter()
+            .filter_map(|p| match p {
+                SlotPiece::Content {
+                    part,
+                    in_point_ms,
+                    duration_ms,
+                } => Some((item.parts[part].asset.as_ref(), in_point_ms, duration_ms)),
+                SlotPiece::Avail { .. } => None,
+            })
+            .collect();
+        let actual: Vec<(Option<&String>, i64, i64)> = content
+            .iter()
+            .map(|e| (e.asset.as_ref(), e.in_point_ms, e.duration_ms()))
+            .collect();
+        if expected != actual {
+            out.push(Violation::new(
+                "longform_uncut",
+                item.start,
+                format!(
+                    "{} is cut somewhere other than its chapter markers",
+                    item.asset
+                ),
+            ));
+        }
+        if let (Some(first), Some(last)) = (inside.first(), inside.last()) {
+            if first.start != item.start || last.end != item.slot_end {
+                out.push(Violation::new(
+                    "spots_plus_pads_equal_avail",
+                    item.start,
+                    format!("{} events do not fill its slot", item.asset),
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// Consecutive days meet: a carry-in is never split, and each day starts where the previous one
+/// said it would (`snap(last slot end)` when it carried over, else its window start).
+pub fn check_carry_in(channel: &Channel, days: &[ScheduleDay]) -> Vec<Violation> {
+    let clock = ChannelClock::of(channel);
+    let mut out = Vec::new();
+    for pair in days.windows(2) {
+        let (prev, next) = (&pair[0], &pair[1]);
+        let expected = match prev.last_slot_end() {
+            Some(end) if end > next.window_start => clock.snap(end),
+            _ => next.window_start,
+        };
+        if next.effective_start != expected || prev.covers_until != next.effective_start {
+            out.push(Violation::new(
+                "carry_in_continuity",
+                next.window_start,
+                format!(
+                    "day {} starts at {} but day {} ends at {} (expected {})",
+                    next.date,
+                    fmt_utc(next.effective_start),
+                    prev.date,
+                    fmt_utc(prev.covers_until),
+                    fmt_utc(expected)
+                ),
+            ));
+        }
+        if let Some(first) = next.items.first() {
+            if first.start < next.effective_start {
+                out.push(Violation::new(
+                    "carry_in_continuity",
+                    first.start,
+                    "an item starts inside the previous day's carry-in",
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// The guide abuts over [from, to), shows one row per item slot and never an interstitial, and
+/// its filler rows cover exactly the time outside item slots.
+pub fn check_epg(days: &[ScheduleDay], rows: &[EpgRow], from: UtcMs, to: UtcMs) -> Vec<Violation> {
+    let mut out = Vec::new();
+    let mut at = from;
+    for row in rows {
+        if row.start != at || row.end <= row.start {
+            out.push(Violation::new(
+                "epg_abuts",
+                row.start,
+                format!("row {:?} does not abut the previous one", row.title),
+            ));
+        }
+        at = row.end;
+    }
+    if at != to {
+        out.push(Violation::new(
+            "epg_abuts",
+            at,
+            format!("guide ends at {} (expected {})", fmt_utc(at), fmt_utc(to)),
+        ));
+    }
+    let items: Vec<_> = days.iter().flat_map(|d| d.items.iter()).collect();
+    let content_rows: Vec<&EpgRow> = rows.iter().filter(|r| !r.filler).collect();
+    if content_rows.len() != items.len() {
+        out.push(Violation::new(
+            "epg_hides_interstitials",
+            from,
+            format!(
+                "{} content rows for {} scheduled items",
+                content_rows.len(),
+                items.len()
+            ),
+        ));
+    }
+    for (row, item) in content_rows.iter().zip(items) {
+        if row.start != item.start
+            || row.end != item.slot_end
+            || row.asset.as_ref() != Some(&item.asset)
+        {
+            out.push(Violation::new(
+                "epg_hides_interstitials",
+                row.start,
+                format!("row {:?} is not the slot of {}", row.title, item.asset),
+            ));
+        }
+    }
+    for pair in rows.windows(2) {
+        if pair[0].filler && pair[1].filler {
+            out.push(Violation::new(
+                "epg_abuts",
+                pair[1].start,
+                "two filler rows for one contiguous stretch",
+            ));
+        }
+    }
+    out
+}
+
+/// Every invariant of a run of consecutive days of one channel and their playlog.
+pub fn check_channel_days(
+    channel: &Channel,
+    days: &[ScheduleDay],
+    events: &[PlaylogEvent],
+    rows: &[EpgRow],
+) -> Vec<Violation> {
+    let mut out = Vec::new();
+    let (Some(first), Some(last)) = (days.first(), days.last()) else {
+        return out;
+    };
+    for day in days {
+        out.extend(check_grid_alignment(channel, day));
+        let begin = events.partition_point(|e| e.start < day.effective_start);
+        let end = events.partition_point(|e| e.start < day.covers_until);
+        out.extend(check_tiling(
+            &events[begin..end],
+            day.effective_start,
+            day.covers_until,
+        ));
+        out.extend(check_items_in_playlog(channel, day, &events[begin..end]));
+    }
+    out.extend(check_carry_in(channel, days));
+    out.extend(check_tiling(
+        events,
+        first.effective_start,
+        last.covers_until,
+    ));
+    out.extend(check_epg(
+        days,
+        rows,
+        first.effective_start,
+        last.covers_until,
+    ));
+    out
+}

@@ -1,0 +1,74 @@
+//! Command-line surface (`retrovue <noun> <verb>`, INTERFACES §1): definitions and dispatch.
+
+pub mod lineup;
+pub mod sim;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::error::AppResult;
+
+/// Options every command accepts.
+#[derive(Debug, Clone, Args)]
+pub struct Global {
+    /// Database URL: sqlite://PATH or postgres://… (default: an SQLite file in RETROVUE_HOME).
+    #[arg(long, global = true, env = "RETROVUE_DATABASE_URL")]
+    pub db: Option<String>,
+    /// Machine output only: JSON on stdout, nothing else.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// More log output (repeat for more).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Less log output.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "retrovue",
+    version,
+    about = "RetroVue Core: a believable, always-on, multi-channel retro TV network",
+    long_about = "RetroVue lays your media out on a broadcast grid and serves it as live IPTV \
+                  channels with a guide that matches what plays.\n\nStart with \
+                  `retrovue sim --lineup fixtures/demo/lineup.toml` to dry-run a lineup."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Config as code: validate, import, export or generate a lineup file.
+    #[command(subcommand)]
+    Lineup(lineup::LineupCommand),
+    /// Dry-run a lineup in virtual time: schedules, guide, playlog, viewers, engines, faults.
+    Sim(sim::SimArgs),
+}
+
+/// Set up `env_logger` from -v/-q (RUST_LOG still wins when set).
+pub fn init_logging(global: &Global) {
+    let level = if global.quiet {
+        "error"
+    } else {
+        match global.verbose {
+            0 => "warn",
+            1 => "info",
+            2 => "debug",
+            _ => "trace",
+        }
+    };
+    let _ = env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(level))
+        .format_timestamp_millis()
+        .try_init();
+}
+
+pub fn run(cli: Cli) -> AppResult<()> {
+    match cli.command {
+        Command::Lineup(cmd) => lineup::run(cmd, &cli.global),
+        Command::Sim(args) => sim::run(args, &cli.global),
+    }
+}

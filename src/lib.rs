@@ -1,0 +1,5 @@
+//! RetroVue shell: the command line, persistence, runtime threads, HTTP and ingest around the
+//! pure core. Everything that touches the clock, files, processes, sockets or databases is here.
+
+pub mod cli;
+pub mod error;
