@@ -1,6 +1,11 @@
 //! Command-line surface (`retrovue <noun> <verb>`, INTERFACES §1): definitions and dispatch.
 
+pub mod db;
+pub mod epg;
 pub mod lineup;
+pub mod lineup_io;
+pub mod playlog;
+pub mod schedule;
 pub mod sim;
 
 use clap::{Args, Parser, Subcommand};
@@ -47,6 +52,18 @@ pub enum Command {
     Lineup(lineup::LineupCommand),
     /// Dry-run a lineup in virtual time: schedules, guide, playlog, viewers, engines, faults.
     Sim(sim::SimArgs),
+    /// Schema management: apply or list migrations.
+    #[command(subcommand)]
+    Db(db::DbCommand),
+    /// Build and show stored ScheduleDays.
+    #[command(subcommand)]
+    Schedule(schedule::ScheduleCommand),
+    /// Show or export the guide derived from stored ScheduleDays.
+    #[command(subcommand)]
+    Epg(epg::EpgCommand),
+    /// Show the stored playlog.
+    #[command(subcommand)]
+    Playlog(playlog::PlaylogCommand),
 }
 
 /// Set up `env_logger` from -v/-q (RUST_LOG still wins when set).
@@ -70,5 +87,9 @@ pub fn run(cli: Cli) -> AppResult<()> {
     match cli.command {
         Command::Lineup(cmd) => lineup::run(cmd, &cli.global),
         Command::Sim(args) => sim::run(args, &cli.global),
+        Command::Db(cmd) => db::run(cmd, &cli.global),
+        Command::Schedule(cmd) => schedule::run(cmd, &cli.global),
+        Command::Epg(cmd) => epg::run(cmd, &cli.global),
+        Command::Playlog(cmd) => playlog::run(cmd, &cli.global),
     }
 }

@@ -1,0 +1,16 @@
+//! `retrovue playlog …` (stub until the store lands).
+
+use clap::Subcommand;
+
+use crate::cli::Global;
+use crate::error::{AppError, AppResult};
+
+#[derive(Debug, Subcommand)]
+pub enum PlaylogCommand {
+    /// Not yet available.
+    Status,
+}
+
+pub fn run(_cmd: PlaylogCommand, _global: &Global) -> AppResult<()> {
+    Err(AppError::runtime("not yet"))
+}

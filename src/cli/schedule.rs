@@ -1,0 +1,16 @@
+//! `retrovue schedule …` (stub until the store lands).
+
+use clap::Subcommand;
+
+use crate::cli::Global;
+use crate::error::{AppError, AppResult};
+
+#[derive(Debug, Subcommand)]
+pub enum ScheduleCommand {
+    /// Not yet available.
+    Status,
+}
+
+pub fn run(_cmd: ScheduleCommand, _global: &Global) -> AppResult<()> {
+    Err(AppError::runtime("not yet"))
+}
