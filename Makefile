@@ -1,0 +1,33 @@
+# RetroVue Core: the few entry points. A new test never needs a new line here.
+CARGO ?= cargo
+DEMO  ?= fixtures/demo/lineup.toml
+
+.PHONY: build test check fmt clippy bench sim run setup
+
+build:
+	$(CARGO) build --workspace --all-targets
+
+# Everything the tests need (ffmpeg from Debian's packages) is installed by the project's own
+# scripts; PostgreSQL is started by the test harness itself from the installed server binaries.
+setup:
+	bash scripts/ensure-ffmpeg.sh
+
+test: setup
+	$(CARGO) test --workspace --all-targets
+
+fmt:
+	$(CARGO) fmt --all -- --check
+
+clippy:
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+check: fmt clippy test
+
+bench:
+	$(CARGO) bench --workspace
+
+sim:
+	$(CARGO) run --release -- sim --lineup $(DEMO) --days 7
+
+run:
+	$(CARGO) run --release -- serve
