@@ -4,9 +4,13 @@
 //! EPG and the playout plan at any instant. Nothing here reads the clock, sleeps, spawns,
 //! touches files, the network or a database, or iterates a `HashMap`: time is an argument.
 
+pub mod asrun;
+pub mod engine;
 pub mod epg;
+pub mod horizon;
 pub mod invariants;
 pub mod lineup;
+pub mod manager;
 pub mod model;
 pub mod plan;
 pub mod playlog;
