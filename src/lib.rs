@@ -2,4 +2,5 @@
 //! pure core. Everything that touches the clock, files, processes, sockets or databases is here.
 
 pub mod cli;
+pub mod engine;
 pub mod error;
