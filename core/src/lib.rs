@@ -7,6 +7,7 @@
 pub mod asrun;
 pub mod engine;
 pub mod epg;
+pub mod generate;
 pub mod horizon;
 pub mod invariants;
 pub mod lineup;
