@@ -106,6 +106,13 @@ impl HorizonKeeper {
         );
     }
 
+    /// Nothing of `channel` is needed past `end` (learnt once its last day is built).
+    pub fn set_end(&mut self, channel: &str, end: UtcMs) {
+        if let Some(ch) = self.channels.get_mut(channel) {
+            ch.end = end;
+        }
+    }
+
     /// The clock threshold: queue whatever every channel is short of at `now`.
     pub fn handle_tick(&mut self, now: UtcMs) {
         for (id, ch) in self.channels.iter_mut() {

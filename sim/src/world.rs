@@ -1,0 +1,947 @@
+//! The simulated world: channels with their ChannelManager, horizon-kept schedules, simulated
+//! viewers and playout engines, driven event by event in virtual time and checked after every
+//! step (contracts/sim.md).
+
+use std::collections::{BTreeSet, VecDeque};
+
+use chrono::NaiveDate;
+use retrovue_core::asrun::AsRunRecorder;
+use retrovue_core::engine::{Block, EngineEvidence, EngineExit, SegmentRef};
+use retrovue_core::epg::epg_rows;
+use retrovue_core::horizon::{HorizonAction, HorizonConfig, HorizonKeeper};
+use retrovue_core::invariants::{check_channel_days, Violation};
+use retrovue_core::manager::{
+    Action, Answer, ChannelManager, ManagerConfig, Notice, PlaylogSource, SessionId, ViewerId,
+};
+use retrovue_core::model::{
+    AsRunRecord, AsRunStatus, Channel, Lineup, PlaylogEvent, RotationState, ScheduleDay,
+    TrafficState, UtcMs,
+};
+use retrovue_core::plan::{event_at, plan_at, PlanOutcome, Segment};
+use retrovue_core::playlog::{build_playlog, TrafficPlanner};
+use retrovue_core::schedule::{build_schedule_day, SchedulingContext};
+use retrovue_core::stable::{stable_hash, SplitMix64};
+use retrovue_core::time::{fmt_utc, ChannelClock};
+
+use crate::faults::FaultPlan;
+use crate::queue::EventQueue;
+use crate::viewers::ViewerModel;
+
+/// What a run is asked to do.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    pub seed: u64,
+    pub start: NaiveDate,
+    pub days: u32,
+    pub viewers: ViewerModel,
+    pub faults: FaultPlan,
+    pub manager: ManagerConfig,
+    pub horizon: HorizonConfig,
+}
+
+impl SimConfig {
+    pub fn new(seed: u64, start: NaiveDate, days: u32) -> SimConfig {
+        SimConfig {
+            seed,
+            start,
+            days,
+            viewers: ViewerModel::Churn,
+            faults: FaultPlan::default(),
+            manager: ManagerConfig::default(),
+            horizon: HorizonConfig::default(),
+        }
+    }
+}
+
+/// Counters over the whole run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SimStats {
+    pub tune_ins: u64,
+    pub engine_starts: u64,
+    pub engine_crashes: u64,
+    pub restarts: u64,
+    pub gave_up: u64,
+    pub answered_500: u64,
+    pub answered_503: u64,
+    pub steps: u64,
+}
+
+/// Everything a channel ended with.
+#[derive(Debug, Clone)]
+pub struct ChannelOutcome {
+    pub channel: Channel,
+    pub days: Vec<ScheduleDay>,
+    pub playlog: Vec<PlaylogEvent>,
+    pub asrun: Vec<AsRunRecord>,
+    pub violations: Vec<Violation>,
+    /// First day's effective start and the horizon end.
+    pub start: UtcMs,
+    pub end: UtcMs,
+    pub tune_ins: u64,
+    pub engine_starts: u64,
+    pub engine_failures: u64,
+    pub restarts: u64,
+}
+
+/// The result of a run.
+#[derive(Debug, Clone)]
+pub struct SimOutcome {
+    pub seed: u64,
+    pub start: NaiveDate,
+    pub days: u32,
+    pub viewers: String,
+    pub faults: String,
+    pub channels: Vec<ChannelOutcome>,
+    pub stats: SimStats,
+}
+
+impl SimOutcome {
+    pub fn violation_count(&self) -> usize {
+        self.channels.iter().map(|c| c.violations.len()).sum()
+    }
+}
+
+#[derive(Debug)]
+enum Ev {
+    KeeperTick,
+    Arrival(usize),
+    Departure(usize, ViewerId),
+    ManagerTimeout(usize),
+    EngineStarted(usize, SessionId),
+    SegmentEnd(usize, SessionId),
+    Crash(usize, Option<SessionId>),
+    Stall(usize),
+    ChannelEnd(usize),
+}
+
+/// One fed segment inside a simulated engine.
+#[derive(Debug)]
+struct FedSegment {
+    block_seq: u64,
+    first_of_block: bool,
+    segment: Segment,
+}
+
+/// A simulated playout engine process: follows the fed plan and reports evidence.
+#[derive(Debug)]
+struct SimEngine {
+    session: SessionId,
+    fed: VecDeque<FedSegment>,
+    fed_until: UtcMs,
+    started_at: Option<UtcMs>,
+    stalled: bool,
+    /// End of the last as-run record of this session, for the abutment check.
+    last_record_end: Option<UtcMs>,
+}
+
+/// The published playlog the manager may read, and the fault plan's view of files.
+struct Published<'a> {
+    events: &'a [PlaylogEvent],
+    faults: &'a FaultPlan,
+}
+
+impl PlaylogSource for Published<'_> {
+    fn events(&self) -> &[PlaylogEvent] {
+        self.events
+    }
+    fn asset_missing(&self, asset: &str) -> bool {
+        self.faults.missing_assets.contains(asset)
+    }
+}
+
+struct Chan {
+    channel: Channel,
+    clock: ChannelClock,
+    planner_seed: u64,
+    manager: ChannelManager,
+    recorder: AsRunRecorder,
+    days: Vec<ScheduleDay>,
+    rotation: RotationState,
+    traffic: TrafficState,
+    playlog: Vec<PlaylogEvent>,
+    /// Days whose playlog is built.
+    playlog_days: usize,
+    /// Events `[..published]` are visible to the manager.
+    published: usize,
+    published_until: UtcMs,
+    start: UtcMs,
+    end: Option<UtcMs>,
+    ended: bool,
+    rng: SplitMix64,
+    fault_rng: SplitMix64,
+    watching: BTreeSet<ViewerId>,
+    timeout_at: Option<UtcMs>,
+    engine: Option<SimEngine>,
+    fault_open: Option<UtcMs>,
+    fault_windows: Vec<(UtcMs, UtcMs)>,
+    asrun: Vec<AsRunRecord>,
+    violations: Vec<Violation>,
+}
+
+impl Chan {
+    fn violate(&mut self, invariant: &str, at: UtcMs, detail: String) {
+        self.violations.push(Violation::new(invariant, at, detail));
+    }
+
+    fn open_fault(&mut self, at: UtcMs) {
+        if self.fault_open.is_none() {
+            self.fault_open = Some(at);
+        }
+    }
+
+    fn close_fault(&mut self, at: UtcMs) {
+        if let Some(since) = self.fault_open.take() {
+            self.fault_windows.push((since, at));
+        }
+    }
+
+    fn in_fault(&self, from: UtcMs, to: UtcMs) -> bool {
+        self.fault_open.is_some_and(|since| to > since)
+            || self.fault_windows.iter().any(|&(a, b)| from <= b && to > a)
+    }
+}
+
+struct World<'a> {
+    lineup: &'a Lineup,
+    config: &'a SimConfig,
+    ctx: SchedulingContext<'a>,
+    chans: Vec<Chan>,
+    keeper: HorizonKeeper,
+    queue: EventQueue<Ev>,
+    next_viewer: ViewerId,
+    stats: SimStats,
+    last_date: NaiveDate,
+}
+
+/// Run the simulation of `lineup` (its active channels) as `config` says.
+pub fn run(lineup: &Lineup, config: &SimConfig) -> SimOutcome {
+    let days = config.days.max(1);
+    let last_date = config.start + chrono::Days::new(days as u64 - 1);
+    let mut keeper = HorizonKeeper::new(config.horizon.clone());
+    let mut chans = Vec::new();
+    for channel in lineup.channels.iter().filter(|c| c.active) {
+        let clock = ChannelClock::of(channel);
+        keeper.add_channel(
+            &channel.id,
+            clock.clone(),
+            config.start,
+            Some(last_date),
+            None,
+        );
+        let channel_seed = config.seed ^ stable_hash(&[channel.id.as_bytes()]);
+        chans.push(Chan {
+            channel: channel.clone(),
+            start: clock.day_start(config.start),
+            clock,
+            planner_seed: config.seed,
+            manager: ChannelManager::new(&channel.id, config.manager.clone()),
+            recorder: AsRunRecorder::new(&channel.id),
+            days: Vec::new(),
+            rotation: RotationState::default(),
+            traffic: TrafficState::default(),
+            playlog: Vec::new(),
+            playlog_days: 0,
+            published: 0,
+            published_until: UtcMs::MIN,
+            end: None,
+            ended: false,
+            rng: SplitMix64::new(channel_seed),
+            fault_rng: SplitMix64::new(channel_seed ^ 0xFA17),
+            watching: BTreeSet::new(),
+            timeout_at: None,
+            engine: None,
+            fault_open: None,
+            fault_windows: Vec::new(),
+            asrun: Vec::new(),
+            violations: Vec::new(),
+        });
+    }
+    let mut world = World {
+        lineup,
+        config,
+        ctx: SchedulingContext::new(&lineup.catalog, config.seed),
+        chans,
+        keeper,
+        queue: EventQueue::default(),
+        next_viewer: 1,
+        stats: SimStats::default(),
+        last_date,
+    };
+    world.seed_events();
+    world.run_loop();
+    world.finish()
+}
+
+impl World<'_> {
+    fn seed_events(&mut self) {
+        let first = self.chans.iter().map(|c| c.start).min();
+        if let Some(t0) = first {
+            self.queue.push(t0, Ev::KeeperTick);
+        }
+        for i in 0..self.chans.len() {
+            let start = self.chans[i].start;
+            match self.config.viewers {
+                ViewerModel::Constant(n) => {
+                    for _ in 0..n {
+                        self.queue.push(start, Ev::Arrival(i));
+                    }
+                }
+                _ => {
+                    if let Some(dt) = self.config.viewers.next_arrival_in(&mut self.chans[i].rng) {
+                        self.queue.push(start + dt, Ev::Arrival(i));
+                    }
+                }
+            }
+            let id = self.chans[i].channel.id.clone();
+            for (ch, at) in &self.config.faults.crashes {
+                if *ch == id {
+                    self.queue.push(*at, Ev::Crash(i, None));
+                }
+            }
+            for (ch, at) in &self.config.faults.stalls {
+                if *ch == id {
+                    self.queue.push(*at, Ev::Stall(i));
+                }
+            }
+        }
+    }
+
+    fn run_loop(&mut self) {
+        while let Some((now, ev)) = self.queue.pop() {
+            self.stats.steps += 1;
+            let touched = self.step(now, ev);
+            if let Some(i) = touched {
+                self.drain_manager(now, i);
+                self.check_channel(now, i);
+            }
+        }
+    }
+
+    /// Handle one event; returns the channel whose manager may have output.
+    fn step(&mut self, now: UtcMs, ev: Ev) -> Option<usize> {
+        match ev {
+            Ev::KeeperTick => {
+                self.keeper_tick(now);
+                None
+            }
+            Ev::Arrival(i) => {
+                let ch = &mut self.chans[i];
+                if ch.ended || ch.end.is_some_and(|e| now >= e) {
+                    return None;
+                }
+                if let Some(dt) = self.config.viewers.next_arrival_in(&mut ch.rng) {
+                    self.queue.push(now + dt, Ev::Arrival(i));
+                }
+                let viewer = self.next_viewer;
+                self.next_viewer += 1;
+                if let Some(dt) = self.config.viewers.watch_for(&mut ch.rng) {
+                    self.queue.push(now + dt, Ev::Departure(i, viewer));
+                }
+                let source = Published {
+                    events: &ch.playlog[..ch.published],
+                    faults: &self.config.faults,
+                };
+                ch.manager.handle_viewer_joined(now, viewer, &source);
+                Some(i)
+            }
+            Ev::Departure(i, viewer) => {
+                let ch = &mut self.chans[i];
+                if !ch.watching.remove(&viewer) {
+                    return None;
+                }
+                ch.manager.handle_viewer_left(now, viewer);
+                if !ch.manager.is_active() {
+                    ch.close_fault(now);
+                }
+                Some(i)
+            }
+            Ev::ManagerTimeout(i) => {
+                let ch = &mut self.chans[i];
+                if ch.timeout_at != Some(now) {
+                    return None; // superseded
+                }
+                ch.timeout_at = None;
+                let source = Published {
+                    events: &ch.playlog[..ch.published],
+                    faults: &self.config.faults,
+                };
+                ch.manager.handle_timeout(now, &source);
+                Some(i)
+            }
+            Ev::EngineStarted(i, session) => {
+                let ch = &mut self.chans[i];
+                let Some(engine) = ch.engine.as_mut().filter(|e| e.session == session) else {
+                    return None;
+                };
+                engine.started_at = Some(now);
+                ch.manager.handle_engine_started(now, session);
+                ch.close_fault(now);
+                self.advance_engine(now, i, true);
+                Some(i)
+            }
+            Ev::SegmentEnd(i, session) => {
+                let ch = &self.chans[i];
+                let live = ch
+                    .engine
+                    .as_ref()
+                    .is_some_and(|e| e.session == session && !e.stalled);
+                if !live {
+                    return None;
+                }
+                self.segment_ended(now, i);
+                Some(i)
+            }
+            Ev::Crash(i, target) => {
+                let ch = &mut self.chans[i];
+                let Some(engine) = ch.engine.as_ref() else {
+                    return None;
+                };
+                if target.is_some_and(|s| s != engine.session) {
+                    return None;
+                }
+                let session = engine.session;
+                ch.engine = None;
+                ch.open_fault(now);
+                ch.manager.handle_engine_exited(
+                    now,
+                    session,
+                    &EngineExit::Crashed {
+                        reason: "injected crash".to_string(),
+                    },
+                );
+                if !ch.manager.is_active() {
+                    ch.close_fault(now);
+                }
+                Some(i)
+            }
+            Ev::Stall(i) => {
+                let ch = &mut self.chans[i];
+                if let Some(engine) = ch.engine.as_mut() {
+                    engine.stalled = true;
+                    ch.open_fault(now);
+                }
+                None
+            }
+            Ev::ChannelEnd(i) => {
+                let ch = &mut self.chans[i];
+                ch.ended = true;
+                ch.manager.handle_shutdown(now);
+                ch.close_fault(now);
+                Some(i)
+            }
+        }
+    }
+
+    fn keeper_tick(&mut self, now: UtcMs) {
+        // contract: SIM-007 (horizon_short, checked before the tick fills up)
+        self.check_horizons(now, true);
+        self.keeper.handle_tick(now);
+        while let Some(action) = self.keeper.poll_action() {
+            match action {
+                HorizonAction::BuildDays {
+                    channel,
+                    from,
+                    days,
+                } => self.build_days(&channel, from, days),
+                HorizonAction::ExtendPlaylog { channel, until } => {
+                    self.extend_playlog(&channel, until)
+                }
+            }
+        }
+        self.check_horizons(now, false);
+        if let Some(next) = self.keeper.poll_timeout() {
+            self.queue.push(next.max(now + 1), Ev::KeeperTick);
+        }
+    }
+
+    fn channel_index(&self, id: &str) -> usize {
+        self.chans
+            .iter()
+            .position(|c| c.channel.id == id)
+            .expect("keeper only knows our channels")
+    }
+
+    fn build_days(&mut self, id: &str, from: NaiveDate, days: u32) {
+        let i = self.channel_index(id);
+        let ch = &mut self.chans[i];
+        let mut date = from;
+        for _ in 0..days {
+            let previous = ch.days.last().and_then(ScheduleDay::last_slot_end);
+            let day = build_schedule_day(&self.ctx, &ch.channel, date, previous, &mut ch.rotation);
+            ch.days.push(day);
+            self.keeper.handle_days_built(id, date);
+            if date == self.last_date {
+                let last = ch.days.last().expect("just built");
+                let end = last
+                    .window_end
+                    .max(last.last_slot_end().unwrap_or(last.window_end));
+                ch.end = Some(end);
+                self.keeper.set_end(id, end);
+                self.queue.push(end, Ev::ChannelEnd(i));
+            }
+            date = date.succ_opt().expect("date in range");
+        }
+    }
+
+    fn extend_playlog(&mut self, id: &str, until: UtcMs) {
+        let i = self.channel_index(id);
+        let ch = &mut self.chans[i];
+        let planner = TrafficPlanner::new(&self.lineup.catalog, &ch.channel, ch.planner_seed);
+        while ch.playlog_days < ch.days.len() && ch.playlog.last().is_none_or(|e| e.end < until) {
+            let day = &ch.days[ch.playlog_days];
+            let events = build_playlog(day, &ch.channel, &planner, &mut ch.traffic);
+            ch.playlog.extend(events);
+            ch.playlog_days += 1;
+        }
+        let covered = ch.playlog.last().map_or(UtcMs::MIN, |e| e.end);
+        let until = until.min(covered).min(ch.end.unwrap_or(UtcMs::MAX));
+        ch.published_until = ch.published_until.max(until);
+        ch.published = ch.playlog.partition_point(|e| e.start < ch.published_until);
+        self.keeper.handle_playlog_extended(id, ch.published_until);
+    }
+
+    /// `before_tick`: checked as the tick arrives, when nothing has been built yet at the first.
+    fn check_horizons(&mut self, now: UtcMs, before_tick: bool) {
+        let ahead = self.config.horizon.playlog_ahead_ms;
+        let days_ahead = self.config.horizon.days_ahead as u64;
+        for ch in &mut self.chans {
+            if now < ch.start || ch.ended || (before_tick && ch.published_until == UtcMs::MIN) {
+                continue;
+            }
+            let end = ch.end.unwrap_or(UtcMs::MAX);
+            let need = (now + ahead).min(end);
+            if ch.published_until < need {
+                let detail = format!(
+                    "playlog published until {} (needed {})",
+                    fmt_utc(ch.published_until),
+                    fmt_utc(need)
+                );
+                ch.violate("horizon_short", now, detail);
+            }
+            let want =
+                (ch.clock.broadcast_date(now) + chrono::Days::new(days_ahead)).min(self.last_date);
+            if ch.days.last().is_none_or(|d| d.date < want) {
+                let detail = format!("ScheduleDays not built through {want}");
+                ch.violate("horizon_short", now, detail);
+            }
+        }
+    }
+
+    /// Carry out the manager's actions and re-arm its timeout.
+    fn drain_manager(&mut self, now: UtcMs, i: usize) {
+        while let Some(action) = self.chans[i].manager.poll_action() {
+            match action {
+                Action::SpawnEngine {
+                    session,
+                    join_at,
+                    blocks,
+                    restart: _,
+                } => self.spawn_engine(now, i, session, join_at, blocks),
+                Action::FeedBlock { session, block } => self.feed_engine(now, i, session, block),
+                Action::StopEngine { session, reason } => {
+                    self.stop_engine(now, i, session, &reason)
+                }
+                Action::AnswerViewer { viewer, answer } => {
+                    let ch = &mut self.chans[i];
+                    match answer {
+                        Answer::Stream => {
+                            ch.watching.insert(viewer);
+                        }
+                        Answer::AssetMissing { .. } => self.stats.answered_500 += 1,
+                        Answer::Gap => self.stats.answered_503 += 1,
+                        Answer::NotFound => {}
+                    }
+                }
+                Action::CloseViewers { viewers, .. } => {
+                    let ch = &mut self.chans[i];
+                    for v in viewers {
+                        ch.watching.remove(&v);
+                    }
+                    ch.close_fault(now);
+                }
+                Action::Notice(Notice::PlaylogShort { at }) => {
+                    let ch = &mut self.chans[i];
+                    if ch.end.is_none_or(|e| at < e) {
+                        let detail = format!("manager could not feed past {}", fmt_utc(at));
+                        ch.violate("horizon_short", now, detail);
+                    }
+                }
+                Action::Notice(Notice::GaveUp { .. }) => self.stats.gave_up += 1,
+                Action::Notice(Notice::EngineFailed { .. }) => {}
+            }
+        }
+        let ch = &mut self.chans[i];
+        let next = ch.manager.poll_timeout();
+        if next != ch.timeout_at {
+            ch.timeout_at = next;
+            if let Some(at) = next {
+                self.queue.push(at.max(now), Ev::ManagerTimeout(i));
+                ch.timeout_at = Some(at.max(now));
+            }
+        }
+    }
+
+    fn spawn_engine(
+        &mut self,
+        now: UtcMs,
+        i: usize,
+        session: SessionId,
+        join_at: UtcMs,
+        blocks: Vec<Block>,
+    ) {
+        let faults = &self.config.faults;
+        let ch = &mut self.chans[i];
+        if ch.engine.is_some() {
+            ch.violate(
+                "single_engine",
+                now,
+                format!("spawn of session {session} while another engine runs"),
+            );
+        }
+        // contract: SIM-007 (join_plays_playlog)
+        let fed_until = blocks.last().map_or(join_at, |b| b.end);
+        let spawned: Vec<&Segment> = blocks.iter().flat_map(|b| &b.segments).collect();
+        let expected = plan_at(&ch.playlog[..ch.published], join_at, fed_until, |_| false);
+        let matches = match &expected {
+            PlanOutcome::Plan(segments) => {
+                segments.len() == spawned.len()
+                    && segments.iter().zip(&spawned).all(|(a, b)| a == *b)
+            }
+            _ => false,
+        };
+        if !matches {
+            ch.violate(
+                "join_plays_playlog",
+                now,
+                format!(
+                    "spawn at {} does not play the plan at now",
+                    fmt_utc(join_at)
+                ),
+            );
+        }
+        let mut engine = SimEngine {
+            session,
+            fed: VecDeque::new(),
+            fed_until: join_at,
+            started_at: None,
+            stalled: false,
+            last_record_end: None,
+        };
+        for block in blocks {
+            push_block(&mut engine, block);
+        }
+        engine.fed_until = fed_until;
+        ch.engine = Some(engine);
+        self.stats.engine_starts += 1;
+        if faults.is_down(&ch.channel.id, now) {
+            ch.open_fault(now);
+            self.queue.push(now, Ev::Crash(i, Some(session)));
+            return;
+        }
+        let delay = faults.start_delay_ms(&ch.channel.id);
+        if delay > 0 {
+            ch.open_fault(now);
+        }
+        self.queue.push(now + delay, Ev::EngineStarted(i, session));
+        if faults.crash_rate_per_hour > 0.0 {
+            let mean = 3_600_000.0 / faults.crash_rate_per_hour;
+            let dt = (-(1.0 - ch.fault_rng.unit()).ln() * mean).round() as i64;
+            self.queue
+                .push(now + dt.max(1), Ev::Crash(i, Some(session)));
+        }
+    }
+
+    fn feed_engine(&mut self, now: UtcMs, i: usize, session: SessionId, block: Block) {
+        let ch = &mut self.chans[i];
+        let Some(engine) = ch.engine.as_mut().filter(|e| e.session == session) else {
+            ch.violate(
+                "single_engine",
+                now,
+                format!("block fed to session {session}, which is not running"),
+            );
+            return;
+        };
+        let mut at = engine.fed_until;
+        let mut ok = true;
+        for s in &block.segments {
+            let exact = event_at(&ch.playlog[..ch.published], s.start)
+                .map(|k| Segment::from_event(&ch.playlog[k]));
+            ok &= s.start == at && exact.as_ref() == Some(s);
+            at = s.end;
+        }
+        engine.fed_until = at;
+        push_block(engine, block);
+        if !ok {
+            ch.violate(
+                "join_plays_playlog",
+                now,
+                "a fed block does not continue the playlog".to_string(),
+            );
+        }
+    }
+
+    fn stop_engine(&mut self, now: UtcMs, i: usize, session: SessionId, reason: &str) {
+        let ch = &mut self.chans[i];
+        let Some(engine) = ch.engine.take().filter(|e| e.session == session) else {
+            return;
+        };
+        let Some(started) = engine.started_at.filter(|_| !engine.stalled) else {
+            return;
+        };
+        let evidence = engine.fed.front().and_then(|current| {
+            let seg = &current.segment;
+            let begin = seg.start.max(started);
+            (begin < now && now < seg.end).then(|| EngineEvidence::SegmentTruncated {
+                segment: SegmentRef::of(seg),
+                start: begin,
+                end: now,
+                reason: format!("stopped: {reason}"),
+            })
+        });
+        if let Some(evidence) = evidence {
+            let mut engine = engine;
+            self.record(now, i, &mut engine, &evidence, true);
+        }
+    }
+
+    /// The engine just came up (`first`) or finished its front segment: report, move on.
+    fn advance_engine(&mut self, now: UtcMs, i: usize, first: bool) {
+        let ch = &mut self.chans[i];
+        let engine = ch.engine.as_mut().expect("advance of a live engine");
+        // Segments that ended before the engine came up never aired.
+        while engine.fed.front().is_some_and(|f| f.segment.end <= now) {
+            engine.fed.pop_front();
+        }
+        let session = engine.session;
+        match engine.fed.front() {
+            Some(next) => {
+                if next.first_of_block || first {
+                    let evidence = EngineEvidence::BlockStarted {
+                        seq: next.block_seq,
+                        at: now,
+                    };
+                    ch.manager.handle_engine_evidence(now, session, &evidence);
+                }
+                let end = next.segment.end;
+                self.queue.push(end, Ev::SegmentEnd(i, session));
+            }
+            None => {
+                if ch.end.is_none_or(|e| now < e) {
+                    ch.violate(
+                        "engine_starved",
+                        now,
+                        format!("engine session {session} ran out of fed segments"),
+                    );
+                    ch.engine = None;
+                    ch.manager.handle_engine_exited(
+                        now,
+                        session,
+                        &EngineExit::Crashed {
+                            reason: "starved".to_string(),
+                        },
+                    );
+                }
+            }
+        }
+    }
+
+    fn segment_ended(&mut self, now: UtcMs, i: usize) {
+        let missing = {
+            let ch = &self.chans[i];
+            let engine = ch.engine.as_ref().expect("live engine");
+            let front = engine.fed.front().expect("a segment was airing");
+            front
+                .segment
+                .asset
+                .as_ref()
+                .is_some_and(|a| self.config.faults.missing_assets.contains(a))
+        };
+        let ch = &mut self.chans[i];
+        let mut engine = ch.engine.take().expect("live engine");
+        let front = engine.fed.pop_front().expect("a segment was airing");
+        let seg = front.segment;
+        let start = seg.start.max(engine.started_at.unwrap_or(seg.start));
+        let evidence = if missing {
+            EngineEvidence::SegmentErrored {
+                segment: SegmentRef::of(&seg),
+                start,
+                end: now,
+                reason: "file missing; slate shown".to_string(),
+            }
+        } else {
+            EngineEvidence::SegmentAired {
+                segment: SegmentRef::of(&seg),
+                start,
+                end: now,
+            }
+        };
+        self.record(now, i, &mut engine, &evidence, false);
+        self.chans[i].engine = Some(engine);
+        self.advance_engine(now, i, false);
+    }
+
+    /// Pass evidence to the manager and the recorder, and check the records it makes.
+    fn record(
+        &mut self,
+        now: UtcMs,
+        i: usize,
+        engine: &mut SimEngine,
+        evidence: &EngineEvidence,
+        stopped: bool,
+    ) {
+        let ch = &mut self.chans[i];
+        ch.manager
+            .handle_engine_evidence(now, engine.session, evidence);
+        ch.recorder.handle_evidence(evidence);
+        while let Some(record) = ch.recorder.poll_record() {
+            let first_of_session = engine.last_record_end.is_none();
+            check_record(
+                ch,
+                &record,
+                engine.last_record_end,
+                first_of_session,
+                stopped,
+                &self.config.faults,
+            );
+            engine.last_record_end = Some(record.end);
+            ch.asrun.push(record);
+        }
+    }
+
+    /// `engine_iff_viewers` and driver/machine agreement, after every step of a channel.
+    fn check_channel(&mut self, now: UtcMs, i: usize) {
+        // contract: SIM-007 (engine_iff_viewers, single_engine)
+        let ch = &mut self.chans[i];
+        let active = ch.manager.is_active();
+        let lingering = ch.manager.linger_until().is_some_and(|u| u >= now);
+        if !ch.watching.is_empty() && !active && !ch.ended {
+            let detail = format!("{} viewers but no engine", ch.watching.len());
+            ch.violate("engine_iff_viewers", now, detail);
+        }
+        if ch.watching.is_empty() && active && !lingering {
+            ch.violate(
+                "engine_iff_viewers",
+                now,
+                "engine held with no viewer and no linger".to_string(),
+            );
+        }
+        if ch.manager.viewers().len() != ch.watching.len() {
+            ch.violate(
+                "engine_iff_viewers",
+                now,
+                "manager and simulator disagree on the viewers".to_string(),
+            );
+        }
+        let engine_session = ch.engine.as_ref().map(|e| e.session);
+        if engine_session != ch.manager.session() {
+            ch.violate(
+                "single_engine",
+                now,
+                format!(
+                    "engine process {engine_session:?} but manager session {:?}",
+                    ch.manager.session()
+                ),
+            );
+        }
+    }
+
+    fn finish(self) -> SimOutcome {
+        let mut stats = self.stats;
+        let mut channels = Vec::new();
+        for mut ch in self.chans {
+            // contract: SIM-007 (the scheduling invariants of the built days)
+            let rows = epg_rows(&ch.channel, &ch.days);
+            let schedule_violations = check_channel_days(&ch.channel, &ch.days, &ch.playlog, &rows);
+            ch.violations.extend(schedule_violations);
+            let m = ch.manager.stats();
+            stats.tune_ins += m.tune_ins;
+            stats.restarts += m.restarts;
+            stats.engine_crashes += m.engine_failures;
+            channels.push(ChannelOutcome {
+                tune_ins: m.tune_ins,
+                engine_starts: m.engine_starts,
+                engine_failures: m.engine_failures,
+                restarts: m.restarts,
+                start: ch.start,
+                end: ch.end.unwrap_or(ch.start),
+                channel: ch.channel,
+                days: ch.days,
+                playlog: ch.playlog,
+                asrun: ch.asrun,
+                violations: ch.violations,
+            });
+        }
+        SimOutcome {
+            seed: self.config.seed,
+            start: self.config.start,
+            days: self.config.days,
+            viewers: self.config.viewers.describe(),
+            faults: self.config.faults.describe(),
+            channels,
+            stats,
+        }
+    }
+}
+
+fn push_block(engine: &mut SimEngine, block: Block) {
+    for (k, segment) in block.segments.into_iter().enumerate() {
+        engine.fed.push_back(FedSegment {
+            block_seq: block.seq,
+            first_of_block: k == 0,
+            segment,
+        });
+    }
+}
+
+/// `asrun_matches_playlog` for one record (contracts/sim.md SIM-007).
+fn check_record(
+    ch: &mut Chan,
+    record: &AsRunRecord,
+    previous_end: Option<UtcMs>,
+    first_of_session: bool,
+    stopped: bool,
+    faults: &FaultPlan,
+) {
+    let exempt = ch.in_fault(record.start, record.end)
+        || record
+            .asset
+            .as_ref()
+            .is_some_and(|a| faults.missing_assets.contains(a));
+    if exempt {
+        return;
+    }
+    let mut problems: Vec<String> = Vec::new();
+    match event_at(&ch.playlog, record.start).map(|k| &ch.playlog[k]) {
+        Some(event) if event.id == record.playlog_id => {
+            if event.asset != record.asset {
+                problems.push("asset differs from the playlog".to_string());
+            }
+            if record.start != event.start && !first_of_session {
+                problems.push("starts after the event's start mid-session".to_string());
+            }
+            match record.status {
+                AsRunStatus::Aired if record.end != event.end => {
+                    problems.push("aired but did not end at the event's end".to_string())
+                }
+                AsRunStatus::Truncated if !stopped => {
+                    problems.push("truncated without a stop".to_string())
+                }
+                AsRunStatus::Error | AsRunStatus::Skipped => {
+                    problems.push(format!("status {}", record.status.as_str()))
+                }
+                _ => {}
+            }
+        }
+        _ => problems.push("names no playlog event at its start".to_string()),
+    }
+    if previous_end.is_some_and(|p| p != record.start) {
+        problems.push("does not abut the session's previous record".to_string());
+    }
+    for p in problems {
+        ch.violate(
+            "asrun_matches_playlog",
+            record.start,
+            format!("{} {}: {p}", record.playlog_id, fmt_utc(record.start)),
+        );
+    }
+}
