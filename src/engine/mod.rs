@@ -2,6 +2,7 @@
 //! MPEG-1 writers, the playhead timeline, and the control loop shared by the engine binaries
 //! `retrovue-engine-synthetic` and `retrovue-engine-ffmpeg`.
 
+pub mod ffmpeg;
 pub mod mpeg1;
 pub mod protocol;
 pub mod synthetic;
