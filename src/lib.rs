@@ -5,4 +5,3 @@ pub mod cli;
 pub mod engine;
 pub mod error;
 pub mod ingest;
-pub mod store;
