@@ -78,6 +78,36 @@ impl Block {
     }
 }
 
+impl Block {
+    /// The wire block for a core block; its id is the core's per-session sequence number.
+    pub fn from_core(block: &retrovue_core::engine::Block) -> Block {
+        Block {
+            id: block.seq.to_string(),
+            start: block.start,
+            end: block.end,
+            segments: block.segments.iter().map(Segment::from_plan).collect(),
+        }
+    }
+}
+
+impl Control {
+    /// The wire message for a command of the core's ChannelManager on `channel`.
+    pub fn from_core(command: &retrovue_core::engine::EngineCommand, channel: &str) -> Control {
+        use retrovue_core::engine::EngineCommand;
+        match command {
+            EngineCommand::Start { join_at, blocks } => Control::Start {
+                channel: channel.to_string(),
+                join_at: *join_at,
+                blocks: blocks.iter().map(Block::from_core).collect(),
+            },
+            EngineCommand::Feed { block } => Control::Feed {
+                block: Block::from_core(block),
+            },
+            EngineCommand::Stop => Control::Stop,
+        }
+    }
+}
+
 /// A control message on the engine's stdin.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -161,4 +191,42 @@ impl Evidence {
 /// Parses one control line, naming what is wrong.
 pub fn parse_control(line: &str) -> Result<Control, String> {
     serde_json::from_str(line).map_err(|e| format!("invalid control message: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use retrovue_core::engine::{Block as CoreBlock, EngineCommand};
+    use retrovue_core::model::EventKind;
+
+    // contract: ENGINE-001
+    #[test]
+    fn core_commands_become_the_documented_wire_lines() {
+        let core_segment = retrovue_core::plan::Segment {
+            event_id: "c1:2024-01-01:0001".into(),
+            start: 1_000,
+            end: 2_000,
+            kind: EventKind::StationId,
+            asset: None,
+            in_point_ms: 0,
+            duration_ms: 1_000,
+        };
+        let command = EngineCommand::Feed {
+            block: CoreBlock {
+                seq: 3,
+                start: 1_000,
+                end: 2_000,
+                segments: vec![core_segment],
+            },
+        };
+        let line = serde_json::to_string(&Control::from_core(&command, "c1")).unwrap();
+        assert_eq!(
+            line,
+            r#"{"type":"feed","block":{"id":"3","start":1000,"end":2000,"segments":[{"event_id":"c1:2024-01-01:0001","asset_uri":null,"kind":"station_id","in_point_ms":0,"duration_ms":1000,"start":1000,"end":2000}]}}"#
+        );
+        assert_eq!(parse_control(&line), Ok(Control::from_core(&command, "c1")));
+        assert!(parse_control(r#"{"type":"rewind"}"#)
+            .unwrap_err()
+            .contains("invalid control message"));
+    }
 }
