@@ -1,16 +1,85 @@
-//! `retrovue epg …` (stub until the store lands).
+//! `retrovue epg show`: the guide derived from stored ScheduleDays (STORE-010).
 
-use clap::Subcommand;
+use clap::{Args, Subcommand};
+use retrovue_core::time::{fmt_utc, ChannelClock};
 
+use crate::cli::db::open_store;
+use crate::cli::schedule::{parse_date_arg, require_channel};
 use crate::cli::Global;
 use crate::error::{AppError, AppResult};
 
 #[derive(Debug, Subcommand)]
 pub enum EpgCommand {
-    /// Not yet available.
-    Status,
+    /// Print guide rows of stored days.
+    Show(ShowArgs),
 }
 
-pub fn run(_cmd: EpgCommand, _global: &Global) -> AppResult<()> {
-    Err(AppError::runtime("not yet"))
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    #[arg(long)]
+    pub channel: String,
+    /// First broadcast date, YYYY-MM-DD (default: the channel's current broadcast date).
+    #[arg(long)]
+    pub from: Option<String>,
+    /// How many days (1..=366).
+    #[arg(long, default_value_t = 1)]
+    pub days: u32,
+}
+
+fn show(args: ShowArgs, global: &Global) -> AppResult<()> {
+    if !(1..=366).contains(&args.days) {
+        return Err(AppError::bad(format!(
+            "--days: expected 1..=366, got {}",
+            args.days
+        )));
+    }
+    let from_arg = match &args.from {
+        Some(text) => Some(parse_date_arg(text, "--from")?),
+        None => None,
+    };
+    let mut store = open_store(global)?;
+    let channel = require_channel(store.as_mut(), &args.channel)?;
+    let from = from_arg
+        .unwrap_or_else(|| ChannelClock::of(&channel).broadcast_date(crate::store::now_ms()));
+    let to = from + chrono::Days::new(args.days as u64 - 1);
+    let days: Vec<_> = store
+        .current_days(&channel.id, from, to)?
+        .into_iter()
+        .map(|s| s.day)
+        .collect();
+    if days.is_empty() {
+        return Err(AppError::bad(format!(
+            "no ScheduleDays stored for channel {} from {from} to {to}; run `retrovue schedule build`",
+            channel.id
+        )));
+    }
+    let rows = retrovue_core::epg::epg_rows(&channel, &days);
+    if global.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&rows).expect("plain data")
+        );
+        return Ok(());
+    }
+    for row in &rows {
+        let episode = row
+            .episode_title
+            .as_deref()
+            .map(|e| format!(" — {e}"))
+            .unwrap_or_default();
+        println!(
+            "{} – {}  {}{}",
+            fmt_utc(row.start),
+            fmt_utc(row.end),
+            row.title,
+            episode
+        );
+    }
+    Ok(())
+}
+
+pub fn run(cmd: EpgCommand, global: &Global) -> AppResult<()> {
+    match cmd {
+        EpgCommand::Show(args) => show(args, global),
+    }
 }

@@ -1,0 +1,292 @@
+//! Persistence (RUNTIME §5): the `Store` boundary, its SQLite and PostgreSQL backends, and
+//! database URL selection. All SQL of the program lives under this module.
+
+pub mod build;
+pub mod migrations;
+pub mod postgres;
+pub mod sql;
+mod sql_store;
+pub mod sqlite;
+
+use std::fmt;
+use std::path::PathBuf;
+
+use chrono::NaiveDate;
+use retrovue_core::model::{
+    AsRunRecord, Catalog, Channel, Lineup, PlaylogEvent, RotationState, ScheduleDay, TrafficState,
+    UtcMs,
+};
+use serde::Serialize;
+
+use crate::error::AppError;
+pub use migrations::{MigrationState, MigrationStatus};
+use sql::{DbError, DbErrorKind};
+pub use sql_store::SqlStore;
+
+/// Why a store call failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreErrorKind {
+    /// A constraint violation, an unknown reference or a request that can never succeed.
+    BadInput,
+    /// Another writer changed what this one expected (a racing builder); retrying may succeed.
+    Conflict,
+    /// The ScheduleDay's window has started: it is never rewritten.
+    Locked,
+    /// A changed or missing applied migration, or a failed one.
+    Migration,
+    /// The database itself failed (connection, I/O).
+    Backend,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreError {
+    pub kind: StoreErrorKind,
+    pub message: String,
+}
+
+impl StoreError {
+    pub fn new(kind: StoreErrorKind, message: impl Into<String>) -> StoreError {
+        StoreError {
+            kind,
+            message: message.into(),
+        }
+    }
+
+    pub fn bad(message: impl Into<String>) -> StoreError {
+        StoreError::new(StoreErrorKind::BadInput, message)
+    }
+
+    pub fn conflict(message: impl Into<String>) -> StoreError {
+        StoreError::new(StoreErrorKind::Conflict, message)
+    }
+
+    pub fn migration(message: impl Into<String>) -> StoreError {
+        StoreError::new(StoreErrorKind::Migration, message)
+    }
+
+    pub fn backend(message: impl Into<String>) -> StoreError {
+        StoreError::new(StoreErrorKind::Backend, message)
+    }
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.kind {
+            StoreErrorKind::Conflict => write!(f, "conflict: {}", self.message),
+            _ => f.write_str(&self.message),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+impl From<DbError> for StoreError {
+    /// Constraint violations are the caller's input; anything else is the database's failure.
+    fn from(error: DbError) -> StoreError {
+        match error.kind {
+            DbErrorKind::Other => StoreError::backend(format!("database error: {}", error.message)),
+            _ => StoreError::bad(format!("constraint violated: {}", error.message)),
+        }
+    }
+}
+
+impl From<StoreError> for AppError {
+    fn from(error: StoreError) -> AppError {
+        match error.kind {
+            StoreErrorKind::BadInput | StoreErrorKind::Locked => AppError::bad(error.to_string()),
+            StoreErrorKind::Conflict | StoreErrorKind::Migration | StoreErrorKind::Backend => {
+                AppError::runtime(error.to_string())
+            }
+        }
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A stored ScheduleDay record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StoredDay {
+    pub id: i64,
+    /// The record this one overrides (STORE-008).
+    pub supersedes: Option<i64>,
+    /// False once an override superseded it.
+    pub current: bool,
+    pub built_at_ms: UtcMs,
+    pub day: ScheduleDay,
+}
+
+impl StoredDay {
+    /// STORE-005: a day is locked once its window has started.
+    pub fn is_locked(&self, now: UtcMs) -> bool {
+        self.day.window_start <= now
+    }
+}
+
+/// Everything written for one day, in one transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DayWrite {
+    pub day: ScheduleDay,
+    pub playlog: Vec<PlaylogEvent>,
+    /// Rotation and traffic state after this day.
+    pub rotation: RotationState,
+    pub traffic: TrafficState,
+}
+
+/// What building day D starts from (STORE-007).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DayState {
+    /// The last slot end of the stored day D−1, for carry-in.
+    pub previous_slot_end: Option<UtcMs>,
+    pub rotation: RotationState,
+    pub traffic: TrafficState,
+}
+
+/// Counts of what an import wrote.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct ImportSummary {
+    pub assets: usize,
+    pub programs: usize,
+    pub virtual_assets: usize,
+    pub channels: usize,
+}
+
+/// The persistence boundary. Every writing call is one transaction: it either happens entirely
+/// or leaves the database as it was.
+pub trait Store {
+    /// `sqlite` or `postgres`.
+    fn backend_name(&self) -> &'static str;
+    /// Verify applied migrations (MIGRATE-003) and list every known one. Writes nothing.
+    fn migration_status(&mut self) -> StoreResult<Vec<MigrationStatus>>;
+    /// Apply pending migrations (MIGRATE-001).
+    fn migrate(&mut self) -> StoreResult<Vec<MigrationStatus>>;
+
+    /// STORE-002: upsert the catalog, upsert channels and replace their plans, all or nothing.
+    fn import_lineup(&mut self, lineup: &Lineup) -> StoreResult<ImportSummary>;
+    /// Everything stored: the catalog and every channel (ordered by id).
+    fn load_lineup(&mut self) -> StoreResult<Lineup>;
+    fn load_catalog(&mut self) -> StoreResult<Catalog>;
+    fn load_channel(&mut self, id: &str) -> StoreResult<Option<Channel>>;
+
+    /// The current record of a day, if stored.
+    fn current_day(&mut self, channel: &str, date: NaiveDate) -> StoreResult<Option<StoredDay>>;
+    /// Current records of `from..=to`, in date order.
+    fn current_days(
+        &mut self,
+        channel: &str,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> StoreResult<Vec<StoredDay>>;
+    /// Every record of a day, oldest first (overrides keep what they superseded).
+    fn day_history(&mut self, channel: &str, date: NaiveDate) -> StoreResult<Vec<StoredDay>>;
+    /// STORE-007: the state building `date` starts from.
+    fn state_before(&mut self, channel: &str, date: NaiveDate) -> StoreResult<DayState>;
+    /// The rotation state after the channel's latest stored day.
+    fn rotation_state(&mut self, channel: &str) -> StoreResult<RotationState>;
+
+    /// STORE-004/005/007: write a day, its playlog and the state after it. `expected` is the id
+    /// of the current record the caller saw (None: no day stored); it is replaced only if still
+    /// current and not locked at `now`. Returns the new record's id.
+    fn put_day(&mut self, write: &DayWrite, expected: Option<i64>, now: UtcMs) -> StoreResult<i64>;
+    /// STORE-008: a new current record that supersedes `supersedes` (kept as history).
+    fn override_day(&mut self, supersedes: i64, write: &DayWrite, now: UtcMs) -> StoreResult<i64>;
+
+    /// The playlog of one stored record, in order.
+    fn day_playlog(&mut self, day_id: i64) -> StoreResult<Vec<PlaylogEvent>>;
+    /// Events of current days overlapping `[from, to)`, in time order.
+    fn playlog(&mut self, channel: &str, from: UtcMs, to: UtcMs) -> StoreResult<Vec<PlaylogEvent>>;
+
+    /// STORE-009: append an as-run record; durable when this returns. Returns its id.
+    fn record_as_run(&mut self, record: &AsRunRecord) -> StoreResult<i64>;
+    /// As-run records overlapping `[from, to)`, in time order.
+    fn as_run(&mut self, channel: &str, from: UtcMs, to: UtcMs) -> StoreResult<Vec<AsRunRecord>>;
+}
+
+/// Where a database URL points.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+/// STORE-001: parse `sqlite://PATH` or `postgres://…`; anything else is bad input.
+pub fn parse_url(url: &str) -> StoreResult<DatabaseUrl> {
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        if path.is_empty() {
+            return Err(StoreError::bad(format!(
+                "database URL {url:?} has no path: use sqlite://PATH"
+            )));
+        }
+        return Ok(DatabaseUrl::Sqlite(PathBuf::from(path)));
+    }
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Ok(DatabaseUrl::Postgres(url.to_string()));
+    }
+    Err(StoreError::bad(format!(
+        "unsupported database URL {url:?}: use sqlite://PATH or postgres://…"
+    )))
+}
+
+/// STORE-001: the URL to use: `--db`/RETROVUE_DATABASE_URL, else the SQLite file in
+/// RETROVUE_HOME (default `./.retrovue/`, created when missing).
+pub fn resolve_url(explicit: Option<&str>) -> StoreResult<String> {
+    if let Some(url) = explicit.filter(|u| !u.is_empty()) {
+        return Ok(url.to_string());
+    }
+    let home = std::env::var("RETROVUE_HOME")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "./.retrovue/".to_string());
+    let home = PathBuf::from(home);
+    std::fs::create_dir_all(&home).map_err(|e| {
+        StoreError::backend(format!(
+            "cannot create RETROVUE_HOME {}: {e}",
+            home.display()
+        ))
+    })?;
+    Ok(format!("sqlite://{}", home.join("retrovue.db").display()))
+}
+
+/// Connect without touching the schema (for `db status`).
+pub fn connect(url: &str) -> StoreResult<Box<dyn Store>> {
+    match parse_url(url)? {
+        DatabaseUrl::Sqlite(path) => {
+            if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                if !parent.is_dir() {
+                    return Err(StoreError::bad(format!(
+                        "directory {} of the SQLite database does not exist",
+                        parent.display()
+                    )));
+                }
+            }
+            let backend = sqlite::SqliteBackend::open(&path).map_err(StoreError::from_db)?;
+            Ok(Box::new(SqlStore::new(backend, migrations::SQLITE)))
+        }
+        DatabaseUrl::Postgres(url) => {
+            let backend = postgres::PostgresBackend::connect(&url).map_err(StoreError::from_db)?;
+            Ok(Box::new(SqlStore::new(backend, migrations::POSTGRES)))
+        }
+    }
+}
+
+/// Connect, verify applied migrations and apply pending ones (what every command and the
+/// daemon do at start).
+pub fn open(url: &str) -> StoreResult<Box<dyn Store>> {
+    let mut store = connect(url)?;
+    store.migrate()?;
+    Ok(store)
+}
+
+impl StoreError {
+    /// A connection failure is the environment's, never the input's.
+    fn from_db(error: DbError) -> StoreError {
+        StoreError::backend(error.message)
+    }
+}
+
+/// The shell's clock, in UTC milliseconds (the core never reads it).
+pub fn now_ms() -> UtcMs {
+    let elapsed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    elapsed.as_millis() as i64
+}

@@ -1,0 +1,1124 @@
+//! The `Store` implementation shared by both backends: all statements, written once against
+//! [`crate::store::sql::Tx`].
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{NaiveDate, Weekday};
+use chrono_tz::Tz;
+use retrovue_core::model::{
+    AsRunRecord, AsRunStatus, Asset, AssetKind, AssetState, BreakPolicy, Catalog, Channel,
+    EventKind, ItemRef, Lineup, PlayMode, PlaylogEvent, Program, RotationState, ScheduleDay,
+    SchedulePlan, TrafficState, UtcMs, VirtualAsset, Zone,
+};
+
+use crate::store::migrations::{self, Migration, MigrationStatus};
+use crate::store::sql::{Backend, ColType, DbErrorKind, Row, Tx, Value};
+use crate::store::{
+    DayState, DayWrite, ImportSummary, Store, StoreError, StoreErrorKind, StoreResult, StoredDay,
+};
+
+/// A [`Store`] over any [`Backend`].
+pub struct SqlStore<B: Backend> {
+    backend: B,
+    migrations: &'static [Migration],
+}
+
+impl<B: Backend> SqlStore<B> {
+    pub fn new(backend: B, migrations: &'static [Migration]) -> SqlStore<B> {
+        SqlStore {
+            backend,
+            migrations,
+        }
+    }
+}
+
+fn json<T: serde::Serialize>(value: &T) -> Value {
+    Value::Text(serde_json::to_string(value).expect("plain data serialises"))
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> StoreResult<T> {
+    serde_json::from_str(text)
+        .map_err(|e| StoreError::backend(format!("stored {what} is malformed: {e}")))
+}
+
+fn corrupt(what: &str, value: &str) -> StoreError {
+    StoreError::backend(format!("stored {what} has an unknown value {value:?}"))
+}
+
+fn parse_date(text: &str, what: &str) -> StoreResult<NaiveDate> {
+    text.parse().map_err(|_| corrupt(what, text))
+}
+
+fn weekday_name(day: Weekday) -> String {
+    day.to_string().to_lowercase()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lineup: import
+
+/// STORE-002: every id a lineup refers to must be in the lineup or already stored.
+fn check_references(tx: &mut dyn Tx, lineup: &Lineup) -> StoreResult<()> {
+    let catalog = &lineup.catalog;
+    let mut exists_cache: BTreeMap<(&'static str, String), bool> = BTreeMap::new();
+    let mut exists = |tx: &mut dyn Tx, table: &'static str, id: &str| -> StoreResult<bool> {
+        if let Some(&known) = exists_cache.get(&(table, id.to_string())) {
+            return Ok(known);
+        }
+        let found = !tx
+            .query(
+                &format!("SELECT 1 FROM {table} WHERE id = $1"),
+                &[Value::from(id)],
+            )?
+            .is_empty();
+        exists_cache.insert((table, id.to_string()), found);
+        Ok(found)
+    };
+    for program in catalog.programs.values() {
+        for asset in &program.assets {
+            if !catalog.assets.contains_key(asset) && !exists(tx, "asset", asset)? {
+                return Err(StoreError::bad(format!(
+                    "program {:?}: unknown asset {asset:?} (not in the lineup nor the database)",
+                    program.id
+                )));
+            }
+        }
+    }
+    for virtual_asset in catalog.virtual_assets.values() {
+        for part in &virtual_asset.parts {
+            if !catalog.assets.contains_key(part) && !exists(tx, "asset", part)? {
+                return Err(StoreError::bad(format!(
+                    "virtual_asset {:?}: unknown part {part:?} (not in the lineup nor the database)",
+                    virtual_asset.id
+                )));
+            }
+        }
+    }
+    for channel in &lineup.channels {
+        for plan in &channel.plans {
+            for zone in &plan.zones {
+                for item in &zone.items {
+                    let (table, id, known) = match item {
+                        ItemRef::Program { id } => {
+                            ("program", id, catalog.programs.contains_key(id))
+                        }
+                        ItemRef::Asset { id } => ("asset", id, catalog.assets.contains_key(id)),
+                        ItemRef::Virtual { id } => {
+                            ("virtual_asset", id, catalog.virtual_assets.contains_key(id))
+                        }
+                        ItemRef::Synthetic { .. } => continue,
+                    };
+                    if !known && !exists(tx, table, id)? {
+                        return Err(StoreError::bad(format!(
+                            "channel {:?} plan {:?} zone {:?}: unknown {table} {id:?} (not in \
+                             the lineup nor the database)",
+                            channel.id, plan.name, zone.name
+                        )));
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn upsert_asset(tx: &mut dyn Tx, asset: &Asset) -> StoreResult<()> {
+    tx.execute(
+        "INSERT INTO asset (id, kind, title, series, season, episode, description, rating, \
+         genres_json, year, duration_ms, chapters_json, path, state, approved, deleted) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
+         ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, title = excluded.title, \
+         series = excluded.series, season = excluded.season, episode = excluded.episode, \
+         description = excluded.description, rating = excluded.rating, \
+         genres_json = excluded.genres_json, year = excluded.year, \
+         duration_ms = excluded.duration_ms, chapters_json = excluded.chapters_json, \
+         path = excluded.path, state = excluded.state, approved = excluded.approved, \
+         deleted = excluded.deleted",
+        &[
+            Value::from(&asset.id),
+            Value::from(asset.kind.as_str()),
+            Value::from(&asset.title),
+            Value::from(asset.series.as_ref()),
+            Value::from(asset.season),
+            Value::from(asset.episode),
+            Value::from(asset.description.as_ref()),
+            Value::from(asset.rating.as_ref()),
+            json(&asset.genres),
+            Value::from(asset.year.map(i64::from)),
+            Value::Int(asset.duration_ms),
+            json(&asset.chapters_ms),
+            Value::from(asset.path.as_ref()),
+            Value::from(asset.state.as_str()),
+            Value::Bool(asset.approved),
+            Value::Bool(asset.deleted),
+        ],
+    )
+    .map_err(|e| StoreError::bad(format!("asset {:?}: {e}", asset.id)))?;
+    Ok(())
+}
+
+fn upsert_program(tx: &mut dyn Tx, program: &Program) -> StoreResult<()> {
+    let context = |e| StoreError::bad(format!("program {:?}: {e}", program.id));
+    tx.execute(
+        "INSERT INTO program (id, title, play_mode, series) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (id) DO UPDATE SET title = excluded.title, \
+         play_mode = excluded.play_mode, series = excluded.series",
+        &[
+            Value::from(&program.id),
+            Value::from(&program.title),
+            Value::from(program.play_mode.as_str()),
+            Value::from(program.series.as_ref()),
+        ],
+    )
+    .map_err(context)?;
+    tx.execute(
+        "DELETE FROM program_asset WHERE program_id = $1",
+        &[Value::from(&program.id)],
+    )
+    .map_err(context)?;
+    let rows: Vec<Vec<Value>> = program
+        .assets
+        .iter()
+        .enumerate()
+        .map(|(i, a)| {
+            vec![
+                Value::from(&program.id),
+                Value::Int(i as i64),
+                Value::from(a),
+            ]
+        })
+        .collect();
+    tx.insert_rows(
+        "program_asset",
+        &[
+            ("program_id", ColType::Text),
+            ("position", ColType::Int),
+            ("asset_id", ColType::Text),
+        ],
+        &rows,
+    )
+    .map_err(context)?;
+    Ok(())
+}
+
+fn upsert_virtual(tx: &mut dyn Tx, virtual_asset: &VirtualAsset) -> StoreResult<()> {
+    let context = |e| StoreError::bad(format!("virtual_asset {:?}: {e}", virtual_asset.id));
+    tx.execute(
+        "INSERT INTO virtual_asset (id, title) VALUES ($1, $2) \
+         ON CONFLICT (id) DO UPDATE SET title = excluded.title",
+        &[
+            Value::from(&virtual_asset.id),
+            Value::from(&virtual_asset.title),
+        ],
+    )
+    .map_err(context)?;
+    tx.execute(
+        "DELETE FROM virtual_asset_part WHERE virtual_id = $1",
+        &[Value::from(&virtual_asset.id)],
+    )
+    .map_err(context)?;
+    let rows: Vec<Vec<Value>> = virtual_asset
+        .parts
+        .iter()
+        .enumerate()
+        .map(|(i, a)| {
+            vec![
+                Value::from(&virtual_asset.id),
+                Value::Int(i as i64),
+                Value::from(a),
+            ]
+        })
+        .collect();
+    tx.insert_rows(
+        "virtual_asset_part",
+        &[
+            ("virtual_id", ColType::Text),
+            ("position", ColType::Int),
+            ("asset_id", ColType::Text),
+        ],
+        &rows,
+    )
+    .map_err(context)?;
+    Ok(())
+}
+
+fn upsert_channel(tx: &mut dyn Tx, channel: &Channel) -> StoreResult<()> {
+    let context = |e| StoreError::bad(format!("channel {:?}: {e}", channel.id));
+    tx.execute(
+        "INSERT INTO channel (id, number, name, channel_group, logo, timezone, \
+         grid_block_minutes, block_start_offsets_json, programming_day_start_minute, \
+         break_policy, interstitials_json, active, filler_title, spot_cooldown_minutes) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+         ON CONFLICT (id) DO UPDATE SET number = excluded.number, name = excluded.name, \
+         channel_group = excluded.channel_group, logo = excluded.logo, \
+         timezone = excluded.timezone, grid_block_minutes = excluded.grid_block_minutes, \
+         block_start_offsets_json = excluded.block_start_offsets_json, \
+         programming_day_start_minute = excluded.programming_day_start_minute, \
+         break_policy = excluded.break_policy, interstitials_json = excluded.interstitials_json, \
+         active = excluded.active, filler_title = excluded.filler_title, \
+         spot_cooldown_minutes = excluded.spot_cooldown_minutes",
+        &[
+            Value::from(&channel.id),
+            Value::from(&channel.number),
+            Value::from(&channel.name),
+            Value::from(channel.group.as_ref()),
+            Value::from(channel.logo.as_ref()),
+            Value::from(channel.timezone.name()),
+            Value::from(channel.grid_block_minutes),
+            json(&channel.block_start_offsets_minutes),
+            Value::from(channel.programming_day_start_minute),
+            Value::from(channel.break_policy.as_str()),
+            json(&channel.interstitials),
+            Value::Bool(channel.active),
+            Value::from(channel.filler_title.as_ref()),
+            Value::from(channel.spot_cooldown_minutes),
+        ],
+    )
+    .map_err(context)?;
+    // Plans are replaced whole; zones and their items go with them (ON DELETE CASCADE).
+    tx.execute(
+        "DELETE FROM schedule_plan WHERE channel_id = $1",
+        &[Value::from(&channel.id)],
+    )
+    .map_err(context)?;
+    let mut plans = Vec::new();
+    let mut zones = Vec::new();
+    let mut items = Vec::new();
+    for (p, plan) in channel.plans.iter().enumerate() {
+        let days: Vec<String> = plan.days.iter().map(|d| weekday_name(*d)).collect();
+        plans.push(vec![
+            Value::from(&channel.id),
+            Value::Int(p as i64),
+            Value::from(&plan.name),
+            Value::from(plan.priority),
+            Value::Text(days.join(",")),
+            Value::from(plan.start_date.map(|d| d.to_string())),
+            Value::from(plan.end_date.map(|d| d.to_string())),
+            Value::Bool(plan.active),
+        ]);
+        for (z, zone) in plan.zones.iter().enumerate() {
+            zones.push(vec![
+                Value::from(&channel.id),
+                Value::Int(p as i64),
+                Value::Int(z as i64),
+                Value::from(&zone.name),
+                Value::from(zone.start_minute),
+                Value::from(zone.end_minute),
+                Value::Bool(zone.enabled),
+            ]);
+            for (i, item) in zone.items.iter().enumerate() {
+                let (kind, program, asset, virtual_id, synthetic, synthetic_ms) = match item {
+                    ItemRef::Program { id } => ("program", Some(id), None, None, None, None),
+                    ItemRef::Asset { id } => ("asset", None, Some(id), None, None, None),
+                    ItemRef::Virtual { id } => ("virtual", None, None, Some(id), None, None),
+                    ItemRef::Synthetic { kind, duration_ms } => (
+                        "synthetic",
+                        None,
+                        None,
+                        None,
+                        Some(kind),
+                        Some(*duration_ms),
+                    ),
+                };
+                items.push(vec![
+                    Value::from(&channel.id),
+                    Value::Int(p as i64),
+                    Value::Int(z as i64),
+                    Value::Int(i as i64),
+                    Value::from(kind),
+                    Value::from(program),
+                    Value::from(asset),
+                    Value::from(virtual_id),
+                    Value::from(synthetic),
+                    Value::from(synthetic_ms),
+                ]);
+            }
+        }
+    }
+    tx.insert_rows(
+        "schedule_plan",
+        &[
+            ("channel_id", ColType::Text),
+            ("position", ColType::Int),
+            ("name", ColType::Text),
+            ("priority", ColType::Int),
+            ("days", ColType::Text),
+            ("start_date", ColType::Text),
+            ("end_date", ColType::Text),
+            ("active", ColType::Bool),
+        ],
+        &plans,
+    )
+    .map_err(context)?;
+    tx.insert_rows(
+        "zone",
+        &[
+            ("channel_id", ColType::Text),
+            ("plan_position", ColType::Int),
+            ("position", ColType::Int),
+            ("name", ColType::Text),
+            ("start_minute", ColType::Int),
+            ("end_minute", ColType::Int),
+            ("enabled", ColType::Bool),
+        ],
+        &zones,
+    )
+    .map_err(context)?;
+    tx.insert_rows(
+        "zone_item",
+        &[
+            ("channel_id", ColType::Text),
+            ("plan_position", ColType::Int),
+            ("zone_position", ColType::Int),
+            ("position", ColType::Int),
+            ("kind", ColType::Text),
+            ("program_id", ColType::Text),
+            ("asset_id", ColType::Text),
+            ("virtual_id", ColType::Text),
+            ("synthetic_kind", ColType::Text),
+            ("synthetic_duration_ms", ColType::Int),
+        ],
+        &items,
+    )
+    .map_err(context)?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lineup: load
+
+fn load_catalog(tx: &mut dyn Tx) -> StoreResult<Catalog> {
+    let mut catalog = Catalog::default();
+    for r in tx.query(
+        "SELECT id, kind, title, series, season, episode, description, rating, genres_json, \
+         year, duration_ms, chapters_json, path, state, approved, deleted FROM asset ORDER BY id",
+        &[],
+    )? {
+        let kind_text = r.text(1);
+        let state_text = r.text(13);
+        let asset = Asset {
+            id: r.text(0),
+            kind: AssetKind::parse(&kind_text).ok_or_else(|| corrupt("asset kind", &kind_text))?,
+            title: r.text(2),
+            series: r.opt_text(3),
+            season: r.opt_int(4).map(|v| v as u32),
+            episode: r.opt_int(5).map(|v| v as u32),
+            description: r.opt_text(6),
+            rating: r.opt_text(7),
+            genres: from_json(&r.text(8), "asset genres")?,
+            year: r.opt_int(9).map(|v| v as i32),
+            duration_ms: r.int(10),
+            chapters_ms: from_json(&r.text(11), "asset chapters")?,
+            path: r.opt_text(12),
+            state: AssetState::parse(&state_text)
+                .ok_or_else(|| corrupt("asset state", &state_text))?,
+            approved: r.bool(14),
+            deleted: r.bool(15),
+        };
+        catalog.assets.insert(asset.id.clone(), asset);
+    }
+    for r in tx.query(
+        "SELECT id, title, play_mode, series FROM program ORDER BY id",
+        &[],
+    )? {
+        let mode = r.text(2);
+        let program = Program {
+            id: r.text(0),
+            title: r.text(1),
+            play_mode: PlayMode::parse(&mode).ok_or_else(|| corrupt("play_mode", &mode))?,
+            series: r.opt_text(3),
+            assets: Vec::new(),
+        };
+        catalog.programs.insert(program.id.clone(), program);
+    }
+    for r in tx.query(
+        "SELECT program_id, asset_id FROM program_asset ORDER BY program_id, position",
+        &[],
+    )? {
+        if let Some(program) = catalog.programs.get_mut(&r.text(0)) {
+            program.assets.push(r.text(1));
+        }
+    }
+    for r in tx.query("SELECT id, title FROM virtual_asset ORDER BY id", &[])? {
+        let virtual_asset = VirtualAsset {
+            id: r.text(0),
+            title: r.text(1),
+            parts: Vec::new(),
+        };
+        catalog
+            .virtual_assets
+            .insert(virtual_asset.id.clone(), virtual_asset);
+    }
+    for r in tx.query(
+        "SELECT virtual_id, asset_id FROM virtual_asset_part ORDER BY virtual_id, position",
+        &[],
+    )? {
+        if let Some(v) = catalog.virtual_assets.get_mut(&r.text(0)) {
+            v.parts.push(r.text(1));
+        }
+    }
+    Ok(catalog)
+}
+
+/// Channels (all, or the one with id `only`) with their plans, zones and items.
+fn load_channels(tx: &mut dyn Tx, only: Option<&str>) -> StoreResult<Vec<Channel>> {
+    let (filter, params) = match only {
+        Some(id) => ("WHERE channel_id = $1", vec![Value::from(id)]),
+        None => ("", Vec::new()),
+    };
+    let channel_filter = filter.replace("channel_id", "id");
+    let mut channels: BTreeMap<String, Channel> = BTreeMap::new();
+    for r in tx.query(
+        &format!(
+            "SELECT id, number, name, channel_group, logo, timezone, grid_block_minutes, \
+             block_start_offsets_json, programming_day_start_minute, break_policy, \
+             interstitials_json, active, filler_title, spot_cooldown_minutes FROM channel \
+             {channel_filter} ORDER BY id"
+        ),
+        &params,
+    )? {
+        let tz_text = r.text(5);
+        let policy = r.text(9);
+        let channel = Channel {
+            id: r.text(0),
+            number: r.text(1),
+            name: r.text(2),
+            group: r.opt_text(3),
+            logo: r.opt_text(4),
+            timezone: tz_text
+                .parse::<Tz>()
+                .map_err(|_| corrupt("timezone", &tz_text))?,
+            grid_block_minutes: r.int(6) as u32,
+            block_start_offsets_minutes: from_json(&r.text(7), "block offsets")?,
+            programming_day_start_minute: r.int(8) as u32,
+            break_policy: BreakPolicy::parse(&policy)
+                .ok_or_else(|| corrupt("break_policy", &policy))?,
+            interstitials: from_json(&r.text(10), "interstitials")?,
+            active: r.bool(11),
+            filler_title: r.opt_text(12),
+            spot_cooldown_minutes: r.int(13) as u32,
+            plans: Vec::new(),
+        };
+        channels.insert(channel.id.clone(), channel);
+    }
+    for r in tx.query(
+        &format!(
+            "SELECT channel_id, name, priority, days, start_date, end_date, active \
+             FROM schedule_plan {filter} ORDER BY channel_id, position"
+        ),
+        &params,
+    )? {
+        let mut days = Vec::new();
+        for name in r.text(3).split(',').filter(|d| !d.is_empty()) {
+            days.push(
+                name.parse::<Weekday>()
+                    .map_err(|_| corrupt("plan day", name))?,
+            );
+        }
+        let start_date = match r.opt_text(4) {
+            Some(t) => Some(parse_date(&t, "plan start_date")?),
+            None => None,
+        };
+        let end_date = match r.opt_text(5) {
+            Some(t) => Some(parse_date(&t, "plan end_date")?),
+            None => None,
+        };
+        if let Some(channel) = channels.get_mut(&r.text(0)) {
+            channel.plans.push(SchedulePlan {
+                name: r.text(1),
+                priority: r.int(2) as u32,
+                days,
+                start_date,
+                end_date,
+                active: r.bool(6),
+                zones: Vec::new(),
+            });
+        }
+    }
+    // Positions are dense (0..n) because import writes them that way, so they index vectors.
+    for r in tx.query(
+        &format!(
+            "SELECT channel_id, plan_position, name, start_minute, end_minute, enabled \
+             FROM zone {filter} ORDER BY channel_id, plan_position, position"
+        ),
+        &params,
+    )? {
+        let plan = channels
+            .get_mut(&r.text(0))
+            .and_then(|c| c.plans.get_mut(r.int(1) as usize));
+        if let Some(plan) = plan {
+            plan.zones.push(Zone {
+                name: r.text(2),
+                start_minute: r.int(3) as u32,
+                end_minute: r.int(4) as u32,
+                items: Vec::new(),
+                enabled: r.bool(5),
+            });
+        }
+    }
+    for r in tx.query(
+        &format!(
+            "SELECT channel_id, plan_position, zone_position, kind, program_id, asset_id, \
+             virtual_id, synthetic_kind, synthetic_duration_ms FROM zone_item {filter} \
+             ORDER BY channel_id, plan_position, zone_position, position"
+        ),
+        &params,
+    )? {
+        let kind = r.text(3);
+        let item = match kind.as_str() {
+            "program" => ItemRef::Program { id: r.text(4) },
+            "asset" => ItemRef::Asset { id: r.text(5) },
+            "virtual" => ItemRef::Virtual { id: r.text(6) },
+            "synthetic" => ItemRef::Synthetic {
+                kind: r.text(7),
+                duration_ms: r.int(8),
+            },
+            other => return Err(corrupt("zone item kind", other)),
+        };
+        let zone = channels
+            .get_mut(&r.text(0))
+            .and_then(|c| c.plans.get_mut(r.int(1) as usize))
+            .and_then(|p| p.zones.get_mut(r.int(2) as usize));
+        if let Some(zone) = zone {
+            zone.items.push(item);
+        }
+    }
+    Ok(channels.into_values().collect())
+}
+
+// ---------------------------------------------------------------------------------------------
+// ScheduleDays
+
+const DAY_COLUMNS: &str = "id, channel_id, broadcast_date, plan, window_start, window_end, \
+     effective_start, covers_until, items_json, faults_json, supersedes, is_current, built_at_ms";
+
+fn stored_day(r: &Row) -> StoreResult<StoredDay> {
+    let id = r.int(0);
+    let what = format!("ScheduleDay record {id}");
+    Ok(StoredDay {
+        id,
+        supersedes: r.opt_int(10),
+        current: r.bool(11),
+        built_at_ms: r.int(12),
+        day: ScheduleDay {
+            channel: r.text(1),
+            date: parse_date(&r.text(2), &what)?,
+            plan: r.opt_text(3),
+            window_start: r.int(4),
+            window_end: r.int(5),
+            effective_start: r.int(6),
+            covers_until: r.int(7),
+            items: from_json(&r.text(8), &format!("{what} items"))?,
+            faults: from_json(&r.text(9), &format!("{what} faults"))?,
+        },
+    })
+}
+
+/// The playlog must belong to the day and tile `[effective_start, covers_until)` exactly.
+fn check_write(write: &DayWrite) -> StoreResult<()> {
+    let day = &write.day;
+    let label = format!("ScheduleDay {} {}", day.channel, day.date);
+    let mut at = day.effective_start;
+    for event in &write.playlog {
+        if event.channel != day.channel {
+            return Err(StoreError::bad(format!(
+                "{label}: playlog event {} belongs to channel {}",
+                event.id, event.channel
+            )));
+        }
+        if event.start != at || event.end < event.start {
+            return Err(StoreError::bad(format!(
+                "{label}: playlog does not tile the day: event {} starts at {} instead of {at}",
+                event.id, event.start
+            )));
+        }
+        at = event.end;
+    }
+    if at != day.covers_until {
+        return Err(StoreError::bad(format!(
+            "{label}: playlog ends at {at}, the day covers until {}",
+            day.covers_until
+        )));
+    }
+    Ok(())
+}
+
+/// Insert a day record with its playlog and state; a second current record → conflict.
+fn insert_day(
+    tx: &mut dyn Tx,
+    write: &DayWrite,
+    supersedes: Option<i64>,
+    now: UtcMs,
+) -> StoreResult<i64> {
+    let day = &write.day;
+    let rows = tx
+        .query(
+            "INSERT INTO schedule_day (channel_id, broadcast_date, plan, window_start, \
+             window_end, effective_start, covers_until, last_slot_end, items_json, faults_json, \
+             supersedes, is_current, built_at_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, TRUE, $12) RETURNING id",
+            &[
+                Value::from(&day.channel),
+                Value::Text(day.date.to_string()),
+                Value::from(day.plan.as_ref()),
+                Value::Int(day.window_start),
+                Value::Int(day.window_end),
+                Value::Int(day.effective_start),
+                Value::Int(day.covers_until),
+                Value::from(day.last_slot_end()),
+                json(&day.items),
+                json(&day.faults),
+                Value::from(supersedes),
+                Value::Int(now),
+            ],
+        )
+        .map_err(|e| match e.kind {
+            DbErrorKind::Unique => StoreError::conflict(format!(
+                "another writer stored ScheduleDay {} {} meanwhile; nothing written for it",
+                day.channel, day.date
+            )),
+            _ => StoreError::bad(format!("ScheduleDay {} {}: {e}", day.channel, day.date)),
+        })?;
+    let id = rows
+        .first()
+        .map(|r| r.int(0))
+        .ok_or_else(|| StoreError::backend("INSERT … RETURNING id returned no row"))?;
+    let events: Vec<Vec<Value>> = write
+        .playlog
+        .iter()
+        .enumerate()
+        .map(|(seq, e)| {
+            vec![
+                Value::Int(id),
+                Value::Int(seq as i64),
+                Value::from(&e.id),
+                Value::from(&e.channel),
+                Value::Int(e.start),
+                Value::Int(e.end),
+                Value::from(e.kind.as_str()),
+                Value::from(e.asset.as_ref()),
+                Value::Int(e.in_point_ms),
+                Value::from(e.item_start),
+            ]
+        })
+        .collect();
+    tx.insert_rows(
+        "playlog_event",
+        &[
+            ("day_id", ColType::Int),
+            ("seq", ColType::Int),
+            ("event_id", ColType::Text),
+            ("channel_id", ColType::Text),
+            ("start_ms", ColType::Int),
+            ("end_ms", ColType::Int),
+            ("kind", ColType::Text),
+            ("asset_id", ColType::Text),
+            ("in_point_ms", ColType::Int),
+            ("item_start", ColType::Int),
+        ],
+        &events,
+    )?;
+    let rotation: Vec<Vec<Value>> = write
+        .rotation
+        .cursors
+        .iter()
+        .map(|(program, cursor)| {
+            vec![
+                Value::Int(id),
+                Value::from(program),
+                Value::Int(*cursor as i64),
+            ]
+        })
+        .collect();
+    tx.insert_rows(
+        "day_rotation",
+        &[
+            ("day_id", ColType::Int),
+            ("program_id", ColType::Text),
+            ("cursor", ColType::Int),
+        ],
+        &rotation,
+    )?;
+    let traffic: Vec<Vec<Value>> = write
+        .traffic
+        .last_aired
+        .iter()
+        .map(|(asset, at)| vec![Value::Int(id), Value::from(asset), Value::Int(*at)])
+        .collect();
+    tx.insert_rows(
+        "day_traffic",
+        &[
+            ("day_id", ColType::Int),
+            ("asset_id", ColType::Text),
+            ("last_aired", ColType::Int),
+        ],
+        &traffic,
+    )?;
+    Ok(id)
+}
+
+fn require_channel(tx: &mut dyn Tx, channel: &str) -> StoreResult<()> {
+    if tx
+        .query(
+            "SELECT 1 FROM channel WHERE id = $1",
+            &[Value::from(channel)],
+        )?
+        .is_empty()
+    {
+        return Err(StoreError::bad(format!("unknown channel {channel:?}")));
+    }
+    Ok(())
+}
+
+/// The state stored with day record `id`.
+fn day_state(tx: &mut dyn Tx, id: i64) -> StoreResult<(RotationState, TrafficState)> {
+    let mut rotation = RotationState::default();
+    for r in tx.query(
+        "SELECT program_id, cursor FROM day_rotation WHERE day_id = $1",
+        &[Value::Int(id)],
+    )? {
+        rotation.cursors.insert(r.text(0), r.int(1) as u64);
+    }
+    let mut traffic = TrafficState::default();
+    for r in tx.query(
+        "SELECT asset_id, last_aired FROM day_traffic WHERE day_id = $1",
+        &[Value::Int(id)],
+    )? {
+        traffic.last_aired.insert(r.text(0), r.int(1));
+    }
+    Ok((rotation, traffic))
+}
+
+fn playlog_event(r: &Row) -> StoreResult<PlaylogEvent> {
+    let kind = r.text(3);
+    Ok(PlaylogEvent {
+        id: r.text(0),
+        channel: r.text(6),
+        start: r.int(1),
+        end: r.int(2),
+        kind: EventKind::parse(&kind).ok_or_else(|| corrupt("event kind", &kind))?,
+        asset: r.opt_text(4),
+        in_point_ms: r.int(5),
+        item_start: r.opt_int(7),
+    })
+}
+
+const EVENT_COLUMNS: &str =
+    "p.event_id, p.start_ms, p.end_ms, p.kind, p.asset_id, p.in_point_ms, p.channel_id, p.item_start";
+
+impl<B: Backend> Store for SqlStore<B> {
+    fn backend_name(&self) -> &'static str {
+        self.backend.name()
+    }
+
+    fn migration_status(&mut self) -> StoreResult<Vec<MigrationStatus>> {
+        migrations::status(&mut self.backend, self.migrations)
+    }
+
+    fn migrate(&mut self) -> StoreResult<Vec<MigrationStatus>> {
+        migrations::migrate(&mut self.backend, self.migrations, crate::store::now_ms())
+    }
+
+    fn import_lineup(&mut self, lineup: &Lineup) -> StoreResult<ImportSummary> {
+        let mut seen = BTreeSet::new();
+        for channel in &lineup.channels {
+            if !seen.insert(channel.id.as_str()) {
+                return Err(StoreError::bad(format!(
+                    "channel {:?} is declared twice",
+                    channel.id
+                )));
+            }
+        }
+        self.backend.transaction(true, |tx| {
+            check_references(tx, lineup)?;
+            for asset in lineup.catalog.assets.values() {
+                upsert_asset(tx, asset)?;
+            }
+            for program in lineup.catalog.programs.values() {
+                upsert_program(tx, program)?;
+            }
+            for virtual_asset in lineup.catalog.virtual_assets.values() {
+                upsert_virtual(tx, virtual_asset)?;
+            }
+            for channel in &lineup.channels {
+                upsert_channel(tx, channel)?;
+            }
+            Ok(ImportSummary {
+                assets: lineup.catalog.assets.len(),
+                programs: lineup.catalog.programs.len(),
+                virtual_assets: lineup.catalog.virtual_assets.len(),
+                channels: lineup.channels.len(),
+            })
+        })
+    }
+
+    fn load_lineup(&mut self) -> StoreResult<Lineup> {
+        self.backend.transaction(false, |tx| {
+            Ok(Lineup {
+                catalog: load_catalog(tx)?,
+                channels: load_channels(tx, None)?,
+            })
+        })
+    }
+
+    fn load_catalog(&mut self) -> StoreResult<Catalog> {
+        self.backend.transaction(false, |tx| load_catalog(tx))
+    }
+
+    fn load_channel(&mut self, id: &str) -> StoreResult<Option<Channel>> {
+        self.backend
+            .transaction(false, |tx| Ok(load_channels(tx, Some(id))?.pop()))
+    }
+
+    fn current_day(&mut self, channel: &str, date: NaiveDate) -> StoreResult<Option<StoredDay>> {
+        Ok(self.current_days(channel, date, date)?.pop())
+    }
+
+    fn current_days(
+        &mut self,
+        channel: &str,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> StoreResult<Vec<StoredDay>> {
+        self.backend.transaction(false, |tx| {
+            tx.query(
+                &format!(
+                    "SELECT {DAY_COLUMNS} FROM schedule_day WHERE channel_id = $1 \
+                     AND broadcast_date >= $2 AND broadcast_date <= $3 AND is_current = TRUE \
+                     ORDER BY broadcast_date"
+                ),
+                &[
+                    Value::from(channel),
+                    Value::Text(from.to_string()),
+                    Value::Text(to.to_string()),
+                ],
+            )?
+            .iter()
+            .map(stored_day)
+            .collect()
+        })
+    }
+
+    fn day_history(&mut self, channel: &str, date: NaiveDate) -> StoreResult<Vec<StoredDay>> {
+        self.backend.transaction(false, |tx| {
+            tx.query(
+                &format!(
+                    "SELECT {DAY_COLUMNS} FROM schedule_day WHERE channel_id = $1 \
+                     AND broadcast_date = $2 ORDER BY id"
+                ),
+                &[Value::from(channel), Value::Text(date.to_string())],
+            )?
+            .iter()
+            .map(stored_day)
+            .collect()
+        })
+    }
+
+    fn state_before(&mut self, channel: &str, date: NaiveDate) -> StoreResult<DayState> {
+        self.backend.transaction(false, |tx| {
+            let rows = tx.query(
+                "SELECT id, broadcast_date, last_slot_end FROM schedule_day \
+                 WHERE channel_id = $1 AND broadcast_date < $2 AND is_current = TRUE \
+                 ORDER BY broadcast_date DESC LIMIT 1",
+                &[Value::from(channel), Value::Text(date.to_string())],
+            )?;
+            let Some(latest) = rows.first() else {
+                return Ok(DayState::default());
+            };
+            let (rotation, traffic) = day_state(tx, latest.int(0))?;
+            let latest_date = parse_date(&latest.text(1), "broadcast_date")?;
+            let previous_slot_end = if latest_date.succ_opt() == Some(date) {
+                latest.opt_int(2)
+            } else {
+                None
+            };
+            Ok(DayState {
+                previous_slot_end,
+                rotation,
+                traffic,
+            })
+        })
+    }
+
+    fn rotation_state(&mut self, channel: &str) -> StoreResult<RotationState> {
+        self.backend.transaction(false, |tx| {
+            let rows = tx.query(
+                "SELECT id FROM schedule_day WHERE channel_id = $1 AND is_current = TRUE \
+                 ORDER BY broadcast_date DESC LIMIT 1",
+                &[Value::from(channel)],
+            )?;
+            match rows.first() {
+                Some(r) => Ok(day_state(tx, r.int(0))?.0),
+                None => Ok(RotationState::default()),
+            }
+        })
+    }
+
+    fn put_day(&mut self, write: &DayWrite, expected: Option<i64>, now: UtcMs) -> StoreResult<i64> {
+        check_write(write)?;
+        let day = &write.day;
+        self.backend.transaction(true, |tx| {
+            require_channel(tx, &day.channel)?;
+            if let Some(expected_id) = expected {
+                let rows = tx.query(
+                    "SELECT window_start, is_current FROM schedule_day \
+                     WHERE id = $1 AND channel_id = $2 AND broadcast_date = $3",
+                    &[
+                        Value::Int(expected_id),
+                        Value::from(&day.channel),
+                        Value::Text(day.date.to_string()),
+                    ],
+                )?;
+                let Some(row) = rows.first().filter(|r| r.bool(1)) else {
+                    return Err(StoreError::conflict(format!(
+                        "ScheduleDay {} {} changed since it was read (record {expected_id} is no \
+                         longer current); nothing written for it",
+                        day.channel, day.date
+                    )));
+                };
+                let window_start = row.int(0);
+                if window_start <= now {
+                    return Err(StoreError::new(
+                        StoreErrorKind::Locked,
+                        format!(
+                            "ScheduleDay {} {} is locked (its window started at {}); it is \
+                             never rewritten",
+                            day.channel,
+                            day.date,
+                            retrovue_core::time::fmt_utc(window_start)
+                        ),
+                    ));
+                }
+                // The playlog and state go with it (ON DELETE CASCADE). A racing writer that
+                // already replaced it makes this delete find nothing.
+                let deleted = tx.execute(
+                    "DELETE FROM schedule_day WHERE id = $1 AND is_current = TRUE \
+                     AND window_start > $2",
+                    &[Value::Int(expected_id), Value::Int(now)],
+                )?;
+                if deleted == 0 {
+                    return Err(StoreError::conflict(format!(
+                        "ScheduleDay {} {} was replaced by another writer meanwhile; nothing \
+                         written for it",
+                        day.channel, day.date
+                    )));
+                }
+            }
+            insert_day(tx, write, None, now)
+        })
+    }
+
+    fn override_day(&mut self, supersedes: i64, write: &DayWrite, now: UtcMs) -> StoreResult<i64> {
+        check_write(write)?;
+        let day = &write.day;
+        self.backend.transaction(true, |tx| {
+            let rows = tx.query(
+                "SELECT channel_id, broadcast_date, is_current FROM schedule_day WHERE id = $1",
+                &[Value::Int(supersedes)],
+            )?;
+            let Some(row) = rows.first() else {
+                return Err(StoreError::bad(format!(
+                    "no ScheduleDay record {supersedes} to override"
+                )));
+            };
+            if row.text(0) != day.channel || row.text(1) != day.date.to_string() {
+                return Err(StoreError::bad(format!(
+                    "ScheduleDay record {supersedes} is {} {}, not {} {}",
+                    row.text(0),
+                    row.text(1),
+                    day.channel,
+                    day.date
+                )));
+            }
+            let updated = tx.execute(
+                "UPDATE schedule_day SET is_current = FALSE WHERE id = $1 AND is_current = TRUE",
+                &[Value::Int(supersedes)],
+            )?;
+            if updated == 0 {
+                return Err(StoreError::conflict(format!(
+                    "ScheduleDay record {supersedes} is already superseded"
+                )));
+            }
+            insert_day(tx, write, Some(supersedes), now)
+        })
+    }
+
+    fn day_playlog(&mut self, day_id: i64) -> StoreResult<Vec<PlaylogEvent>> {
+        self.backend.transaction(false, |tx| {
+            tx.query(
+                &format!(
+                    "SELECT {EVENT_COLUMNS} FROM playlog_event p WHERE p.day_id = $1 ORDER BY p.seq"
+                ),
+                &[Value::Int(day_id)],
+            )?
+            .iter()
+            .map(playlog_event)
+            .collect()
+        })
+    }
+
+    fn playlog(&mut self, channel: &str, from: UtcMs, to: UtcMs) -> StoreResult<Vec<PlaylogEvent>> {
+        self.backend.transaction(false, |tx| {
+            tx.query(
+                &format!(
+                    "SELECT {EVENT_COLUMNS} FROM playlog_event p \
+                     JOIN schedule_day d ON d.id = p.day_id \
+                     WHERE p.channel_id = $1 AND p.start_ms < $3 AND p.end_ms > $2 \
+                     AND d.is_current = TRUE ORDER BY p.start_ms, p.seq"
+                ),
+                &[Value::from(channel), Value::Int(from), Value::Int(to)],
+            )?
+            .iter()
+            .map(playlog_event)
+            .collect()
+        })
+    }
+
+    fn record_as_run(&mut self, record: &AsRunRecord) -> StoreResult<i64> {
+        self.backend.transaction(true, |tx| {
+            let rows = tx.query(
+                "INSERT INTO as_run (channel_id, playlog_id, start_ms, end_ms, asset_id, kind, \
+                 status, reason) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+                &[
+                    Value::from(&record.channel),
+                    Value::from(&record.playlog_id),
+                    Value::Int(record.start),
+                    Value::Int(record.end),
+                    Value::from(record.asset.as_ref()),
+                    Value::from(record.kind.as_str()),
+                    Value::from(record.status.as_str()),
+                    Value::from(record.reason.as_ref()),
+                ],
+            )?;
+            rows.first()
+                .map(|r| r.int(0))
+                .ok_or_else(|| StoreError::backend("INSERT … RETURNING id returned no row"))
+        })
+    }
+
+    fn as_run(&mut self, channel: &str, from: UtcMs, to: UtcMs) -> StoreResult<Vec<AsRunRecord>> {
+        self.backend.transaction(false, |tx| {
+            let mut out = Vec::new();
+            for r in tx.query(
+                "SELECT channel_id, playlog_id, start_ms, end_ms, asset_id, kind, status, reason \
+                 FROM as_run WHERE channel_id = $1 AND start_ms < $3 AND end_ms >= $2 \
+                 ORDER BY start_ms, id",
+                &[Value::from(channel), Value::Int(from), Value::Int(to)],
+            )? {
+                let kind = r.text(5);
+                let status = r.text(6);
+                out.push(AsRunRecord {
+                    channel: r.text(0),
+                    playlog_id: r.text(1),
+                    start: r.int(2),
+                    end: r.int(3),
+                    asset: r.opt_text(4),
+                    kind: EventKind::parse(&kind).ok_or_else(|| corrupt("as-run kind", &kind))?,
+                    status: AsRunStatus::parse(&status)
+                        .ok_or_else(|| corrupt("as-run status", &status))?,
+                    reason: r.opt_text(7),
+                });
+            }
+            Ok(out)
+        })
+    }
+}

@@ -1,0 +1,185 @@
+//! The SQLite backend (rusqlite, bundled): the zero-setup default, one file in RETROVUE_HOME.
+
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::types::{ToSqlOutput, ValueRef};
+use rusqlite::{Connection, TransactionBehavior};
+
+use crate::store::sql::{Backend, ColType, DbError, DbErrorKind, Row, Tx, Value};
+
+pub struct SqliteBackend {
+    conn: Connection,
+}
+
+impl SqliteBackend {
+    /// Open (creating when missing) the database file and set the pragmas the store relies on:
+    /// WAL with `synchronous=FULL` (a commit is durable when it returns), foreign keys on, and a
+    /// busy timeout so concurrent writers queue instead of failing.
+    pub fn open(path: &Path) -> Result<SqliteBackend, DbError> {
+        let conn = Connection::open(path).map_err(|e| DbError {
+            kind: DbErrorKind::Other,
+            message: format!("cannot open SQLite database {}: {e}", path.display()),
+        })?;
+        conn.busy_timeout(Duration::from_secs(60))
+            .map_err(convert)?;
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+        )
+        .map_err(convert)?;
+        Ok(SqliteBackend { conn })
+    }
+}
+
+/// rusqlite errors classified by SQLite's extended result code.
+fn convert(error: rusqlite::Error) -> DbError {
+    use rusqlite::ffi;
+    let kind = match &error {
+        rusqlite::Error::SqliteFailure(e, _) => match e.extended_code {
+            ffi::SQLITE_CONSTRAINT_UNIQUE | ffi::SQLITE_CONSTRAINT_PRIMARYKEY => {
+                DbErrorKind::Unique
+            }
+            ffi::SQLITE_CONSTRAINT_FOREIGNKEY => DbErrorKind::ForeignKey,
+            ffi::SQLITE_CONSTRAINT_CHECK => DbErrorKind::Check,
+            ffi::SQLITE_CONSTRAINT_NOTNULL => DbErrorKind::NotNull,
+            _ => DbErrorKind::Other,
+        },
+        _ => DbErrorKind::Other,
+    };
+    DbError {
+        kind,
+        message: error.to_string(),
+    }
+}
+
+/// `$N` → `?N`: SQLite binds `?N` by explicit index, `$N` by order of appearance.
+fn positional(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '$' && chars.peek().is_some_and(|d| d.is_ascii_digit()) {
+            out.push('?');
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+impl rusqlite::ToSql for Value {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(match self {
+            Value::Null => ToSqlOutput::Owned(rusqlite::types::Value::Null),
+            Value::Int(v) => ToSqlOutput::Owned(rusqlite::types::Value::Integer(*v)),
+            Value::Bool(b) => ToSqlOutput::Owned(rusqlite::types::Value::Integer(*b as i64)),
+            Value::Text(s) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
+        })
+    }
+}
+
+fn fetch(row: &rusqlite::Row, columns: usize) -> rusqlite::Result<Row> {
+    let mut values = Vec::with_capacity(columns);
+    for i in 0..columns {
+        values.push(match row.get_ref(i)? {
+            ValueRef::Null => Value::Null,
+            ValueRef::Integer(v) => Value::Int(v),
+            ValueRef::Real(v) => Value::Int(v as i64),
+            ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
+            ValueRef::Blob(b) => Value::Text(String::from_utf8_lossy(b).into_owned()),
+        });
+    }
+    Ok(Row(values))
+}
+
+struct SqliteTx<'a> {
+    tx: &'a rusqlite::Transaction<'a>,
+}
+
+impl Tx for SqliteTx<'_> {
+    fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, DbError> {
+        let mut stmt = self.tx.prepare_cached(&positional(sql)).map_err(convert)?;
+        let changed = stmt
+            .execute(rusqlite::params_from_iter(params.iter()))
+            .map_err(convert)?;
+        Ok(changed as u64)
+    }
+
+    fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbError> {
+        let mut stmt = self.tx.prepare_cached(&positional(sql)).map_err(convert)?;
+        let columns = stmt.column_count();
+        let mut rows = stmt
+            .query(rusqlite::params_from_iter(params.iter()))
+            .map_err(convert)?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().map_err(convert)? {
+            out.push(fetch(row, columns).map_err(convert)?);
+        }
+        Ok(out)
+    }
+
+    fn insert_rows(
+        &mut self,
+        table: &str,
+        columns: &[(&str, ColType)],
+        rows: &[Vec<Value>],
+    ) -> Result<(), DbError> {
+        let names: Vec<&str> = columns.iter().map(|(n, _)| *n).collect();
+        let marks: Vec<String> = (1..=columns.len()).map(|i| format!("?{i}")).collect();
+        let sql = format!(
+            "INSERT INTO {table} ({}) VALUES ({})",
+            names.join(", "),
+            marks.join(", ")
+        );
+        // One prepared statement executed per row: inside a transaction that is SQLite's
+        // fastest path (no parsing, no round trips).
+        let mut stmt = self.tx.prepare_cached(&sql).map_err(convert)?;
+        for row in rows {
+            stmt.execute(rusqlite::params_from_iter(row.iter()))
+                .map_err(convert)?;
+        }
+        Ok(())
+    }
+
+    fn batch(&mut self, sql: &str) -> Result<(), DbError> {
+        self.tx.execute_batch(sql).map_err(convert)
+    }
+}
+
+impl Backend for SqliteBackend {
+    fn name(&self) -> &'static str {
+        "sqlite"
+    }
+
+    fn transaction<T, E: From<DbError>>(
+        &mut self,
+        write: bool,
+        f: impl FnOnce(&mut dyn Tx) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let behavior = if write {
+            TransactionBehavior::Immediate
+        } else {
+            TransactionBehavior::Deferred
+        };
+        let tx = self
+            .conn
+            .transaction_with_behavior(behavior)
+            .map_err(convert)?;
+        let result = f(&mut SqliteTx { tx: &tx });
+        match result {
+            Ok(value) => {
+                tx.commit().map_err(convert)?;
+                Ok(value)
+            }
+            // Dropping the transaction rolls it back.
+            Err(error) => Err(error),
+        }
+    }
+
+    fn table_exists_sql(&self) -> &'static str {
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name = $1"
+    }
+
+    fn migration_lock_sql(&self) -> Option<&'static str> {
+        None
+    }
+}

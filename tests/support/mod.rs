@@ -1,0 +1,283 @@
+//! Test support for the store: throwaway databases on both backends.
+//!
+//! PostgreSQL comes from the project itself: with `RETROVUE_TEST_DATABASE_URL` unset, the first
+//! test that needs it starts one private cluster for the test process from the installed
+//! `initdb`/`pg_ctl` (as the `postgres` user when running as root), listening only on a unix
+//! socket in a temp dir. Every test gets its own fresh database, so tests run in parallel. A
+//! watchdog process stops the cluster and deletes its directory when the test process exits,
+//! however it exits.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// A unique short name for this process (socket paths must stay under ~100 bytes).
+fn unique(prefix: &str) -> String {
+    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!("{prefix}{}-{n}-{nanos}", std::process::id())
+}
+
+/// A temporary directory, deleted on drop.
+pub struct TempDir {
+    pub path: PathBuf,
+}
+
+impl TempDir {
+    pub fn new(prefix: &str) -> TempDir {
+        let path = std::env::temp_dir().join(unique(prefix));
+        std::fs::create_dir_all(&path).unwrap();
+        TempDir { path }
+    }
+
+    pub fn join(&self, name: &str) -> PathBuf {
+        self.path.join(name)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+fn running_as_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+/// The directory holding `initdb` and `pg_ctl`: PATH first, then the usual install places.
+fn postgres_bin_dir() -> PathBuf {
+    if let Ok(dir) = std::env::var("RETROVUE_PG_BIN") {
+        return PathBuf::from(dir);
+    }
+    let mut candidates: Vec<PathBuf> = std::env::var("PATH")
+        .unwrap_or_default()
+        .split(':')
+        .map(PathBuf::from)
+        .collect();
+    let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .map(|d| d.flatten().map(|e| e.path().join("bin")).collect())
+        .unwrap_or_default();
+    versions.sort();
+    versions.reverse();
+    candidates.extend(versions);
+    candidates.push(PathBuf::from("/usr/local/pgsql/bin"));
+    for dir in candidates {
+        if dir.join("initdb").is_file() && dir.join("pg_ctl").is_file() {
+            // Debian's /usr/bin wrappers are not the real binaries; resolve symlinks.
+            let initdb = std::fs::canonicalize(dir.join("initdb")).unwrap_or(dir.join("initdb"));
+            return initdb.parent().unwrap().to_path_buf();
+        }
+    }
+    panic!(
+        "PostgreSQL tests need initdb and pg_ctl (install postgresql) or \
+         RETROVUE_TEST_DATABASE_URL pointing at a server"
+    );
+}
+
+/// Run a PostgreSQL tool, as `postgres` when we are root (initdb refuses root).
+fn pg_command(bin: &Path, tool: &str, as_postgres: bool) -> Command {
+    if as_postgres {
+        let mut c = Command::new("runuser");
+        c.args(["-u", "postgres", "--"]).arg(bin.join(tool));
+        c
+    } else {
+        Command::new(bin.join(tool))
+    }
+}
+
+struct Cluster {
+    /// `postgres://…` for the maintenance database, without the database name.
+    base: String,
+    user: String,
+}
+
+fn start_cluster() -> Cluster {
+    let bin = postgres_bin_dir();
+    let as_postgres = running_as_root();
+    let root = std::env::temp_dir().join(unique("rvpg-"));
+    std::fs::create_dir_all(&root).unwrap();
+    let data = root.join("data");
+    let socket = root.join("s");
+    std::fs::create_dir_all(&socket).unwrap();
+    if as_postgres {
+        let status = Command::new("chown")
+            .args(["-R", "postgres:"])
+            .arg(&root)
+            .status()
+            .unwrap();
+        assert!(status.success(), "chown of {} failed", root.display());
+    }
+    let user = if as_postgres {
+        "postgres".to_string()
+    } else {
+        std::env::var("USER").unwrap_or_else(|_| "postgres".to_string())
+    };
+    let out = pg_command(&bin, "initdb", as_postgres)
+        .arg("-D")
+        .arg(&data)
+        .args(["-A", "trust", "-U", &user, "--no-sync", "-E", "UTF8"])
+        .stdout(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "initdb failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let options = format!(
+        "-k {} -c listen_addresses='' -c max_connections=200",
+        socket.display()
+    );
+    let out = pg_command(&bin, "pg_ctl", as_postgres)
+        .arg("-D")
+        .arg(&data)
+        .args(["-o", &options, "-l"])
+        .arg(root.join("log"))
+        .args(["-w", "start"])
+        .stdout(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "pg_ctl start failed: {} (log in {})",
+        String::from_utf8_lossy(&out.stderr),
+        root.join("log").display()
+    );
+    // The process-exit cleanup: a watchdog that outlives us by at most a second, then stops the
+    // cluster and removes its files, even when this process is killed.
+    let stop = if as_postgres {
+        format!(
+            "runuser -u postgres -- {} -D {} -m immediate stop",
+            bin.join("pg_ctl").display(),
+            data.display()
+        )
+    } else {
+        format!(
+            "{} -D {} -m immediate stop",
+            bin.join("pg_ctl").display(),
+            data.display()
+        )
+    };
+    let script = format!(
+        "while kill -0 {pid} 2>/dev/null; do sleep 0.5; done; {stop} >/dev/null 2>&1; rm -rf {root}",
+        pid = std::process::id(),
+        root = root.display()
+    );
+    Command::new("sh")
+        .args(["-c", &script])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let host = socket.display().to_string().replace('/', "%2F");
+    Cluster {
+        base: format!("postgres://{user}@{host}"),
+        user,
+    }
+}
+
+fn cluster() -> &'static Cluster {
+    static CLUSTER: OnceLock<Cluster> = OnceLock::new();
+    CLUSTER.get_or_init(start_cluster)
+}
+
+/// A fresh PostgreSQL database; dropped (best effort) with the guard.
+pub struct PgDatabase {
+    pub url: String,
+    admin_url: String,
+    name: String,
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        if let Ok(mut client) = postgres::Client::connect(&self.admin_url, postgres::NoTls) {
+            let _ = client.batch_execute(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ));
+        }
+    }
+}
+
+pub fn fresh_postgres() -> PgDatabase {
+    let name = unique("rv_").replace('-', "_");
+    let admin_url = match std::env::var("RETROVUE_TEST_DATABASE_URL") {
+        Ok(url) if !url.is_empty() => url,
+        _ => format!("{}/postgres", cluster().base),
+    };
+    let mut client = postgres::Client::connect(&admin_url, postgres::NoTls)
+        .unwrap_or_else(|e| panic!("cannot connect to the test PostgreSQL {admin_url}: {e}"));
+    client
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .unwrap();
+    let url = with_database(&admin_url, &name);
+    PgDatabase {
+        url,
+        admin_url,
+        name,
+    }
+}
+
+/// The same server URL with another database name.
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, format!("?{q}")),
+        None => (url, String::new()),
+    };
+    let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
+    let host_part = match base[scheme_end..].find('/') {
+        Some(slash) => &base[..scheme_end + slash],
+        None => base,
+    };
+    format!("{host_part}/{name}{query}")
+}
+
+/// Run raw SQL against a test database of either backend (to tamper with it on purpose).
+pub fn raw_sql(url: &str, sql: &str) {
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        let conn = rusqlite::Connection::open(path).unwrap();
+        conn.execute_batch(sql).unwrap();
+    } else {
+        let mut client = postgres::Client::connect(url, postgres::NoTls).unwrap();
+        client.batch_execute(sql).unwrap();
+    }
+}
+
+/// A throwaway database: a SQLite file in a temp dir, or a fresh PostgreSQL database.
+pub enum TestDb {
+    Sqlite { dir: TempDir, url: String },
+    Postgres(PgDatabase),
+}
+
+impl TestDb {
+    pub fn sqlite() -> TestDb {
+        let dir = TempDir::new("rvsq-");
+        let url = format!("sqlite://{}", dir.join("retrovue.db").display());
+        TestDb::Sqlite { dir, url }
+    }
+
+    pub fn postgres() -> TestDb {
+        TestDb::Postgres(fresh_postgres())
+    }
+
+    pub fn url(&self) -> &str {
+        match self {
+            TestDb::Sqlite { url, .. } => url,
+            TestDb::Postgres(db) => &db.url,
+        }
+    }
+}
