@@ -1,0 +1,144 @@
+//! Test support for ingest: self-cleaning temp folders, empty files, and tiny real clips made
+//! with Debian's ffmpeg at test time.
+
+#![allow(dead_code)]
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Once;
+
+/// A folder under the system temp dir, removed when dropped.
+pub struct TempDir {
+    pub path: PathBuf,
+}
+
+impl TempDir {
+    pub fn new(label: &str) -> TempDir {
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let path = std::env::temp_dir().join(format!(
+            "retrovue-ingest-{label}-{}-{n}",
+            std::process::id()
+        ));
+        let _ = fs::remove_dir_all(&path);
+        fs::create_dir_all(&path).unwrap();
+        TempDir { path }
+    }
+
+    pub fn join(&self, relative: &str) -> PathBuf {
+        self.path.join(relative)
+    }
+
+    /// Creates an empty file (and its folders) at `relative`.
+    pub fn touch(&self, relative: &str) -> PathBuf {
+        self.write(relative, "")
+    }
+
+    /// Writes `text` to `relative`, creating folders.
+    pub fn write(&self, relative: &str, text: &str) -> PathBuf {
+        let path = self.join(relative);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(&path, text).unwrap();
+        path
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.path);
+    }
+}
+
+/// Installs ffmpeg/ffprobe when missing (once per test binary).
+pub fn ensure_ffmpeg() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/ensure-ffmpeg.sh");
+        let status = Command::new("bash").arg(script).status().unwrap();
+        assert!(status.success(), "scripts/ensure-ffmpeg.sh failed");
+    });
+}
+
+fn ffmpeg(args: &[&str]) {
+    ensure_ffmpeg();
+    let output = Command::new("ffmpeg")
+        .args(["-v", "error", "-y"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "ffmpeg {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// A real `seconds`-long 160x120 clip with a sine tone at `path` (container from extension).
+pub fn make_clip(path: &Path, seconds: u32) {
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let video = format!("testsrc=size=160x120:rate=10:duration={seconds}");
+    let audio = format!("sine=frequency=440:sample_rate=8000:duration={seconds}");
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        &video,
+        "-f",
+        "lavfi",
+        "-i",
+        &audio,
+        "-c:v",
+        "mpeg4",
+        "-c:a",
+        "aac",
+        "-shortest",
+        path.to_str().unwrap(),
+    ]);
+}
+
+/// A real clip at `path` with chapters starting at each of `chapter_starts_ms` (ffmetadata).
+pub fn make_clip_with_chapters(path: &Path, seconds: u32, chapter_starts_ms: &[i64]) {
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let end_ms = i64::from(seconds) * 1000;
+    let mut metadata = String::from(";FFMETADATA1\ntitle=Test clip\n");
+    for (index, start) in chapter_starts_ms.iter().enumerate() {
+        let end = chapter_starts_ms.get(index + 1).copied().unwrap_or(end_ms);
+        metadata.push_str(&format!(
+            "[CHAPTER]\nTIMEBASE=1/1000\nSTART={start}\nEND={end}\ntitle=Part {}\n",
+            index + 1
+        ));
+    }
+    let metadata_path = path.with_extension("ffmeta.txt");
+    fs::write(&metadata_path, metadata).unwrap();
+    let video = format!("testsrc=size=160x120:rate=10:duration={seconds}");
+    let audio = format!("sine=frequency=440:sample_rate=8000:duration={seconds}");
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        &video,
+        "-f",
+        "lavfi",
+        "-i",
+        &audio,
+        "-i",
+        metadata_path.to_str().unwrap(),
+        "-map",
+        "0",
+        "-map",
+        "1",
+        "-map_metadata",
+        "2",
+        "-map_chapters",
+        "2",
+        "-c:v",
+        "mpeg4",
+        "-c:a",
+        "aac",
+        "-shortest",
+        path.to_str().unwrap(),
+    ]);
+    fs::remove_file(metadata_path).unwrap();
+}
