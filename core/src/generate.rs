@@ -438,7 +438,12 @@ fn build_channel(rng: &mut SplitMix64, built: &Built, index: usize) -> Channel {
     if interstitials.is_empty() {
         interstitials.push(AssetKind::Commercial);
     }
-    let layout = *pick(rng, &WEEKDAY_LAYOUTS);
+    // A 22-minute episode in a 60-minute block is mostly avail: hour-grid channels run movies.
+    let layout = if grid == 60 {
+        WEEKDAY_LAYOUTS[1]
+    } else {
+        *pick(rng, &WEEKDAY_LAYOUTS)
+    };
     let plan_count = 1 + rng.below(3);
     let all_days = [
         Weekday::Mon,

@@ -186,6 +186,15 @@ fn optional_keys_are_read() {
     assert_eq!(plan.start_date, NaiveDate::from_ymd_opt(2026, 3, 1));
     assert_eq!(plan.end_date, NaiveDate::from_ymd_opt(2026, 3, 31));
     assert!(!plan.active && !plan.zones[0].enabled);
+
+    // A filler asset needs no path (it is synthetic) and can be a zone item.
+    let filler = format!(
+        "{BASE}\n[[asset]]\nid = \"test-card\"\nkind = \"filler\"\ntitle = \"Test Card\"\nduration = \"00:30:00\"\n"
+    )
+    .replace("items = [\"cheers\"]", "items = [\"test-card\"]");
+    let lineup = parse(&filler).expect("valid");
+    assert_eq!(lineup.catalog.assets["test-card"].kind, AssetKind::Filler);
+    assert!(lineup.catalog.assets["test-card"].path.is_none());
 }
 
 // contract: LINEUP-001
@@ -587,7 +596,7 @@ fn export_is_a_fixpoint_for_the_base_and_demo() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 4, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
 
     // contract: LINEUP-010
     // contract: GEN-004
