@@ -79,7 +79,7 @@ fn ffmpeg(args: &[&str]) {
 pub fn make_clip(path: &Path, seconds: u32) {
     fs::create_dir_all(path.parent().unwrap()).unwrap();
     let video = format!("testsrc=size=160x120:rate=10:duration={seconds}");
-    let audio = format!("sine=frequency=440:sample_rate=8000:duration={seconds}");
+    let audio = format!("sine=frequency=440:sample_rate=48000:duration={seconds}");
     ffmpeg(&[
         "-f",
         "lavfi",
@@ -113,7 +113,7 @@ pub fn make_clip_with_chapters(path: &Path, seconds: u32, chapter_starts_ms: &[i
     let metadata_path = path.with_extension("ffmeta.txt");
     fs::write(&metadata_path, metadata).unwrap();
     let video = format!("testsrc=size=160x120:rate=10:duration={seconds}");
-    let audio = format!("sine=frequency=440:sample_rate=8000:duration={seconds}");
+    let audio = format!("sine=frequency=440:sample_rate=48000:duration={seconds}");
     ffmpeg(&[
         "-f",
         "lavfi",
