@@ -8,8 +8,8 @@ use std::thread;
 
 use retrovue::error::AppError;
 use retrovue::ingest::jellyfin::{JellyfinConfig, JellyfinImporter};
-use retrovue::ingest::plex::{PlexConfig, PlexImporter, RemoteCollection};
-use retrovue::ingest::{DiscoveredItem, PathMap, PathMapping, Provider};
+use retrovue::ingest::plex::{PlexConfig, PlexImporter};
+use retrovue::ingest::{DiscoveredItem, PathMap, PathMapping, Provider, RemoteCollection};
 use retrovue_core::model::AssetKind;
 use serde_json::{json, Value};
 

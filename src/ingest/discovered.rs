@@ -143,6 +143,18 @@ pub struct Discovery {
     pub skipped: Vec<SkippedItem>,
 }
 
+/// A library section (Plex) or virtual folder (Jellyfin): what a Collection points at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteCollection {
+    /// The provider's id of the section (`key` in Plex, `ItemId` in Jellyfin).
+    pub key: String,
+    pub title: String,
+    /// The provider's type: Plex `show`/`movie`/`artist`…, Jellyfin `tvshows`/`movies`/….
+    pub kind: String,
+    /// Folders on the server the section reads (server paths, before mapping).
+    pub locations: Vec<String>,
+}
+
 /// Sorts chapter markers, drops duplicates and anything at or before 0 (the start is no break).
 pub fn normalise_chapters(mut chapters: Vec<i64>) -> Vec<i64> {
     chapters.retain(|&c| c > 0);

@@ -10,11 +10,12 @@ use serde_json::Value;
 use crate::error::{AppError, AppResult};
 
 use super::discovered::{
-    normalise_chapters, DiscoveredItem, Discovery, Editorial, Provider, SkippedItem,
+    normalise_chapters, DiscoveredItem, Discovery, Editorial, Provider, RemoteCollection,
+    SkippedItem,
 };
 use super::http::{integer, string_or_number, text, JsonApi, DEFAULT_TIMEOUT};
 use super::pathmap::PathMap;
-use super::plex::{kind_for_server_path, server_file_stem, RemoteCollection};
+use super::plex::{kind_for_server_path, server_file_stem};
 
 /// Jellyfin counts time in ticks of 100 ns.
 pub const TICKS_PER_MS: i64 = 10_000;

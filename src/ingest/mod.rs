@@ -14,6 +14,8 @@ pub mod plex;
 pub mod sidecar;
 pub mod testtree;
 
-pub use discovered::{DiscoveredItem, Discovery, Editorial, ProbeData, Provider, SkippedItem};
+pub use discovered::{
+    DiscoveredItem, Discovery, Editorial, ProbeData, Provider, RemoteCollection, SkippedItem,
+};
 pub use enricher::IngestEnricher;
 pub use pathmap::{PathMap, PathMapping};

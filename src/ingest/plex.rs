@@ -10,23 +10,12 @@ use serde_json::Value;
 use crate::error::{AppError, AppResult};
 
 use super::discovered::{
-    normalise_chapters, DiscoveredItem, Discovery, Editorial, Provider, SkippedItem,
+    normalise_chapters, DiscoveredItem, Discovery, Editorial, Provider, RemoteCollection,
+    SkippedItem,
 };
 use super::http::{integer, string_or_number, text, JsonApi, DEFAULT_TIMEOUT};
 use super::naming::interstitial_kind_of_folders;
 use super::pathmap::PathMap;
-
-/// A library section (Plex) or virtual folder (Jellyfin): what a Collection points at.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RemoteCollection {
-    /// The provider's id of the section (`key` in Plex, `ItemId` in Jellyfin).
-    pub key: String,
-    pub title: String,
-    /// The provider's type: Plex `show`/`movie`/`artist`…, Jellyfin `tvshows`/`movies`/….
-    pub kind: String,
-    /// Folders on the server the section reads (server paths, before mapping).
-    pub locations: Vec<String>,
-}
 
 /// Where a Plex server is and how to read it.
 #[derive(Debug, Clone)]
