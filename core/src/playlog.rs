@@ -40,9 +40,38 @@ impl<'a> TrafficPlanner<'a> {
         }
     }
 
+    /// When each pool spot last started, by pool index (`None`: not within the cooldown), from
+    /// the explicit state.
+    fn spot_clock(&self, state: &TrafficState) -> Vec<Option<UtcMs>> {
+        self.pool
+            .iter()
+            .map(|a| state.last_aired.get(&a.id).copied())
+            .collect()
+    }
+
+    /// Write a spot clock back into the explicit state, forgetting spots whose cooldown has
+    /// passed by `until` so the state stays small and comparable.
+    fn store_spot_clock(&self, clock: &[Option<UtcMs>], until: UtcMs, state: &mut TrafficState) {
+        state.last_aired.clear();
+        for (asset, last) in self.pool.iter().zip(clock) {
+            if let Some(last) = *last {
+                if until - last < self.cooldown_ms {
+                    state.last_aired.insert(asset.id.clone(), last);
+                }
+            }
+        }
+    }
+
     /// Fill the avail [start, start + length) with spots that fit and are out of cooldown; the
     /// remainder is one pad at the end. Spots + pad = length exactly.
     pub fn fill(&self, start: UtcMs, length: i64, state: &mut TrafficState) -> Vec<Spot> {
+        let mut clock = self.spot_clock(state);
+        let spots = self.fill_with_clock(start, length, &mut clock);
+        self.store_spot_clock(&clock, start + length, state);
+        spots
+    }
+
+    fn fill_with_clock(&self, start: UtcMs, length: i64, clock: &mut [Option<UtcMs>]) -> Vec<Spot> {
         let mut spots = Vec::new();
         let mut remaining = length;
         let mut t = start;
@@ -58,15 +87,11 @@ impl<'a> TrafficPlanner<'a> {
             }
             let first_pick = rng.below(fits as u64) as usize;
             let chosen = (0..fits)
-                .map(|k| self.pool[(first_pick + k) % fits])
-                .find(|a| {
-                    state
-                        .last_aired
-                        .get(&a.id)
-                        .is_none_or(|&last| t - last >= self.cooldown_ms)
-                });
-            let Some(asset) = chosen else { break };
-            state.last_aired.insert(asset.id.clone(), t);
+                .map(|k| (first_pick + k) % fits)
+                .find(|&i| clock[i].is_none_or(|last| t - last >= self.cooldown_ms));
+            let Some(index) = chosen else { break };
+            let asset = self.pool[index];
+            clock[index] = Some(t);
             spots.push(Spot {
                 asset: Some(asset.id.clone()),
                 kind: EventKind::for_interstitial(asset.kind),
@@ -82,9 +107,6 @@ impl<'a> TrafficPlanner<'a> {
                 duration_ms: remaining,
             });
         }
-        // Forget spots whose cooldown has passed, so the state stays small and comparable.
-        let horizon = t - self.cooldown_ms;
-        state.last_aired.retain(|_, &mut last| last > horizon);
         spots
     }
 }
@@ -166,6 +188,8 @@ struct EventSink<'a> {
     day: &'a ScheduleDay,
     events: Vec<PlaylogEvent>,
     at: UtcMs,
+    /// `{channel}:{date}:`, formatted once per day (ids are hot: hundreds per day).
+    id_prefix: String,
 }
 
 impl EventSink<'_> {
@@ -177,12 +201,9 @@ impl EventSink<'_> {
         duration: i64,
         item_start: Option<UtcMs>,
     ) {
-        let id = format!(
-            "{}:{}:{:05}",
-            self.day.channel,
-            self.day.date,
-            self.events.len()
-        );
+        let mut id = String::with_capacity(self.id_prefix.len() + 6);
+        id.push_str(&self.id_prefix);
+        push_sequence(&mut id, self.events.len());
         self.events.push(PlaylogEvent {
             id,
             channel: self.day.channel.clone(),
@@ -199,14 +220,14 @@ impl EventSink<'_> {
     fn avail(
         &mut self,
         traffic: &TrafficPlanner,
-        state: &mut TrafficState,
+        clock: &mut [Option<UtcMs>],
         length: i64,
         item_start: Option<UtcMs>,
     ) {
         if length <= 0 {
             return;
         }
-        for spot in traffic.fill(self.at, length, state) {
+        for spot in traffic.fill_with_clock(self.at, length, clock) {
             self.push(spot.kind, spot.asset, 0, spot.duration_ms, item_start);
         }
     }
@@ -223,10 +244,12 @@ pub fn build_playlog(
         day,
         events: Vec::with_capacity(day.items.len() * 12 + 4),
         at: day.effective_start,
+        id_prefix: format!("{}:{}:", day.channel, day.date),
     };
+    let mut clock = traffic.spot_clock(state);
     for item in &day.items {
         let gap = item.start - sink.at;
-        sink.avail(traffic, state, gap, None);
+        sink.avail(traffic, &mut clock, gap, None);
         for piece in slot_pieces(item, channel.break_policy) {
             match piece {
                 SlotPiece::Content {
@@ -244,14 +267,24 @@ pub fn build_playlog(
                     );
                 }
                 SlotPiece::Avail { duration_ms } => {
-                    sink.avail(traffic, state, duration_ms, Some(item.start));
+                    sink.avail(traffic, &mut clock, duration_ms, Some(item.start));
                 }
             }
         }
     }
     let tail = day.covers_until - sink.at;
-    sink.avail(traffic, state, tail, None);
+    sink.avail(traffic, &mut clock, tail, None);
+    traffic.store_spot_clock(&clock, day.covers_until, state);
     sink.events
+}
+
+/// Append a sequence number, zero-padded to at least five digits.
+fn push_sequence(id: &mut String, n: usize) {
+    let digits = n.to_string();
+    for _ in digits.len()..5 {
+        id.push('0');
+    }
+    id.push_str(&digits);
 }
 
 #[cfg(test)]
@@ -263,5 +296,15 @@ mod tests {
         assert_eq!(spread(480_000, 3), vec![160_000, 160_000, 160_000]);
         assert_eq!(spread(10, 3), vec![4, 3, 3]);
         assert_eq!(spread(10, 3).iter().sum::<i64>(), 10);
+    }
+
+    #[test]
+    fn sequence_numbers_are_padded() {
+        let mut id = String::from("c:");
+        push_sequence(&mut id, 42);
+        assert_eq!(id, "c:00042");
+        let mut id = String::new();
+        push_sequence(&mut id, 123_456);
+        assert_eq!(id, "123456");
     }
 }
