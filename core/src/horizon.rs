@@ -69,7 +69,9 @@ pub struct HorizonKeeper {
 }
 
 impl HorizonKeeper {
-    pub fn new(config: HorizonConfig) -> HorizonKeeper {
+    /// A refill under one second is raised to one second, so ticks never come back-to-back.
+    pub fn new(mut config: HorizonConfig) -> HorizonKeeper {
+        config.refill_ms = config.refill_ms.max(1_000);
         HorizonKeeper {
             config,
             channels: BTreeMap::new(),

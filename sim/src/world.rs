@@ -518,8 +518,11 @@ impl World<'_> {
                 );
                 ch.violate("horizon_short", now, detail);
             }
-            let want =
-                (ch.clock.broadcast_date(now) + chrono::Days::new(days_ahead)).min(self.last_date);
+            // Just before a tick the world is still in the previous instant: a day threshold
+            // crossed exactly now is the tick's to handle.
+            let as_of = if before_tick { now - 1 } else { now };
+            let want = (ch.clock.broadcast_date(as_of) + chrono::Days::new(days_ahead))
+                .min(self.last_date);
             if ch.days.last().is_none_or(|d| d.date < want) {
                 let detail = format!("ScheduleDays not built through {want}");
                 ch.violate("horizon_short", now, detail);
