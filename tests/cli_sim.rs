@@ -1,0 +1,125 @@
+//! `retrovue sim` through the real binary: JSON fields (INTERFACES §3), seed first, exit codes.
+
+use std::process::Command;
+
+fn retrovue(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_retrovue"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("run retrovue")
+}
+
+const DEMO: &str = "fixtures/demo/lineup.toml";
+
+#[test]
+fn json_output_has_the_interface_fields() {
+    // contract: SIM-003
+    let out = retrovue(&[
+        "sim",
+        "--lineup",
+        DEMO,
+        "--start",
+        "2026-03-02",
+        "--days",
+        "1",
+        "--seed",
+        "5",
+        "--json",
+        "--faults",
+        "crash:rate=1",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(text.lines().count(), 1, "one JSON object and nothing else");
+    let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(doc["seed"], 5);
+    assert_eq!(doc["start"], "2026-03-02");
+    assert_eq!(doc["days"], 1);
+    for key in ["tune_ins", "engine_starts", "engine_crashes", "restarts"] {
+        assert!(doc["stats"][key].is_u64(), "stats.{key}");
+    }
+    assert_eq!(doc["digest"].as_str().unwrap().len(), 64);
+    let channels = doc["channels"].as_array().unwrap();
+    assert!(channels.len() >= 4);
+    for ch in channels {
+        let day = &ch["schedule_days"][0];
+        for key in ["date", "plan", "start", "end", "items"] {
+            assert!(!day[key].is_null(), "schedule_days[].{key}");
+        }
+        let item = &day["items"][0];
+        for key in ["start", "end", "asset", "runtime_ms", "blocks"] {
+            assert!(!item[key].is_null(), "items[].{key}");
+        }
+        let row = &ch["epg"][0];
+        for key in ["start", "end", "title", "filler"] {
+            assert!(!row[key].is_null(), "epg[].{key}");
+        }
+        let event = &ch["playlog"][0];
+        for key in ["id", "start", "end", "kind", "in_point_ms", "duration_ms"] {
+            assert!(!event[key].is_null(), "playlog[].{key}");
+        }
+        assert!(event["start"].as_str().unwrap().ends_with('Z'));
+        let asrun = &ch["asrun"][0];
+        for key in ["playlog_id", "start", "end", "status"] {
+            assert!(!asrun[key].is_null(), "asrun[].{key}");
+        }
+        assert!(ch["violations"].as_array().unwrap().is_empty());
+    }
+}
+
+#[test]
+fn human_report_prints_the_seed_first_and_is_repeatable() {
+    // contract: SIM-002
+    // contract: SIM-008
+    let args = [
+        "sim",
+        "--lineup",
+        DEMO,
+        "--start",
+        "2026-03-02",
+        "--days",
+        "1",
+        "--seed",
+        "11",
+    ];
+    let first = retrovue(&args);
+    let second = retrovue(&args);
+    assert_eq!(first.status.code(), Some(0));
+    assert_eq!(first.stdout, second.stdout);
+    let text = String::from_utf8(first.stdout).unwrap();
+    assert_eq!(text.lines().next(), Some("seed 11"));
+    assert!(text.ends_with("violations: 0\n"));
+}
+
+#[test]
+fn bad_options_exit_2_with_a_clear_line() {
+    // contract: SIM-004
+    // contract: SIM-005
+    let cases: [(&[&str], &str); 5] = [
+        (&["--faults", "meteor:retro-one"], "meteor"),
+        (
+            &["--faults", "crash:nowhere@2026-03-02T12:00:00Z"],
+            "nowhere",
+        ),
+        (&["--viewers", "crowd"], "crowd"),
+        (&["--start", "2026-13-40"], "--start"),
+        (&["--days", "0"], "--days"),
+    ];
+    for (extra, needle) in cases {
+        let mut args = vec!["sim", "--lineup", DEMO, "--start", "2026-03-02"];
+        args.extend_from_slice(extra);
+        let out = retrovue(&args);
+        assert_eq!(out.status.code(), Some(2), "{extra:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(needle), "{extra:?}: {err}");
+        assert!(out.stdout.is_empty());
+    }
+    let out = retrovue(&["sim", "--lineup", "fixtures/no-such-lineup.toml"]);
+    assert_eq!(out.status.code(), Some(2));
+}
