@@ -31,9 +31,8 @@ impl ViewerModel {
             ["poisson", rate, mean] => {
                 let per_hour: f64 = rate.parse().map_err(|_| bad("RATE is not a number"))?;
                 let mean_minutes: f64 = mean.parse().map_err(|_| bad("MEAN is not a number"))?;
-                if !(per_hour > 0.0 && per_hour.is_finite())
-                    || !(mean_minutes > 0.0 && mean_minutes.is_finite())
-                {
+                let positive = |x: f64| x > 0.0 && x.is_finite();
+                if !positive(per_hour) || !positive(mean_minutes) {
                     return Err(bad("RATE and MEAN must be positive"));
                 }
                 Ok(ViewerModel::Poisson {

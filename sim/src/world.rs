@@ -370,9 +370,7 @@ impl World<'_> {
             }
             Ev::EngineStarted(i, session) => {
                 let ch = &mut self.chans[i];
-                let Some(engine) = ch.engine.as_mut().filter(|e| e.session == session) else {
-                    return None;
-                };
+                let engine = ch.engine.as_mut().filter(|e| e.session == session)?;
                 engine.started_at = Some(now);
                 ch.manager.handle_engine_started(now, session);
                 ch.close_fault(now);
@@ -393,9 +391,7 @@ impl World<'_> {
             }
             Ev::Crash(i, target) => {
                 let ch = &mut self.chans[i];
-                let Some(engine) = ch.engine.as_ref() else {
-                    return None;
-                };
+                let engine = ch.engine.as_ref()?;
                 if target.is_some_and(|s| s != engine.session) {
                     return None;
                 }
