@@ -283,7 +283,8 @@ fn rebuild_replaces_an_unlocked_day_atomically(url: &str) {
         !next.traffic.last_aired.is_empty(),
         "the fixture must write traffic state"
     );
-    assert!(store.put_day(&next, None, early()).is_err());
+    let failed = store.put_day(&next, None, early());
+    assert!(failed.is_err());
     assert!(store
         .current_day(&channel, date("2030-01-08"))
         .unwrap()

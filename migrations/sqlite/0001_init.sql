@@ -128,11 +128,14 @@ CREATE TABLE schedule_day (
 -- STORE-004: one current ScheduleDay per (channel, broadcast date), enforced here.
 CREATE UNIQUE INDEX schedule_day_one_current ON schedule_day (channel_id, broadcast_date) WHERE is_current;
 
+-- Rows of a day's playlog and state are written and deleted only together with their day, in
+-- the same transaction (src/store/sql_store.rs). They carry no foreign key: a per-row check
+-- would cost more than the insert. Read through the day (its window, then its events), so no
+-- time index has to be maintained either.
 CREATE TABLE playlog_event (
-    day_id INTEGER NOT NULL REFERENCES schedule_day (id) ON DELETE CASCADE,
+    day_id INTEGER NOT NULL,
     seq INTEGER NOT NULL,
     event_id TEXT NOT NULL,
-    channel_id TEXT NOT NULL,
     start_ms INTEGER NOT NULL,
     end_ms INTEGER NOT NULL,
     kind TEXT NOT NULL CHECK (kind IN ('content', 'commercial', 'promo', 'bumper', 'station_id', 'filler', 'pad')),
@@ -141,19 +144,17 @@ CREATE TABLE playlog_event (
     item_start INTEGER,
     PRIMARY KEY (day_id, seq),
     CHECK (end_ms >= start_ms)
-);
-
-CREATE INDEX playlog_event_by_time ON playlog_event (channel_id, start_ms);
+) WITHOUT ROWID;
 
 CREATE TABLE day_rotation (
-    day_id INTEGER NOT NULL REFERENCES schedule_day (id) ON DELETE CASCADE,
+    day_id INTEGER NOT NULL,
     program_id TEXT NOT NULL,
     cursor INTEGER NOT NULL CHECK (cursor >= 0),
     PRIMARY KEY (day_id, program_id)
 );
 
 CREATE TABLE day_traffic (
-    day_id INTEGER NOT NULL REFERENCES schedule_day (id) ON DELETE CASCADE,
+    day_id INTEGER NOT NULL,
     asset_id TEXT NOT NULL,
     last_aired INTEGER NOT NULL,
     PRIMARY KEY (day_id, asset_id)

@@ -4,7 +4,7 @@
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::store::sql::{Backend, Tx, Value};
+use crate::store::sql::{Backend, Tx, TxMode, Value};
 use crate::store::{StoreError, StoreResult};
 
 /// One `.sql` file of `migrations/<backend>/`.
@@ -139,7 +139,7 @@ pub fn status<B: Backend>(
     known: &[Migration],
 ) -> StoreResult<Vec<MigrationStatus>> {
     let exists_sql = backend.table_exists_sql();
-    backend.transaction(false, |tx| {
+    backend.transaction(TxMode::Read, |tx| {
         let exists = !tx
             .query(exists_sql, &[Value::from("schema_migrations")])?
             .is_empty();
@@ -162,7 +162,7 @@ pub fn migrate<B: Backend>(
     }
     let lock = backend.migration_lock_sql();
     for migration in known {
-        backend.transaction(true, |tx| -> StoreResult<()> {
+        backend.transaction(TxMode::Write, |tx| -> StoreResult<()> {
             if let Some(lock) = lock {
                 tx.execute(lock, &[])?;
             }

@@ -1,12 +1,18 @@
 //! The PostgreSQL backend (the `postgres` crate): production and multi-node deployments.
 
+use postgres::binary_copy::BinaryCopyInWriter;
 use postgres::types::{to_sql_checked, IsNull, ToSql, Type};
-use postgres::{Client, NoTls};
+use std::collections::HashMap;
 
-use crate::store::sql::{Backend, ColType, DbError, DbErrorKind, Row, Tx, Value};
+use postgres::{Client, NoTls, Statement};
+
+use crate::store::sql::{Backend, ColType, DbError, DbErrorKind, Row, Tx, TxMode, Value};
 
 pub struct PostgresBackend {
+    url: String,
     client: Client,
+    /// Prepared statements by SQL text: each is parsed once per connection.
+    statements: HashMap<String, Statement>,
 }
 
 impl PostgresBackend {
@@ -15,7 +21,11 @@ impl PostgresBackend {
             kind: DbErrorKind::Other,
             message: format!("cannot connect to PostgreSQL at {}: {e}", redact(url)),
         })?;
-        Ok(PostgresBackend { client })
+        Ok(PostgresBackend {
+            url: url.to_string(),
+            client,
+            statements: HashMap::new(),
+        })
     }
 }
 
@@ -102,17 +112,31 @@ fn fetch(row: &postgres::Row) -> Result<Row, DbError> {
 
 struct PgTx<'a, 'b> {
     tx: &'a mut postgres::Transaction<'b>,
+    statements: &'a mut HashMap<String, Statement>,
+}
+
+impl PgTx<'_, '_> {
+    fn statement(&mut self, sql: &str) -> Result<Statement, DbError> {
+        if let Some(statement) = self.statements.get(sql) {
+            return Ok(statement.clone());
+        }
+        let statement = self.tx.prepare(sql).map_err(convert)?;
+        self.statements.insert(sql.to_string(), statement.clone());
+        Ok(statement)
+    }
 }
 
 impl Tx for PgTx<'_, '_> {
     fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, DbError> {
+        let statement = self.statement(sql)?;
         let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|v| v as _).collect();
-        self.tx.execute(sql, &refs).map_err(convert)
+        self.tx.execute(&statement, &refs).map_err(convert)
     }
 
     fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbError> {
+        let statement = self.statement(sql)?;
         let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|v| v as _).collect();
-        let rows = self.tx.query(sql, &refs).map_err(convert)?;
+        let rows = self.tx.query(&statement, &refs).map_err(convert)?;
         rows.iter().map(fetch).collect()
     }
 
@@ -125,71 +149,24 @@ impl Tx for PgTx<'_, '_> {
         if rows.is_empty() {
             return Ok(());
         }
-        // One statement for all rows: every column travels as one typed array and UNNEST
-        // turns the arrays back into rows (one round trip instead of one per row).
+        // Binary COPY: the rows stream in one go with no per-row statement or text parsing.
         let names: Vec<&str> = columns.iter().map(|(n, _)| *n).collect();
-        let arrays: Vec<String> = columns
+        let types: Vec<Type> = columns
             .iter()
-            .enumerate()
-            .map(|(i, (_, ty))| {
-                let sql_type = match ty {
-                    ColType::Int => "bigint",
-                    ColType::Text => "text",
-                    ColType::Bool => "boolean",
-                };
-                format!("${}::{sql_type}[]", i + 1)
+            .map(|(_, ty)| match ty {
+                ColType::Int => Type::INT8,
+                ColType::Text => Type::TEXT,
+                ColType::Bool => Type::BOOL,
             })
             .collect();
-        let sql = format!(
-            "INSERT INTO {table} ({}) SELECT * FROM UNNEST({})",
-            names.join(", "),
-            arrays.join(", ")
-        );
-        let mut params: Vec<Box<dyn ToSql + Sync>> = Vec::with_capacity(columns.len());
-        for (c, (name, ty)) in columns.iter().enumerate() {
-            let column = rows.iter().map(|row| &row[c]);
-            let mismatch = |v: &Value| DbError {
-                kind: DbErrorKind::Other,
-                message: format!("{table}.{name}: value {v:?} does not match the column type"),
-            };
-            match ty {
-                ColType::Int => {
-                    let mut values: Vec<Option<i64>> = Vec::with_capacity(rows.len());
-                    for v in column {
-                        values.push(match v {
-                            Value::Null => None,
-                            Value::Int(i) => Some(*i),
-                            other => return Err(mismatch(other)),
-                        });
-                    }
-                    params.push(Box::new(values));
-                }
-                ColType::Text => {
-                    let mut values: Vec<Option<String>> = Vec::with_capacity(rows.len());
-                    for v in column {
-                        values.push(match v {
-                            Value::Null => None,
-                            Value::Text(s) => Some(s.clone()),
-                            other => return Err(mismatch(other)),
-                        });
-                    }
-                    params.push(Box::new(values));
-                }
-                ColType::Bool => {
-                    let mut values: Vec<Option<bool>> = Vec::with_capacity(rows.len());
-                    for v in column {
-                        values.push(match v {
-                            Value::Null => None,
-                            Value::Bool(b) => Some(*b),
-                            other => return Err(mismatch(other)),
-                        });
-                    }
-                    params.push(Box::new(values));
-                }
-            }
+        let sql = format!("COPY {table} ({}) FROM STDIN BINARY", names.join(", "));
+        let sink = self.tx.copy_in(sql.as_str()).map_err(convert)?;
+        let mut writer = BinaryCopyInWriter::new(sink, &types);
+        for row in rows {
+            let refs: Vec<&(dyn ToSql + Sync)> = row.iter().map(|v| v as _).collect();
+            writer.write(&refs).map_err(convert)?;
         }
-        let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|b| b.as_ref() as _).collect();
-        self.tx.execute(sql.as_str(), &refs).map_err(convert)?;
+        writer.finish().map_err(convert)?;
         Ok(())
     }
 
@@ -205,11 +182,23 @@ impl Backend for PostgresBackend {
 
     fn transaction<T, E: From<DbError>>(
         &mut self,
-        _write: bool,
+        mode: TxMode,
         f: impl FnOnce(&mut dyn Tx) -> Result<T, E>,
     ) -> Result<T, E> {
+        // A failed COPY or a server restart closes the connection: open a new one rather than
+        // failing every later call of a long-running process.
+        if self.client.is_closed() {
+            *self = PostgresBackend::connect(&self.url)?;
+        }
         let mut tx = self.client.transaction().map_err(convert)?;
-        let result = f(&mut PgTx { tx: &mut tx });
+        if mode == TxMode::Rebuildable {
+            tx.batch_execute("SET LOCAL synchronous_commit = off")
+                .map_err(convert)?;
+        }
+        let result = f(&mut PgTx {
+            tx: &mut tx,
+            statements: &mut self.statements,
+        });
         match result {
             Ok(value) => {
                 tx.commit().map_err(convert)?;

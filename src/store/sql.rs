@@ -140,15 +140,28 @@ pub trait Tx {
     fn batch(&mut self, sql: &str) -> Result<(), DbError>;
 }
 
+/// How a transaction commits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TxMode {
+    /// Reads only.
+    Read,
+    /// Writes, durable when the commit returns (as-run, imports, migrations).
+    Write,
+    /// Writes that are atomic and isolated like any other, but whose commit does not wait for
+    /// the disk flush: a power loss may drop the last fraction of a second of them, never part
+    /// of one. For ScheduleDays, which the core rebuilds identically.
+    Rebuildable,
+}
+
 /// A connection that can run a closure in a transaction: committed when it returns `Ok`,
 /// rolled back otherwise.
 pub trait Backend {
     fn name(&self) -> &'static str;
-    /// `write`: the transaction will write, so take the write lock up front (SQLite
-    /// `BEGIN IMMEDIATE`), which keeps a read-then-write transaction from failing half-way.
+    /// A writing transaction takes the write lock up front (SQLite `BEGIN IMMEDIATE`), which
+    /// keeps a read-then-write transaction from failing half-way.
     fn transaction<T, E: From<DbError>>(
         &mut self,
-        write: bool,
+        mode: TxMode,
         f: impl FnOnce(&mut dyn Tx) -> Result<T, E>,
     ) -> Result<T, E>;
     /// A statement taking a lock that serialises migrators inside a transaction (or none).

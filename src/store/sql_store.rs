@@ -12,7 +12,7 @@ use retrovue_core::model::{
 };
 
 use crate::store::migrations::{self, Migration, MigrationStatus};
-use crate::store::sql::{Backend, ColType, DbErrorKind, Row, Tx, Value};
+use crate::store::sql::{Backend, ColType, DbErrorKind, Row, Tx, TxMode, Value};
 use crate::store::{
     DayState, DayWrite, ImportSummary, Store, StoreError, StoreErrorKind, StoreResult, StoredDay,
 };
@@ -691,7 +691,6 @@ fn insert_day(
                 Value::Int(id),
                 Value::Int(seq as i64),
                 Value::from(&e.id),
-                Value::from(&e.channel),
                 Value::Int(e.start),
                 Value::Int(e.end),
                 Value::from(e.kind.as_str()),
@@ -707,7 +706,6 @@ fn insert_day(
             ("day_id", ColType::Int),
             ("seq", ColType::Int),
             ("event_id", ColType::Text),
-            ("channel_id", ColType::Text),
             ("start_ms", ColType::Int),
             ("end_ms", ColType::Int),
             ("kind", ColType::Text),
@@ -803,7 +801,7 @@ fn playlog_event(r: &Row) -> StoreResult<PlaylogEvent> {
 }
 
 const EVENT_COLUMNS: &str =
-    "p.event_id, p.start_ms, p.end_ms, p.kind, p.asset_id, p.in_point_ms, p.channel_id, p.item_start";
+    "p.event_id, p.start_ms, p.end_ms, p.kind, p.asset_id, p.in_point_ms, d.channel_id, p.item_start";
 
 impl<B: Backend> Store for SqlStore<B> {
     fn backend_name(&self) -> &'static str {
@@ -828,7 +826,7 @@ impl<B: Backend> Store for SqlStore<B> {
                 )));
             }
         }
-        self.backend.transaction(true, |tx| {
+        self.backend.transaction(TxMode::Write, |tx| {
             check_references(tx, lineup)?;
             for asset in lineup.catalog.assets.values() {
                 upsert_asset(tx, asset)?;
@@ -852,7 +850,7 @@ impl<B: Backend> Store for SqlStore<B> {
     }
 
     fn load_lineup(&mut self) -> StoreResult<Lineup> {
-        self.backend.transaction(false, |tx| {
+        self.backend.transaction(TxMode::Read, |tx| {
             Ok(Lineup {
                 catalog: load_catalog(tx)?,
                 channels: load_channels(tx, None)?,
@@ -861,12 +859,13 @@ impl<B: Backend> Store for SqlStore<B> {
     }
 
     fn load_catalog(&mut self) -> StoreResult<Catalog> {
-        self.backend.transaction(false, |tx| load_catalog(tx))
+        self.backend
+            .transaction(TxMode::Read, |tx| load_catalog(tx))
     }
 
     fn load_channel(&mut self, id: &str) -> StoreResult<Option<Channel>> {
         self.backend
-            .transaction(false, |tx| Ok(load_channels(tx, Some(id))?.pop()))
+            .transaction(TxMode::Read, |tx| Ok(load_channels(tx, Some(id))?.pop()))
     }
 
     fn current_day(&mut self, channel: &str, date: NaiveDate) -> StoreResult<Option<StoredDay>> {
@@ -879,7 +878,7 @@ impl<B: Backend> Store for SqlStore<B> {
         from: NaiveDate,
         to: NaiveDate,
     ) -> StoreResult<Vec<StoredDay>> {
-        self.backend.transaction(false, |tx| {
+        self.backend.transaction(TxMode::Read, |tx| {
             tx.query(
                 &format!(
                     "SELECT {DAY_COLUMNS} FROM schedule_day WHERE channel_id = $1 \
@@ -899,7 +898,7 @@ impl<B: Backend> Store for SqlStore<B> {
     }
 
     fn day_history(&mut self, channel: &str, date: NaiveDate) -> StoreResult<Vec<StoredDay>> {
-        self.backend.transaction(false, |tx| {
+        self.backend.transaction(TxMode::Read, |tx| {
             tx.query(
                 &format!(
                     "SELECT {DAY_COLUMNS} FROM schedule_day WHERE channel_id = $1 \
@@ -914,7 +913,7 @@ impl<B: Backend> Store for SqlStore<B> {
     }
 
     fn state_before(&mut self, channel: &str, date: NaiveDate) -> StoreResult<DayState> {
-        self.backend.transaction(false, |tx| {
+        self.backend.transaction(TxMode::Read, |tx| {
             let rows = tx.query(
                 "SELECT id, broadcast_date, last_slot_end FROM schedule_day \
                  WHERE channel_id = $1 AND broadcast_date < $2 AND is_current = TRUE \
@@ -940,7 +939,7 @@ impl<B: Backend> Store for SqlStore<B> {
     }
 
     fn rotation_state(&mut self, channel: &str) -> StoreResult<RotationState> {
-        self.backend.transaction(false, |tx| {
+        self.backend.transaction(TxMode::Read, |tx| {
             let rows = tx.query(
                 "SELECT id FROM schedule_day WHERE channel_id = $1 AND is_current = TRUE \
                  ORDER BY broadcast_date DESC LIMIT 1",
@@ -956,7 +955,7 @@ impl<B: Backend> Store for SqlStore<B> {
     fn put_day(&mut self, write: &DayWrite, expected: Option<i64>, now: UtcMs) -> StoreResult<i64> {
         check_write(write)?;
         let day = &write.day;
-        self.backend.transaction(true, |tx| {
+        self.backend.transaction(TxMode::Rebuildable, |tx| {
             require_channel(tx, &day.channel)?;
             if let Some(expected_id) = expected {
                 let rows = tx.query(
@@ -988,8 +987,8 @@ impl<B: Backend> Store for SqlStore<B> {
                         ),
                     ));
                 }
-                // The playlog and state go with it (ON DELETE CASCADE). A racing writer that
-                // already replaced it makes this delete find nothing.
+                // A racing writer that already replaced it makes this delete find nothing;
+                // its playlog and state go with it.
                 let deleted = tx.execute(
                     "DELETE FROM schedule_day WHERE id = $1 AND is_current = TRUE \
                      AND window_start > $2",
@@ -1002,6 +1001,12 @@ impl<B: Backend> Store for SqlStore<B> {
                         day.channel, day.date
                     )));
                 }
+                for table in ["playlog_event", "day_rotation", "day_traffic"] {
+                    tx.execute(
+                        &format!("DELETE FROM {table} WHERE day_id = $1"),
+                        &[Value::Int(expected_id)],
+                    )?;
+                }
             }
             insert_day(tx, write, None, now)
         })
@@ -1010,7 +1015,7 @@ impl<B: Backend> Store for SqlStore<B> {
     fn override_day(&mut self, supersedes: i64, write: &DayWrite, now: UtcMs) -> StoreResult<i64> {
         check_write(write)?;
         let day = &write.day;
-        self.backend.transaction(true, |tx| {
+        self.backend.transaction(TxMode::Write, |tx| {
             let rows = tx.query(
                 "SELECT channel_id, broadcast_date, is_current FROM schedule_day WHERE id = $1",
                 &[Value::Int(supersedes)],
@@ -1043,10 +1048,11 @@ impl<B: Backend> Store for SqlStore<B> {
     }
 
     fn day_playlog(&mut self, day_id: i64) -> StoreResult<Vec<PlaylogEvent>> {
-        self.backend.transaction(false, |tx| {
+        self.backend.transaction(TxMode::Read, |tx| {
             tx.query(
                 &format!(
-                    "SELECT {EVENT_COLUMNS} FROM playlog_event p WHERE p.day_id = $1 ORDER BY p.seq"
+                    "SELECT {EVENT_COLUMNS} FROM playlog_event p \
+                     JOIN schedule_day d ON d.id = p.day_id WHERE p.day_id = $1 ORDER BY p.seq"
                 ),
                 &[Value::Int(day_id)],
             )?
@@ -1057,13 +1063,14 @@ impl<B: Backend> Store for SqlStore<B> {
     }
 
     fn playlog(&mut self, channel: &str, from: UtcMs, to: UtcMs) -> StoreResult<Vec<PlaylogEvent>> {
-        self.backend.transaction(false, |tx| {
+        self.backend.transaction(TxMode::Read, |tx| {
             tx.query(
                 &format!(
-                    "SELECT {EVENT_COLUMNS} FROM playlog_event p \
-                     JOIN schedule_day d ON d.id = p.day_id \
-                     WHERE p.channel_id = $1 AND p.start_ms < $3 AND p.end_ms > $2 \
-                     AND d.is_current = TRUE ORDER BY p.start_ms, p.seq"
+                    "SELECT {EVENT_COLUMNS} FROM schedule_day d \
+                     JOIN playlog_event p ON p.day_id = d.id \
+                     WHERE d.channel_id = $1 AND d.is_current = TRUE \
+                     AND d.effective_start < $3 AND d.covers_until > $2 \
+                     AND p.start_ms < $3 AND p.end_ms > $2 ORDER BY p.start_ms, p.seq"
                 ),
                 &[Value::from(channel), Value::Int(from), Value::Int(to)],
             )?
@@ -1074,7 +1081,7 @@ impl<B: Backend> Store for SqlStore<B> {
     }
 
     fn record_as_run(&mut self, record: &AsRunRecord) -> StoreResult<i64> {
-        self.backend.transaction(true, |tx| {
+        self.backend.transaction(TxMode::Write, |tx| {
             let rows = tx.query(
                 "INSERT INTO as_run (channel_id, playlog_id, start_ms, end_ms, asset_id, kind, \
                  status, reason) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
@@ -1096,7 +1103,7 @@ impl<B: Backend> Store for SqlStore<B> {
     }
 
     fn as_run(&mut self, channel: &str, from: UtcMs, to: UtcMs) -> StoreResult<Vec<AsRunRecord>> {
-        self.backend.transaction(false, |tx| {
+        self.backend.transaction(TxMode::Read, |tx| {
             let mut out = Vec::new();
             for r in tx.query(
                 "SELECT channel_id, playlog_id, start_ms, end_ms, asset_id, kind, status, reason \

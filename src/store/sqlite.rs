@@ -6,10 +6,12 @@ use std::time::Duration;
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, TransactionBehavior};
 
-use crate::store::sql::{Backend, ColType, DbError, DbErrorKind, Row, Tx, Value};
+use crate::store::sql::{Backend, ColType, DbError, DbErrorKind, Row, Tx, TxMode, Value};
 
 pub struct SqliteBackend {
     conn: Connection,
+    /// Whether `synchronous` is FULL (durable commits) right now.
+    synchronous_full: bool,
 }
 
 impl SqliteBackend {
@@ -27,7 +29,10 @@ impl SqliteBackend {
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
         )
         .map_err(convert)?;
-        Ok(SqliteBackend { conn })
+        Ok(SqliteBackend {
+            conn,
+            synchronous_full: true,
+        })
     }
 }
 
@@ -152,14 +157,22 @@ impl Backend for SqliteBackend {
 
     fn transaction<T, E: From<DbError>>(
         &mut self,
-        write: bool,
+        mode: TxMode,
         f: impl FnOnce(&mut dyn Tx) -> Result<T, E>,
     ) -> Result<T, E> {
-        let behavior = if write {
-            TransactionBehavior::Immediate
-        } else {
-            TransactionBehavior::Deferred
+        let behavior = match mode {
+            TxMode::Read => TransactionBehavior::Deferred,
+            TxMode::Write | TxMode::Rebuildable => TransactionBehavior::Immediate,
         };
+        // In WAL mode, NORMAL still commits atomically; only FULL also flushes at each commit.
+        let full = mode != TxMode::Rebuildable;
+        if mode != TxMode::Read && full != self.synchronous_full {
+            let pragma = if full { "FULL" } else { "NORMAL" };
+            self.conn
+                .execute_batch(&format!("PRAGMA synchronous = {pragma}"))
+                .map_err(convert)?;
+            self.synchronous_full = full;
+        }
         let tx = self
             .conn
             .transaction_with_behavior(behavior)

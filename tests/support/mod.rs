@@ -176,13 +176,15 @@ fn start_cluster() -> Cluster {
         pid = std::process::id(),
         root = root.display()
     );
-    Command::new("sh")
+    // Deliberately never waited for: the watchdog must outlive this process.
+    let watchdog = Command::new("sh")
         .args(["-c", &script])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
+    std::mem::forget(watchdog);
     let host = socket.display().to_string().replace('/', "%2F");
     Cluster {
         base: format!("postgres://{user}@{host}"),
