@@ -304,6 +304,44 @@ fn bad_input_exits_2(db: &str) {
     }
 }
 
+// contract: STORE-002
+fn import_resolves_references_in_the_stored_catalog(db: &str) {
+    let dir = TempDir::new("rvsplit-");
+    let catalog = dir.join("catalog.toml");
+    std::fs::write(
+        &catalog,
+        "[[asset]]\nid = \"pilot\"\nkind = \"episode\"\ntitle = \"Pilot\"\nseries = \"Show\"\n\
+         season = 1\nepisode = 1\nduration_ms = 1320000\n\n[[program]]\nid = \"show\"\n\
+         play_mode = \"sequential\"\nseries = \"Show\"\n",
+    )
+    .unwrap();
+    let channels = dir.join("channels.toml");
+    let channel = |item: &str| {
+        format!(
+            "[[channel]]\nid = \"split-one\"\nnumber = \"9\"\nname = \"Split One\"\n\
+             timezone = \"UTC\"\ngrid_block_minutes = 30\nblock_start_offsets_minutes = [0, 30]\n\
+             programming_day_start = \"06:00\"\nbreak_policy = \"end\"\n\n  [[channel.plan]]\n\
+             name = \"Daily\"\n\n    [[channel.plan.zone]]\n    name = \"All\"\n\
+             start = \"06:00\"\n    end = \"06:00\"\n    items = [\"{item}\"]\n"
+        )
+    };
+    // Before the catalog is stored, the channel's reference resolves nowhere: exit 2.
+    std::fs::write(&channels, channel("show")).unwrap();
+    let output = retrovue(db, &["lineup", "import", channels.to_str().unwrap()]);
+    assert_eq!(code(&output), 2, "{}", stderr(&output));
+    assert!(stderr(&output).contains("show"), "{}", stderr(&output));
+    // With the catalog stored first, a channels-only lineup imports against it.
+    ok(db, &["lineup", "import", catalog.to_str().unwrap()]);
+    let summary = json(db, &["lineup", "import", channels.to_str().unwrap()]);
+    assert_eq!(summary["channels"], 1);
+    assert_eq!(summary["assets"], 0);
+    // An id in neither the file nor the database still fails, naming it.
+    std::fs::write(&channels, channel("nowhere")).unwrap();
+    let output = retrovue(db, &["lineup", "import", channels.to_str().unwrap()]);
+    assert_eq!(code(&output), 2);
+    assert!(stderr(&output).contains("nowhere"), "{}", stderr(&output));
+}
+
 macro_rules! cli_suite {
     ($backend:ident, $make:expr) => {
         mod $backend {
@@ -323,6 +361,12 @@ macro_rules! cli_suite {
             fn build_show_epg_playlog() {
                 let db = $make;
                 super::build_show_epg_playlog(db.url());
+            }
+
+            #[test]
+            fn import_resolves_references_in_the_stored_catalog() {
+                let db = $make;
+                super::import_resolves_references_in_the_stored_catalog(db.url());
             }
 
             #[test]

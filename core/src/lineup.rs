@@ -1000,8 +1000,20 @@ fn syntax_error(text: &str, file: &str, error: &toml::de::Error) -> LineupError 
     }
 }
 
-/// Parse lineup text. `file` is only used to name the file in errors.
+/// Parse lineup text. `file` is only used to name the file in errors. Every reference must
+/// resolve within the file.
 pub fn parse_lineup(text: &str, file: &str) -> Result<Lineup, Vec<LineupError>> {
+    parse_lineup_with(text, file, &Catalog::default())
+}
+
+/// Parse lineup text whose references may also resolve in `known` (the catalog a database
+/// already holds: a lineup's catalog is optional then). The returned lineup holds only what the
+/// file declares.
+pub fn parse_lineup_with(
+    text: &str,
+    file: &str,
+    known: &Catalog,
+) -> Result<Lineup, Vec<LineupError>> {
     let document: Table = match text.parse() {
         Ok(t) => t,
         Err(e) => return Err(vec![syntax_error(text, file, &e)]),
@@ -1053,6 +1065,9 @@ pub fn parse_lineup(text: &str, file: &str) -> Result<Lineup, Vec<LineupError>> 
             }
         }
     }
+    // What references may resolve to: the known catalog overlaid with the file's own.
+    let mut resolvable = known.clone();
+    resolvable.assets.extend(catalog.assets.clone());
     for (i, table) in tables_of(document.get("program"), "lineup", "program", &mut errors)
         .into_iter()
         .enumerate()
@@ -1063,8 +1078,11 @@ pub fn parse_lineup(text: &str, file: &str) -> Result<Lineup, Vec<LineupError>> 
             PROGRAM_KEYS,
             &mut errors,
         );
-        if let Some(program) = parse_program(&reader, &catalog.assets, &mut errors) {
+        if let Some(program) = parse_program(&reader, &resolvable.assets, &mut errors) {
             if claim(&program.id, &reader.location, "program", &mut errors) {
+                resolvable
+                    .programs
+                    .insert(program.id.clone(), program.clone());
                 catalog.programs.insert(program.id.clone(), program);
             }
         }
@@ -1084,13 +1102,16 @@ pub fn parse_lineup(text: &str, file: &str) -> Result<Lineup, Vec<LineupError>> 
             VIRTUAL_KEYS,
             &mut errors,
         );
-        if let Some(virtual_asset) = parse_virtual(&reader, &catalog.assets, &mut errors) {
+        if let Some(virtual_asset) = parse_virtual(&reader, &resolvable.assets, &mut errors) {
             if claim(
                 &virtual_asset.id,
                 &reader.location,
                 "virtual_asset",
                 &mut errors,
             ) {
+                resolvable
+                    .virtual_assets
+                    .insert(virtual_asset.id.clone(), virtual_asset.clone());
                 catalog
                     .virtual_assets
                     .insert(virtual_asset.id.clone(), virtual_asset);
@@ -1120,7 +1141,7 @@ pub fn parse_lineup(text: &str, file: &str) -> Result<Lineup, Vec<LineupError>> 
                 channel_ids.insert(id.clone(), i);
             }
         }
-        if let Some(channel) = parse_channel(&reader, &catalog, &mut errors) {
+        if let Some(channel) = parse_channel(&reader, &resolvable, &mut errors) {
             channels.push(channel);
         }
     }

@@ -25,7 +25,11 @@ pub struct ExportArgs {
 pub fn import(args: ImportArgs, global: &Global) -> AppResult<()> {
     let text = std::fs::read_to_string(&args.file)
         .map_err(|e| AppError::bad(format!("cannot read lineup file {}: {e}", args.file)))?;
-    let lineup = match retrovue_core::lineup::parse_lineup(&text, &args.file) {
+    // References may resolve in the catalog the database already holds (INTERFACES §2: a
+    // lineup's catalog is optional then).
+    let mut store = open_store(global)?;
+    let known = store.load_catalog()?;
+    let lineup = match retrovue_core::lineup::parse_lineup_with(&text, &args.file, &known) {
         Ok(lineup) => lineup,
         Err(errors) => {
             for error in &errors {
@@ -38,7 +42,6 @@ pub fn import(args: ImportArgs, global: &Global) -> AppResult<()> {
             )));
         }
     };
-    let mut store = open_store(global)?;
     if args.dry_run {
         if !global.json {
             println!(
