@@ -13,7 +13,7 @@ setup:
 	bash scripts/ensure-ffmpeg.sh
 
 test: setup
-	$(CARGO) test --workspace --all-targets
+	$(CARGO) test --workspace --all-targets --no-fail-fast
 
 fmt:
 	$(CARGO) fmt --all -- --check
