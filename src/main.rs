@@ -2,6 +2,11 @@
 
 use clap::Parser;
 
+/// Scheduling allocates hundreds of small strings per channel-day (event ids, asset ids); mimalloc
+/// builds them about twice as fast as the system allocator (see `benches/core.rs`).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let cli = retrovue::cli::Cli::parse();
     retrovue::cli::init_logging(&cli.global);
