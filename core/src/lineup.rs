@@ -103,6 +103,19 @@ const PLAN_KEYS: &[&str] = &[
 const ZONE_KEYS: &[&str] = &["name", "start", "end", "items", "enabled"];
 const TOP_KEYS: &[&str] = &["asset", "program", "virtual_asset", "channel"];
 
+/// Full weekday names accepted beside the three-letter ones.
+fn full_weekday_names() -> [&'static str; 7] {
+    [
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+    ]
+}
+
 /// Collects errors for one file.
 struct Errors {
     file: String,
@@ -729,7 +742,12 @@ fn parse_plan(
         Some(names) => {
             let mut days = Vec::new();
             for name in &names {
-                match WEEKDAYS.iter().find(|(_, n)| n == name) {
+                // Case-insensitive, and full names too: "Mon", "monday" and "mon" are one day.
+                let lower = name.to_ascii_lowercase();
+                let short = lower
+                    .get(..3)
+                    .filter(|_| lower.len() == 3 || full_weekday_names().contains(&lower.as_str()));
+                match WEEKDAYS.iter().find(|(_, n)| Some(*n) == short) {
                     Some((day, _)) if days.contains(day) => errors.push(
                         &reader.location,
                         "days",
@@ -740,7 +758,7 @@ fn parse_plan(
                         &reader.location,
                         "days",
                         format!(
-                            "unknown day {name:?} (allowed: mon, tue, wed, thu, fri, sat, sun)"
+                            "unknown day {name:?} (allowed: mon, tue, wed, thu, fri, sat, sun, or full names)"
                         ),
                     ),
                 }

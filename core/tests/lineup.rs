@@ -342,6 +342,22 @@ fn enumerations_list_allowed_values() {
     let plan = r#"channel[0] "retro-one".plan[0] "Weekdays""#;
     assert_error(&errors, plan, "days", "unknown day \"funday\"");
     assert_error(&errors, plan, "days", "listed twice");
+    // Day names are case-insensitive and may be written in full.
+    let lineup = parse(&base_with(
+        "name = \"Weekdays\"",
+        "name = \"Weekdays\"\ndays = [\"Mon\", \"tuesday\", \"SAT\"]",
+    ))
+    .unwrap();
+    assert_eq!(
+        lineup.channels[0].plans[0].days,
+        vec![Weekday::Mon, Weekday::Tue, Weekday::Sat]
+    );
+    let errors = errors_of(&base_with(
+        "name = \"Weekdays\"",
+        "name = \"Weekdays\"\ndays = [\"mond\", \"tues\"]",
+    ));
+    assert_error(&errors, plan, "days", "unknown day \"mond\"");
+    assert_error(&errors, plan, "days", "unknown day \"tues\"");
     let errors = errors_of(&base_with(
         "break_policy = \"chapters\"",
         "break_policy = \"chapters\"\ninterstitials = [\"movie\"]",
