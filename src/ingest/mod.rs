@@ -10,6 +10,7 @@ pub mod http;
 pub mod jellyfin;
 pub mod naming;
 pub mod pathmap;
+pub mod pipeline;
 pub mod plex;
 pub mod sidecar;
 pub mod testtree;

@@ -18,18 +18,32 @@ pub struct Migration {
 
 /// The SQLite migrations, in order. Every file of `migrations/sqlite/` must be listed here
 /// (a test checks it).
-pub const SQLITE: &[Migration] = &[Migration {
-    version: 1,
-    name: "0001_init",
-    sql: include_str!("../../migrations/sqlite/0001_init.sql"),
-}];
+pub const SQLITE: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "0001_init",
+        sql: include_str!("../../migrations/sqlite/0001_init.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "0002_catalog",
+        sql: include_str!("../../migrations/sqlite/0002_catalog.sql"),
+    },
+];
 
 /// The PostgreSQL migrations, in order (same versions as [`SQLITE`]).
-pub const POSTGRES: &[Migration] = &[Migration {
-    version: 1,
-    name: "0001_init",
-    sql: include_str!("../../migrations/postgres/0001_init.sql"),
-}];
+pub const POSTGRES: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "0001_init",
+        sql: include_str!("../../migrations/postgres/0001_init.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "0002_catalog",
+        sql: include_str!("../../migrations/postgres/0002_catalog.sql"),
+    },
+];
 
 /// SHA-256 of the migration text, lowercase hex.
 pub fn checksum(sql: &str) -> String {

@@ -2,6 +2,7 @@
 //! database URL selection. All SQL of the program lives under this module.
 
 pub mod build;
+pub mod catalog;
 pub mod migrations;
 pub mod postgres;
 pub mod sql;
@@ -19,6 +20,10 @@ use retrovue_core::model::{
 use serde::Serialize;
 
 use crate::error::AppError;
+pub use catalog::{
+    AssetFilter, CatalogAsset, CollectionRecord, Dependents, EnricherRecord, IngestCounts,
+    IngestWrite, SourceConfig, SourceRecord,
+};
 pub use migrations::{MigrationState, MigrationStatus};
 use sql::{DbError, DbErrorKind};
 pub use sql_store::SqlStore;
@@ -199,6 +204,44 @@ pub trait Store {
     fn record_as_run(&mut self, record: &AsRunRecord) -> StoreResult<i64>;
     /// As-run records overlapping `[from, to)`, in time order.
     fn as_run(&mut self, channel: &str, from: UtcMs, to: UtcMs) -> StoreResult<Vec<AsRunRecord>>;
+
+    // Ingest catalog (contracts/assets.md, contracts/cli.md).
+
+    /// Sources ordered by id (or the one with id `only`).
+    fn sources(&mut self, only: Option<&str>) -> StoreResult<Vec<SourceRecord>>;
+    /// Insert (`create`) or replace a source.
+    fn put_source(&mut self, source: &SourceRecord, create: bool) -> StoreResult<()>;
+    /// Delete a source with its collections and their assets; refuses over history or
+    /// references. Returns how many assets went.
+    fn delete_source(&mut self, id: &str) -> StoreResult<usize>;
+    /// Collections of a source (or all, or the one with id `only`), ordered by id.
+    fn collections(
+        &mut self,
+        source: Option<&str>,
+        only: Option<&str>,
+    ) -> StoreResult<Vec<CollectionRecord>>;
+    /// Record discovered collections (new ones inserted, known ones refreshed).
+    fn discover_collections(
+        &mut self,
+        found: &[CollectionRecord],
+    ) -> StoreResult<Vec<CollectionRecord>>;
+    fn update_collection(&mut self, collection: &CollectionRecord) -> StoreResult<()>;
+    /// Delete every asset of a collection; refuses over history or references.
+    fn wipe_collection(&mut self, id: &str) -> StoreResult<usize>;
+    fn enrichers(&mut self) -> StoreResult<Vec<EnricherRecord>>;
+    fn add_enricher(&mut self, enricher: &EnricherRecord) -> StoreResult<EnricherRecord>;
+    fn remove_enricher(&mut self, id: &str) -> StoreResult<()>;
+    /// Assets with their ingest identity, filtered, ordered by id.
+    fn catalog_assets(&mut self, filter: &AssetFilter) -> StoreResult<Vec<CatalogAsset>>;
+    fn catalog_asset(&mut self, id: &str) -> StoreResult<Option<CatalogAsset>>;
+    /// Replace a stored asset's row (update, approve, retire).
+    fn put_catalog_asset(&mut self, asset: &CatalogAsset) -> StoreResult<()>;
+    /// ASSET-003: write one collection's ingest in one transaction.
+    fn apply_ingest(&mut self, write: &IngestWrite) -> StoreResult<IngestCounts>;
+    /// Delete a channel (plans and zones with it); refuses when it has history.
+    fn delete_channel(&mut self, id: &str) -> StoreResult<()>;
+    /// Delete a program; refuses when a zone uses it or a ScheduleDay rotates it.
+    fn delete_program(&mut self, id: &str) -> StoreResult<()>;
 }
 
 /// Where a database URL points.

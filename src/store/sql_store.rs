@@ -11,6 +11,10 @@ use retrovue_core::model::{
     SchedulePlan, TrafficState, UtcMs, VirtualAsset, Zone,
 };
 
+use crate::store::catalog::{
+    self, AssetFilter, CatalogAsset, CollectionRecord, EnricherRecord, IngestCounts, IngestWrite,
+    SourceRecord,
+};
 use crate::store::migrations::{self, Migration, MigrationStatus};
 use crate::store::sql::{Backend, ColType, DbErrorKind, Row, Tx, TxMode, Value};
 use crate::store::{
@@ -1127,5 +1131,97 @@ impl<B: Backend> Store for SqlStore<B> {
             }
             Ok(out)
         })
+    }
+
+    fn sources(&mut self, only: Option<&str>) -> StoreResult<Vec<SourceRecord>> {
+        self.backend
+            .transaction(TxMode::Read, |tx| catalog::sources(tx, only))
+    }
+
+    fn put_source(&mut self, source: &SourceRecord, create: bool) -> StoreResult<()> {
+        self.backend
+            .transaction(TxMode::Write, |tx| catalog::put_source(tx, source, create))
+    }
+
+    fn delete_source(&mut self, id: &str) -> StoreResult<usize> {
+        self.backend
+            .transaction(TxMode::Write, |tx| catalog::delete_source(tx, id))
+    }
+
+    fn collections(
+        &mut self,
+        source: Option<&str>,
+        only: Option<&str>,
+    ) -> StoreResult<Vec<CollectionRecord>> {
+        self.backend
+            .transaction(TxMode::Read, |tx| catalog::collections(tx, source, only))
+    }
+
+    fn discover_collections(
+        &mut self,
+        found: &[CollectionRecord],
+    ) -> StoreResult<Vec<CollectionRecord>> {
+        self.backend
+            .transaction(TxMode::Write, |tx| catalog::discover_collections(tx, found))
+    }
+
+    fn update_collection(&mut self, collection: &CollectionRecord) -> StoreResult<()> {
+        self.backend.transaction(TxMode::Write, |tx| {
+            catalog::put_collection(tx, collection, false)
+        })
+    }
+
+    fn wipe_collection(&mut self, id: &str) -> StoreResult<usize> {
+        self.backend.transaction(TxMode::Write, |tx| {
+            if catalog::collections(tx, None, Some(id))?.is_empty() {
+                return Err(StoreError::bad(format!("unknown collection {id:?}")));
+            }
+            catalog::wipe_collection(tx, id, &format!("collection {id:?}"))
+        })
+    }
+
+    fn enrichers(&mut self) -> StoreResult<Vec<EnricherRecord>> {
+        self.backend
+            .transaction(TxMode::Read, |tx| catalog::enrichers(tx))
+    }
+
+    fn add_enricher(&mut self, enricher: &EnricherRecord) -> StoreResult<EnricherRecord> {
+        self.backend
+            .transaction(TxMode::Write, |tx| catalog::add_enricher(tx, enricher))
+    }
+
+    fn remove_enricher(&mut self, id: &str) -> StoreResult<()> {
+        self.backend
+            .transaction(TxMode::Write, |tx| catalog::remove_enricher(tx, id))
+    }
+
+    fn catalog_assets(&mut self, filter: &AssetFilter) -> StoreResult<Vec<CatalogAsset>> {
+        self.backend
+            .transaction(TxMode::Read, |tx| catalog::catalog_assets(tx, filter))
+    }
+
+    fn catalog_asset(&mut self, id: &str) -> StoreResult<Option<CatalogAsset>> {
+        self.backend
+            .transaction(TxMode::Read, |tx| catalog::catalog_asset_by_id(tx, id))
+    }
+
+    fn put_catalog_asset(&mut self, asset: &CatalogAsset) -> StoreResult<()> {
+        self.backend
+            .transaction(TxMode::Write, |tx| catalog::put_catalog_asset(tx, asset))
+    }
+
+    fn apply_ingest(&mut self, write: &IngestWrite) -> StoreResult<IngestCounts> {
+        self.backend
+            .transaction(TxMode::Write, |tx| catalog::apply_ingest(tx, write))
+    }
+
+    fn delete_channel(&mut self, id: &str) -> StoreResult<()> {
+        self.backend
+            .transaction(TxMode::Write, |tx| catalog::delete_channel(tx, id))
+    }
+
+    fn delete_program(&mut self, id: &str) -> StoreResult<()> {
+        self.backend
+            .transaction(TxMode::Write, |tx| catalog::delete_program(tx, id))
     }
 }

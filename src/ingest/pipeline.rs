@@ -1,0 +1,513 @@
+//! The ingest pipeline: importer → ingest enrichers → store, for one collection at a time
+//! (contracts/assets.md ASSET-001..009). Re-ingest is idempotent: unchanged files are neither
+//! probed nor written, changed files update their asset, vanished files are marked deleted.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use retrovue_core::model::{Asset, AssetState};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::error::{AppError, AppResult};
+use crate::store::{
+    AssetFilter, CatalogAsset, CollectionRecord, EnricherRecord, IngestWrite, SourceRecord, Store,
+};
+
+use super::discovered::{DiscoveredItem, Discovery, RemoteCollection, SkippedItem};
+use super::enricher::IngestEnricher;
+use super::ffprobe::Ffprobe;
+use super::filesystem;
+use super::jellyfin::{JellyfinConfig, JellyfinImporter};
+use super::pathmap::PathMap;
+use super::plex::{PlexConfig, PlexImporter};
+
+/// The reason recorded on an asset nothing could measure.
+pub const NO_ENRICHER_REASON: &str =
+    "duration unknown and no ingest enricher is configured (add one: retrovue enricher add ffprobe)";
+
+/// What one collection's ingest did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct IngestReport {
+    pub collection: String,
+    pub discovered: usize,
+    pub inserted: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+    pub vanished: usize,
+    /// Assets an enricher ran on (in a dry run: would run on).
+    pub enriched: usize,
+    /// Assets left `new`, with the reason.
+    pub not_ready: Vec<SkippedItem>,
+    /// Files the importer could not return.
+    pub skipped: Vec<SkippedItem>,
+    pub dry_run: bool,
+}
+
+/// A stable asset id for a collection's canonical key: a readable slug of the key plus a short
+/// hash of (collection, key), so keys differing only in case get different ids (ASSET-002).
+pub fn asset_id_for(collection_id: &str, canonical_key: &str) -> String {
+    let stem = canonical_key
+        .rsplit_once('.')
+        .map_or(canonical_key, |(s, _)| s);
+    let stem = stem.rsplit('/').next().unwrap_or(stem);
+    let mut slug = String::new();
+    for c in stem.chars() {
+        if c.is_ascii_alphanumeric() {
+            slug.push(c.to_ascii_lowercase());
+        } else if !slug.ends_with('-') && !slug.is_empty() {
+            slug.push('-');
+        }
+        if slug.len() >= 40 {
+            break;
+        }
+    }
+    let slug = slug.trim_end_matches('-');
+    let mut hasher = Sha256::new();
+    hasher.update(collection_id.as_bytes());
+    hasher.update([0]);
+    hasher.update(canonical_key.as_bytes());
+    let hash: String = hasher.finalize()[..4]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    if slug.is_empty() {
+        format!("asset-{hash}")
+    } else {
+        format!("{slug}-{hash}")
+    }
+}
+
+/// A lowercase slug of free text (`My TV` → `my-tv`), for ids derived from names.
+pub fn slugify(text: &str) -> String {
+    let mut slug = String::new();
+    for c in text.chars() {
+        if c.is_ascii_alphanumeric() {
+            slug.push(c.to_ascii_lowercase());
+        } else if !slug.is_empty() && !slug.ends_with('-') {
+            slug.push('-');
+        }
+    }
+    slug.trim_end_matches('-').to_string()
+}
+
+fn path_map(rules: &[String]) -> AppResult<PathMap> {
+    let mappings = rules
+        .iter()
+        .map(|r| PathMap::parse_rule(r))
+        .collect::<AppResult<Vec<_>>>()?;
+    PathMap::new(mappings)
+}
+
+fn remote_config(source: &SourceRecord, extra: &[String]) -> AppResult<(String, String, PathMap)> {
+    let url = source
+        .config
+        .url
+        .clone()
+        .ok_or_else(|| AppError::bad(format!("source {:?} has no --url", source.id)))?;
+    let token = source.config.token.clone().unwrap_or_default();
+    let mut rules = source.config.path_map.clone();
+    rules.extend(extra.iter().cloned());
+    Ok((url, token, path_map(&rules)?))
+}
+
+/// The collections a source offers: one per filesystem root, or the server's library sections.
+pub fn discover_source(source: &SourceRecord) -> AppResult<Vec<CollectionRecord>> {
+    let record = |key: String, name: String, kind: String, locations: Vec<String>| {
+        CollectionRecord {
+            id: format!("{}-{}", source.id, slugify(&name))
+                .trim_end_matches('-')
+                .to_string(),
+            source_id: source.id.clone(),
+            external_key: key,
+            name,
+            kind,
+            locations,
+            path_map: Vec::new(),
+            // A folder was named by the operator; a server's sections are opted into.
+            ingest_enabled: source.kind == "filesystem",
+            last_ingest_ms: None,
+        }
+    };
+    match source.kind.as_str() {
+        "filesystem" => source
+            .config
+            .paths
+            .iter()
+            .map(|path| {
+                let absolute = std::path::absolute(path)
+                    .map_err(|e| AppError::bad(format!("source path {path}: {e}")))?;
+                if !absolute.is_dir() {
+                    return Err(AppError::bad(format!(
+                        "source {:?}: filesystem root {} does not exist or is not a directory",
+                        source.id,
+                        absolute.display()
+                    )));
+                }
+                let name = absolute
+                    .file_name()
+                    .map(|n| n.to_string_lossy().to_string())
+                    .unwrap_or_else(|| "root".into());
+                let key = absolute.display().to_string();
+                Ok(record(key.clone(), name, "folder".into(), vec![key]))
+            })
+            .collect(),
+        "plex" => {
+            let (url, token, map) = remote_config(source, &[])?;
+            let importer = PlexImporter::new(PlexConfig::new(&url, &token, map))?;
+            Ok(importer
+                .collections()?
+                .into_iter()
+                .map(|c| record(c.key, c.title, c.kind, c.locations))
+                .collect())
+        }
+        "jellyfin" => {
+            let (url, token, map) = remote_config(source, &[])?;
+            let importer = JellyfinImporter::new(JellyfinConfig::new(&url, &token, map))?;
+            Ok(importer
+                .collections()?
+                .into_iter()
+                .map(|c| record(c.key, c.title, c.kind, c.locations))
+                .collect())
+        }
+        other => Err(AppError::bad(format!("unknown source kind {other:?}"))),
+    }
+}
+
+/// Runs the collection's importer.
+pub fn discover_collection(
+    source: &SourceRecord,
+    collection: &CollectionRecord,
+) -> AppResult<Discovery> {
+    let remote = || RemoteCollection {
+        key: collection.external_key.clone(),
+        title: collection.name.clone(),
+        kind: collection.kind.clone(),
+        locations: collection.locations.clone(),
+    };
+    match source.kind.as_str() {
+        "filesystem" => filesystem::discover(&[PathBuf::from(&collection.external_key)]),
+        "plex" => {
+            let (url, token, map) = remote_config(source, &collection.path_map)?;
+            PlexImporter::new(PlexConfig::new(&url, &token, map))?.discover(&remote())
+        }
+        "jellyfin" => {
+            let (url, token, map) = remote_config(source, &collection.path_map)?;
+            JellyfinImporter::new(JellyfinConfig::new(&url, &token, map))?.discover(&remote())
+        }
+        other => Err(AppError::bad(format!("unknown source kind {other:?}"))),
+    }
+}
+
+/// The configured enrichers, ready to run.
+pub fn build_enrichers(records: &[EnricherRecord]) -> Vec<Box<dyn IngestEnricher>> {
+    records
+        .iter()
+        .filter(|r| r.kind == "ffprobe")
+        .map(|r| {
+            Box::new(Ffprobe::with_timeout(Duration::from_millis(
+                r.timeout_ms.max(1) as u64,
+            ))) as Box<dyn IngestEnricher>
+        })
+        .collect()
+}
+
+/// The asset row for a discovered item. `enriched`: `Ok(Some(item))` when the item's duration
+/// is known, `Err(reason)` when nothing could measure it.
+fn asset_row(
+    collection: &CollectionRecord,
+    id: &str,
+    item: &DiscoveredItem,
+    outcome: Result<(), String>,
+    stored: Option<&CatalogAsset>,
+    now: i64,
+) -> CatalogAsset {
+    let duration_ms = item.duration_ms.unwrap_or(0);
+    let (state, state_reason) = match outcome {
+        Ok(()) if duration_ms > 0 => (AssetState::Ready, None),
+        Ok(()) => (AssetState::New, Some("duration is 0".to_string())),
+        Err(reason) => (AssetState::New, Some(reason)),
+    };
+    let editorial = &item.editorial;
+    let mut row = CatalogAsset {
+        asset: Asset {
+            id: id.to_string(),
+            kind: editorial.kind,
+            title: editorial.title.clone(),
+            series: editorial.series.clone(),
+            season: editorial.season,
+            episode: editorial.episode,
+            description: editorial.description.clone(),
+            rating: editorial.rating.clone(),
+            genres: editorial.genres.clone(),
+            year: editorial.year,
+            duration_ms,
+            chapters_ms: item.chapters_ms.clone(),
+            path: item.local_path.as_ref().map(|p| p.display().to_string()),
+            state,
+            approved: false,
+            deleted: false,
+        },
+        collection_id: Some(collection.id.clone()),
+        canonical_key: Some(item.canonical_key.clone()),
+        uri: Some(item.uri.clone()),
+        size_bytes: item.size_bytes.map(|s| s as i64),
+        mtime_ms: item.mtime_ms,
+        provider: Some(item.provider.as_str().to_string()),
+        external_id: Some(item.external_id.clone()),
+        state_reason,
+        probe_json: item
+            .probe
+            .as_ref()
+            .map(|p| serde_json::to_string(p).expect("plain data")),
+        deleted_at_ms: None,
+        updated_at_ms: Some(now),
+    };
+    if let Some(stored) = stored {
+        // ASSET-004: approval survives a re-ingest unless the media itself changed.
+        let media_changed = stored.size_bytes != row.size_bytes
+            || stored.mtime_ms != row.mtime_ms
+            || stored.asset.duration_ms != row.asset.duration_ms;
+        row.asset.approved = stored.asset.approved && !media_changed;
+        // The operator's retirement outlives any re-ingest.
+        if stored.asset.state == AssetState::Retired {
+            row.asset.state = AssetState::Retired;
+        }
+    }
+    row
+}
+
+/// Whether two rows differ in anything but their update time.
+fn same_row(a: &CatalogAsset, b: &CatalogAsset) -> bool {
+    let mut a = a.clone();
+    a.updated_at_ms = b.updated_at_ms;
+    a == *b
+}
+
+/// What the stored row already knows about an unchanged file: the probe, so it is not rerun.
+fn reuse_probe(item: &mut DiscoveredItem, stored: &CatalogAsset) -> bool {
+    let same_file = stored.size_bytes == item.size_bytes.map(|s| s as i64)
+        && stored.mtime_ms == item.mtime_ms
+        && stored.asset.duration_ms > 0
+        && matches!(stored.asset.state, AssetState::Ready | AssetState::Retired);
+    let Some(probe) = stored
+        .probe_json
+        .as_deref()
+        .and_then(|p| serde_json::from_str(p).ok())
+    else {
+        return false;
+    };
+    if !same_file {
+        return false;
+    }
+    if !item.is_pinned("duration_ms") {
+        item.duration_ms = Some(stored.asset.duration_ms);
+    }
+    if !item.is_pinned("chapters_ms") {
+        item.chapters_ms = stored.asset.chapters_ms.clone();
+    }
+    item.probe = Some(probe);
+    true
+}
+
+/// Ingests one collection: discover, enrich what is new or changed, write (ASSET-003).
+/// `progress(done, total)` is called as items are processed.
+pub fn ingest_collection(
+    store: &mut dyn Store,
+    source: &SourceRecord,
+    collection: &CollectionRecord,
+    enrichers: &[Box<dyn IngestEnricher>],
+    now: i64,
+    dry_run: bool,
+    progress: &mut dyn FnMut(usize, usize),
+) -> AppResult<IngestReport> {
+    let discovery = discover_collection(source, collection)?;
+    ingest_discovery(
+        store, collection, discovery, enrichers, now, dry_run, progress,
+    )
+}
+
+/// The persisting half of [`ingest_collection`], for a discovery already made.
+pub fn ingest_discovery(
+    store: &mut dyn Store,
+    collection: &CollectionRecord,
+    discovery: Discovery,
+    enrichers: &[Box<dyn IngestEnricher>],
+    now: i64,
+    dry_run: bool,
+    progress: &mut dyn FnMut(usize, usize),
+) -> AppResult<IngestReport> {
+    let stored: BTreeMap<String, CatalogAsset> = store
+        .catalog_assets(&AssetFilter {
+            collection: Some(collection.id.clone()),
+            include_deleted: true,
+            ..AssetFilter::default()
+        })?
+        .into_iter()
+        .filter_map(|a| a.canonical_key.clone().map(|k| (k, a)))
+        .collect();
+    let mut report = IngestReport {
+        collection: collection.id.clone(),
+        discovered: discovery.items.len(),
+        skipped: discovery.skipped.clone(),
+        dry_run,
+        ..IngestReport::default()
+    };
+    let total = discovery.items.len();
+    let mut write = IngestWrite {
+        collection_id: collection.id.clone(),
+        now,
+        ..IngestWrite::default()
+    };
+    let mut pending: Vec<(String, DiscoveredItem)> = Vec::new();
+    let mut seen: BTreeSet<String> = BTreeSet::new();
+    for (done, mut item) in discovery.items.into_iter().enumerate() {
+        if done % 256 == 0 {
+            progress(done, total);
+        }
+        seen.insert(item.canonical_key.clone());
+        let previous = stored.get(&item.canonical_key);
+        let id = previous.map_or_else(
+            || asset_id_for(&collection.id, &item.canonical_key),
+            |p| p.asset.id.clone(),
+        );
+        if item.needs_probe() && !previous.is_some_and(|p| reuse_probe(&mut item, p)) {
+            pending.push((id, item));
+            continue;
+        }
+        let row = asset_row(collection, &id, &item, Ok(()), previous, now);
+        place(&mut write, &mut report, row, previous);
+    }
+    // Items that need an enricher are recorded as `enriching` first (ASSET-005), so a crash
+    // mid-probe leaves them visibly unfinished and the next run probes them again.
+    let two_phase = !pending.is_empty() && !enrichers.is_empty() && !dry_run;
+    if two_phase {
+        let mut first = IngestWrite {
+            collection_id: collection.id.clone(),
+            now,
+            ..IngestWrite::default()
+        };
+        for (id, item) in &pending {
+            let previous = stored.get(&item.canonical_key);
+            let mut row = asset_row(collection, id, item, Ok(()), previous, now);
+            if row.asset.state != AssetState::Retired {
+                row.asset.state = AssetState::Enriching;
+            }
+            row.state_reason = None;
+            match previous {
+                Some(_) => first.updates.push(row),
+                None => first.inserts.push(row),
+            }
+        }
+        store.apply_ingest(&first)?;
+    }
+    let pending_total = pending.len();
+    for (n, (id, item)) in pending.into_iter().enumerate() {
+        if n % 16 == 0 {
+            progress(total - pending_total + n, total);
+        }
+        let previous = stored.get(&item.canonical_key);
+        report.enriched += 1;
+        let (item, outcome) = if dry_run {
+            (item, Ok(()))
+        } else {
+            enrich(item, enrichers)
+        };
+        let row = asset_row(collection, &id, &item, outcome, previous, now);
+        if row.asset.state == AssetState::New {
+            report.not_ready.push(SkippedItem {
+                location: item.canonical_key.clone(),
+                reason: row.state_reason.clone().unwrap_or_default(),
+            });
+        }
+        if two_phase {
+            // The row is stored (as `enriching`) already: settle it whatever it became.
+            match previous {
+                None => report.inserted += 1,
+                Some(p) if same_row(&row, p) => report.unchanged += 1,
+                Some(_) => report.updated += 1,
+            }
+            write.updates.push(row);
+        } else {
+            place(&mut write, &mut report, row, previous);
+        }
+    }
+    // A file the importer skipped (e.g. a broken sidecar) still exists: it has not vanished.
+    let skipped_paths: BTreeSet<&str> =
+        report.skipped.iter().map(|s| s.location.as_str()).collect();
+    for (key, asset) in &stored {
+        let skipped = asset
+            .asset
+            .path
+            .as_deref()
+            .is_some_and(|p| skipped_paths.contains(p));
+        if !seen.contains(key) && !asset.asset.deleted && !skipped {
+            write.vanished.push(asset.asset.id.clone());
+        }
+    }
+    report.vanished = write.vanished.len();
+    progress(total, total);
+    if !dry_run {
+        store.apply_ingest(&write)?;
+    }
+    Ok(report)
+}
+
+fn place(
+    write: &mut IngestWrite,
+    report: &mut IngestReport,
+    row: CatalogAsset,
+    previous: Option<&CatalogAsset>,
+) {
+    match previous {
+        None => {
+            report.inserted += 1;
+            write.inserts.push(row);
+        }
+        Some(p) if same_row(&row, p) => report.unchanged += 1,
+        Some(_) => {
+            report.updated += 1;
+            write.updates.push(row);
+        }
+    }
+}
+
+/// Runs every enricher in order; the first failure leaves the item unmeasured with its reason.
+fn enrich(
+    mut item: DiscoveredItem,
+    enrichers: &[Box<dyn IngestEnricher>],
+) -> (DiscoveredItem, Result<(), String>) {
+    if enrichers.is_empty() {
+        return (item, Err(NO_ENRICHER_REASON.to_string()));
+    }
+    for enricher in enrichers {
+        match enricher.enrich(item.clone()) {
+            Ok(enriched) => item = enriched,
+            Err(error) => return (item, Err(format!("{}: {}", enricher.name(), error.reason))),
+        }
+    }
+    (item, Ok(()))
+}
+
+/// Draws `ingest NAME  done/total` on stderr, overwriting the line (for terminals only).
+pub fn draw_progress(label: &str, done: usize, total: usize) {
+    use std::io::Write;
+    let width = 30;
+    let filled = if total == 0 {
+        width
+    } else {
+        done * width / total
+    };
+    let mut err = std::io::stderr();
+    let _ = write!(
+        err,
+        "\r{label} [{}{}] {done}/{total}",
+        "#".repeat(filled),
+        " ".repeat(width - filled)
+    );
+    if done == total {
+        let _ = writeln!(err);
+    }
+    let _ = err.flush();
+}

@@ -1,0 +1,775 @@
+//! The ingest catalog in the store: sources, collections, ingest enrichers and assets with their
+//! ingest identity (collection, canonical key, file size/mtime, provider ref, state reason).
+//! Statements are written once against [`Tx`], like the rest of the store (contracts/assets.md).
+
+use std::collections::BTreeMap;
+
+use retrovue_core::model::{Asset, AssetKind, AssetState};
+use serde::{Deserialize, Serialize};
+
+use crate::store::sql::{ColType, Row, Tx, Value};
+use crate::store::{StoreError, StoreResult};
+
+/// A source: an external library endpoint (DOMAIN §1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceRecord {
+    /// A slug chosen by the operator (or derived from the name).
+    pub id: String,
+    /// `filesystem`, `plex` or `jellyfin`.
+    pub kind: String,
+    pub name: String,
+    pub config: SourceConfig,
+    pub created_at_ms: i64,
+}
+
+/// How to reach a source. Filesystem sources use `paths`; Plex and Jellyfin use `url`, `token`
+/// and `path_map` (`SERVER=LOCAL` rules).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceConfig {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub paths: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub path_map: Vec<String>,
+}
+
+/// A collection: an ingest scope inside a source (a folder, a library section).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CollectionRecord {
+    pub id: String,
+    pub source_id: String,
+    /// The provider's key of the scope: the root folder for filesystem sources, the section key
+    /// for Plex, the library id for Jellyfin. Unique per source.
+    pub external_key: String,
+    pub name: String,
+    /// `folder`, or the provider's library type (`show`, `movie`, `tvshows`, …).
+    pub kind: String,
+    /// Folders the collection reads (server paths for remote providers).
+    pub locations: Vec<String>,
+    /// `SERVER=LOCAL` rules applied after the source's own.
+    pub path_map: Vec<String>,
+    pub ingest_enabled: bool,
+    pub last_ingest_ms: Option<i64>,
+}
+
+/// A configured ingest enricher.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnricherRecord {
+    pub id: String,
+    /// Only `ffprobe` today.
+    pub kind: String,
+    pub timeout_ms: i64,
+    /// Enrichers run in this order.
+    pub position: i64,
+}
+
+/// An asset with its ingest identity: what `asset list/show` print and ingest compares.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CatalogAsset {
+    #[serde(flatten)]
+    pub asset: Asset,
+    pub collection_id: Option<String>,
+    pub canonical_key: Option<String>,
+    pub uri: Option<String>,
+    pub size_bytes: Option<i64>,
+    pub mtime_ms: Option<i64>,
+    /// ProviderRef: the provider and its id for the item.
+    pub provider: Option<String>,
+    pub external_id: Option<String>,
+    /// Why the asset is not ready (e.g. what ffprobe said), when it is not.
+    pub state_reason: Option<String>,
+    /// What ffprobe measured (codecs, resolution), as JSON text.
+    pub probe_json: Option<String>,
+    pub deleted_at_ms: Option<i64>,
+    pub updated_at_ms: Option<i64>,
+}
+
+impl CatalogAsset {
+    /// An asset that did not come from ingest (lineup import), with no ingest identity.
+    pub fn plain(asset: Asset) -> CatalogAsset {
+        CatalogAsset {
+            asset,
+            collection_id: None,
+            canonical_key: None,
+            uri: None,
+            size_bytes: None,
+            mtime_ms: None,
+            provider: None,
+            external_id: None,
+            state_reason: None,
+            probe_json: None,
+            deleted_at_ms: None,
+            updated_at_ms: None,
+        }
+    }
+}
+
+/// Filters of `asset list`; `None` matches everything.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AssetFilter {
+    pub collection: Option<String>,
+    pub kind: Option<AssetKind>,
+    pub state: Option<AssetState>,
+    pub series: Option<String>,
+    pub approved: Option<bool>,
+    /// Deleted assets are hidden unless asked for.
+    pub include_deleted: bool,
+}
+
+/// Everything one ingest run writes for a collection, in one transaction.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IngestWrite {
+    pub collection_id: String,
+    /// Assets not stored before.
+    pub inserts: Vec<CatalogAsset>,
+    /// Stored assets whose row changed (matched by id).
+    pub updates: Vec<CatalogAsset>,
+    /// Ids of stored assets whose file vanished: marked deleted at `now`.
+    pub vanished: Vec<String>,
+    pub now: i64,
+}
+
+/// Who depends on an item: what a delete must refuse over.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Dependents {
+    /// As-run records and stored playlog events (aired or scheduled history).
+    pub history: usize,
+    /// Programs, virtual assets and zones naming it.
+    pub references: Vec<String>,
+}
+
+const ASSET_COLUMNS: &str = "id, kind, title, series, season, episode, description, rating, \
+     genres_json, year, duration_ms, chapters_json, path, state, approved, deleted, \
+     collection_id, canonical_key, uri, size_bytes, mtime_ms, provider, external_id, \
+     state_reason, probe_json, deleted_at_ms, updated_at_ms";
+
+const ASSET_COLUMN_TYPES: [(&str, ColType); 27] = [
+    ("id", ColType::Text),
+    ("kind", ColType::Text),
+    ("title", ColType::Text),
+    ("series", ColType::Text),
+    ("season", ColType::Int),
+    ("episode", ColType::Int),
+    ("description", ColType::Text),
+    ("rating", ColType::Text),
+    ("genres_json", ColType::Text),
+    ("year", ColType::Int),
+    ("duration_ms", ColType::Int),
+    ("chapters_json", ColType::Text),
+    ("path", ColType::Text),
+    ("state", ColType::Text),
+    ("approved", ColType::Bool),
+    ("deleted", ColType::Bool),
+    ("collection_id", ColType::Text),
+    ("canonical_key", ColType::Text),
+    ("uri", ColType::Text),
+    ("size_bytes", ColType::Int),
+    ("mtime_ms", ColType::Int),
+    ("provider", ColType::Text),
+    ("external_id", ColType::Text),
+    ("state_reason", ColType::Text),
+    ("probe_json", ColType::Text),
+    ("deleted_at_ms", ColType::Int),
+    ("updated_at_ms", ColType::Int),
+];
+
+fn corrupt(what: &str, value: &str) -> StoreError {
+    StoreError::backend(format!("stored {what} has an unknown value {value:?}"))
+}
+
+fn to_json<T: Serialize>(value: &T) -> Value {
+    Value::Text(serde_json::to_string(value).expect("plain data serialises"))
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> StoreResult<T> {
+    serde_json::from_str(text)
+        .map_err(|e| StoreError::backend(format!("stored {what} is malformed: {e}")))
+}
+
+fn asset_values(a: &CatalogAsset) -> Vec<Value> {
+    let asset = &a.asset;
+    vec![
+        Value::from(&asset.id),
+        Value::from(asset.kind.as_str()),
+        Value::from(&asset.title),
+        Value::from(asset.series.as_ref()),
+        Value::from(asset.season),
+        Value::from(asset.episode),
+        Value::from(asset.description.as_ref()),
+        Value::from(asset.rating.as_ref()),
+        to_json(&asset.genres),
+        Value::from(asset.year.map(i64::from)),
+        Value::Int(asset.duration_ms),
+        to_json(&asset.chapters_ms),
+        Value::from(asset.path.as_ref()),
+        Value::from(asset.state.as_str()),
+        Value::Bool(asset.approved),
+        Value::Bool(asset.deleted),
+        Value::from(a.collection_id.as_ref()),
+        Value::from(a.canonical_key.as_ref()),
+        Value::from(a.uri.as_ref()),
+        Value::from(a.size_bytes),
+        Value::from(a.mtime_ms),
+        Value::from(a.provider.as_ref()),
+        Value::from(a.external_id.as_ref()),
+        Value::from(a.state_reason.as_ref()),
+        Value::from(a.probe_json.as_ref()),
+        Value::from(a.deleted_at_ms),
+        Value::from(a.updated_at_ms),
+    ]
+}
+
+fn catalog_asset(r: &Row) -> StoreResult<CatalogAsset> {
+    let kind = r.text(1);
+    let state = r.text(13);
+    Ok(CatalogAsset {
+        asset: Asset {
+            id: r.text(0),
+            kind: AssetKind::parse(&kind).ok_or_else(|| corrupt("asset kind", &kind))?,
+            title: r.text(2),
+            series: r.opt_text(3),
+            season: r.opt_int(4).map(|v| v as u32),
+            episode: r.opt_int(5).map(|v| v as u32),
+            description: r.opt_text(6),
+            rating: r.opt_text(7),
+            genres: from_json(&r.text(8), "asset genres")?,
+            year: r.opt_int(9).map(|v| v as i32),
+            duration_ms: r.int(10),
+            chapters_ms: from_json(&r.text(11), "asset chapters")?,
+            path: r.opt_text(12),
+            state: AssetState::parse(&state).ok_or_else(|| corrupt("asset state", &state))?,
+            approved: r.bool(14),
+            deleted: r.bool(15),
+        },
+        collection_id: r.opt_text(16),
+        canonical_key: r.opt_text(17),
+        uri: r.opt_text(18),
+        size_bytes: r.opt_int(19),
+        mtime_ms: r.opt_int(20),
+        provider: r.opt_text(21),
+        external_id: r.opt_text(22),
+        state_reason: r.opt_text(23),
+        probe_json: r.opt_text(24),
+        deleted_at_ms: r.opt_int(25),
+        updated_at_ms: r.opt_int(26),
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sources
+
+fn source(r: &Row) -> StoreResult<SourceRecord> {
+    Ok(SourceRecord {
+        id: r.text(0),
+        kind: r.text(1),
+        name: r.text(2),
+        config: from_json(&r.text(3), "source config")?,
+        created_at_ms: r.int(4),
+    })
+}
+
+pub fn sources(tx: &mut dyn Tx, only: Option<&str>) -> StoreResult<Vec<SourceRecord>> {
+    let (filter, params) = match only {
+        Some(id) => ("WHERE id = $1", vec![Value::from(id)]),
+        None => ("", vec![]),
+    };
+    tx.query(
+        &format!(
+            "SELECT id, kind, name, config_json, created_at_ms FROM source {filter} ORDER BY id"
+        ),
+        &params,
+    )?
+    .iter()
+    .map(source)
+    .collect()
+}
+
+/// Insert (`create`) or update a source; creating an existing id is bad input.
+pub fn put_source(tx: &mut dyn Tx, record: &SourceRecord, create: bool) -> StoreResult<()> {
+    let exists = !sources(tx, Some(&record.id))?.is_empty();
+    if create && exists {
+        return Err(StoreError::bad(format!(
+            "source {:?} already exists",
+            record.id
+        )));
+    }
+    if !create && !exists {
+        return Err(StoreError::bad(format!("unknown source {:?}", record.id)));
+    }
+    let params = [
+        Value::from(&record.id),
+        Value::from(record.kind.as_str()),
+        Value::from(&record.name),
+        to_json(&record.config),
+        Value::Int(record.created_at_ms),
+    ];
+    if create {
+        tx.execute(
+            "INSERT INTO source (id, kind, name, config_json, created_at_ms) \
+             VALUES ($1, $2, $3, $4, $5)",
+            &params,
+        )?;
+    } else {
+        tx.execute(
+            "UPDATE source SET kind = $2, name = $3, config_json = $4, created_at_ms = $5 \
+             WHERE id = $1",
+            &params,
+        )?;
+    }
+    Ok(())
+}
+
+/// Deletes a source, its collections and their assets; refuses when any of those assets has
+/// history or is referenced (CLI-007).
+pub fn delete_source(tx: &mut dyn Tx, id: &str) -> StoreResult<usize> {
+    if sources(tx, Some(id))?.is_empty() {
+        return Err(StoreError::bad(format!("unknown source {id:?}")));
+    }
+    let mut removed = 0;
+    for collection in collections(tx, Some(id), None)? {
+        removed += wipe_collection(tx, &collection.id, &format!("source {id:?}"))?;
+    }
+    tx.execute(
+        "DELETE FROM collection WHERE source_id = $1",
+        &[Value::from(id)],
+    )?;
+    tx.execute("DELETE FROM source WHERE id = $1", &[Value::from(id)])?;
+    Ok(removed)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Collections
+
+fn collection(r: &Row) -> StoreResult<CollectionRecord> {
+    Ok(CollectionRecord {
+        id: r.text(0),
+        source_id: r.text(1),
+        external_key: r.text(2),
+        name: r.text(3),
+        kind: r.text(4),
+        locations: from_json(&r.text(5), "collection locations")?,
+        path_map: from_json(&r.text(6), "collection path map")?,
+        ingest_enabled: r.bool(7),
+        last_ingest_ms: r.opt_int(8),
+    })
+}
+
+/// Collections of one source, or the one with id `only`, or all, ordered by id.
+pub fn collections(
+    tx: &mut dyn Tx,
+    source: Option<&str>,
+    only: Option<&str>,
+) -> StoreResult<Vec<CollectionRecord>> {
+    let (filter, params) = match (source, only) {
+        (_, Some(id)) => ("WHERE id = $1", vec![Value::from(id)]),
+        (Some(s), None) => ("WHERE source_id = $1", vec![Value::from(s)]),
+        (None, None) => ("", vec![]),
+    };
+    tx.query(
+        &format!(
+            "SELECT id, source_id, external_key, name, kind, locations_json, path_map_json, \
+             ingest_enabled, last_ingest_ms FROM collection {filter} ORDER BY id"
+        ),
+        &params,
+    )?
+    .iter()
+    .map(collection)
+    .collect()
+}
+
+/// Records what discovery found: new collections are inserted, known ones (same source and
+/// external key) keep their id, ingest flag and path map and get the new name and locations.
+pub fn discover_collections(
+    tx: &mut dyn Tx,
+    found: &[CollectionRecord],
+) -> StoreResult<Vec<CollectionRecord>> {
+    let mut out = Vec::new();
+    for record in found {
+        let existing = tx.query(
+            "SELECT id FROM collection WHERE source_id = $1 AND external_key = $2",
+            &[
+                Value::from(&record.source_id),
+                Value::from(&record.external_key),
+            ],
+        )?;
+        match existing.first() {
+            Some(row) => {
+                let id = row.text(0);
+                tx.execute(
+                    "UPDATE collection SET name = $2, kind = $3, locations_json = $4 WHERE id = $1",
+                    &[
+                        Value::from(&id),
+                        Value::from(&record.name),
+                        Value::from(&record.kind),
+                        to_json(&record.locations),
+                    ],
+                )?;
+                out.extend(collections(tx, None, Some(&id))?);
+            }
+            None => {
+                let mut id = record.id.clone();
+                let mut n = 2;
+                while !collections(tx, None, Some(&id))?.is_empty() {
+                    id = format!("{}-{n}", record.id);
+                    n += 1;
+                }
+                let record = CollectionRecord {
+                    id,
+                    ..record.clone()
+                };
+                put_collection(tx, &record, true)?;
+                out.push(record);
+            }
+        }
+    }
+    Ok(out)
+}
+
+pub fn put_collection(tx: &mut dyn Tx, record: &CollectionRecord, create: bool) -> StoreResult<()> {
+    let params = [
+        Value::from(&record.id),
+        Value::from(&record.source_id),
+        Value::from(&record.external_key),
+        Value::from(&record.name),
+        Value::from(&record.kind),
+        to_json(&record.locations),
+        to_json(&record.path_map),
+        Value::Bool(record.ingest_enabled),
+        Value::from(record.last_ingest_ms),
+    ];
+    if create {
+        tx.execute(
+            "INSERT INTO collection (id, source_id, external_key, name, kind, locations_json, \
+             path_map_json, ingest_enabled, last_ingest_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            &params,
+        )?;
+    } else {
+        let changed = tx.execute(
+            "UPDATE collection SET source_id = $2, external_key = $3, name = $4, kind = $5, \
+             locations_json = $6, path_map_json = $7, ingest_enabled = $8, last_ingest_ms = $9 \
+             WHERE id = $1",
+            &params,
+        )?;
+        if changed == 0 {
+            return Err(StoreError::bad(format!(
+                "unknown collection {:?}",
+                record.id
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Deletes every asset of a collection; refuses (naming `owner`) when one has history or is
+/// referenced. Returns how many were deleted.
+pub fn wipe_collection(tx: &mut dyn Tx, id: &str, owner: &str) -> StoreResult<usize> {
+    let ids: Vec<String> = tx
+        .query(
+            "SELECT id FROM asset WHERE collection_id = $1 ORDER BY id",
+            &[Value::from(id)],
+        )?
+        .iter()
+        .map(|r| r.text(0))
+        .collect();
+    let aired = tx.query(
+        "SELECT a.id FROM asset a WHERE a.collection_id = $1 AND (\
+         EXISTS (SELECT 1 FROM as_run r WHERE r.asset_id = a.id) OR \
+         EXISTS (SELECT 1 FROM playlog_event p WHERE p.asset_id = a.id)) ORDER BY a.id LIMIT 1",
+        &[Value::from(id)],
+    )?;
+    if let Some(first) = aired.first() {
+        return Err(StoreError::bad(format!(
+            "{owner}: asset {:?} of collection {id:?} has aired or scheduled history; \
+             retire assets instead (`retrovue asset retire`)",
+            first.text(0)
+        )));
+    }
+    let referenced = tx.query(
+        "SELECT a.id FROM asset a WHERE a.collection_id = $1 AND (\
+         EXISTS (SELECT 1 FROM program_asset x WHERE x.asset_id = a.id) OR \
+         EXISTS (SELECT 1 FROM virtual_asset_part x WHERE x.asset_id = a.id) OR \
+         EXISTS (SELECT 1 FROM zone_item x WHERE x.asset_id = a.id)) ORDER BY a.id LIMIT 1",
+        &[Value::from(id)],
+    )?;
+    if let Some(first) = referenced.first() {
+        return Err(StoreError::bad(format!(
+            "{owner}: asset {:?} of collection {id:?} is used by a program, virtual asset or \
+             zone; remove it there first",
+            first.text(0)
+        )));
+    }
+    tx.execute(
+        "DELETE FROM asset WHERE collection_id = $1",
+        &[Value::from(id)],
+    )?;
+    Ok(ids.len())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Enrichers
+
+pub fn enrichers(tx: &mut dyn Tx) -> StoreResult<Vec<EnricherRecord>> {
+    Ok(tx
+        .query(
+            "SELECT id, kind, timeout_ms, position FROM ingest_enricher ORDER BY position, id",
+            &[],
+        )?
+        .iter()
+        .map(|r| EnricherRecord {
+            id: r.text(0),
+            kind: r.text(1),
+            timeout_ms: r.int(2),
+            position: r.int(3),
+        })
+        .collect())
+}
+
+/// Adds an enricher at the end of the order; an existing id is bad input.
+pub fn add_enricher(tx: &mut dyn Tx, record: &EnricherRecord) -> StoreResult<EnricherRecord> {
+    let existing = enrichers(tx)?;
+    if existing.iter().any(|e| e.id == record.id) {
+        return Err(StoreError::bad(format!(
+            "enricher {:?} already exists",
+            record.id
+        )));
+    }
+    let record = EnricherRecord {
+        position: existing.iter().map(|e| e.position + 1).max().unwrap_or(0),
+        ..record.clone()
+    };
+    tx.execute(
+        "INSERT INTO ingest_enricher (id, kind, timeout_ms, position) VALUES ($1, $2, $3, $4)",
+        &[
+            Value::from(&record.id),
+            Value::from(&record.kind),
+            Value::Int(record.timeout_ms),
+            Value::Int(record.position),
+        ],
+    )?;
+    Ok(record)
+}
+
+pub fn remove_enricher(tx: &mut dyn Tx, id: &str) -> StoreResult<()> {
+    if tx.execute(
+        "DELETE FROM ingest_enricher WHERE id = $1",
+        &[Value::from(id)],
+    )? == 0
+    {
+        return Err(StoreError::bad(format!("unknown enricher {id:?}")));
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Assets
+
+pub fn catalog_assets(tx: &mut dyn Tx, filter: &AssetFilter) -> StoreResult<Vec<CatalogAsset>> {
+    let mut conditions = Vec::new();
+    let mut params = Vec::new();
+    let mut add = |condition: &str, value: Value| {
+        params.push(value);
+        conditions.push(condition.replace('?', &format!("${}", params.len())));
+    };
+    if let Some(c) = &filter.collection {
+        add("collection_id = ?", Value::from(c));
+    }
+    if let Some(k) = filter.kind {
+        add("kind = ?", Value::from(k.as_str()));
+    }
+    if let Some(s) = filter.state {
+        add("state = ?", Value::from(s.as_str()));
+    }
+    if let Some(s) = &filter.series {
+        add("series = ?", Value::from(s));
+    }
+    if let Some(a) = filter.approved {
+        add("approved = ?", Value::Bool(a));
+    }
+    if !filter.include_deleted {
+        add("deleted = ?", Value::Bool(false));
+    }
+    let filter = if conditions.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", conditions.join(" AND "))
+    };
+    tx.query(
+        &format!("SELECT {ASSET_COLUMNS} FROM asset {filter} ORDER BY id"),
+        &params,
+    )?
+    .iter()
+    .map(catalog_asset)
+    .collect()
+}
+
+pub fn catalog_asset_by_id(tx: &mut dyn Tx, id: &str) -> StoreResult<Option<CatalogAsset>> {
+    Ok(tx
+        .query(
+            &format!("SELECT {ASSET_COLUMNS} FROM asset WHERE id = $1"),
+            &[Value::from(id)],
+        )?
+        .first()
+        .map(catalog_asset)
+        .transpose()?)
+}
+
+fn update_asset_row(tx: &mut dyn Tx, asset: &CatalogAsset) -> StoreResult<()> {
+    let sets: Vec<String> = ASSET_COLUMN_TYPES
+        .iter()
+        .enumerate()
+        .skip(1)
+        .map(|(i, (name, _))| format!("{name} = ${}", i + 1))
+        .collect();
+    let changed = tx
+        .execute(
+            &format!("UPDATE asset SET {} WHERE id = $1", sets.join(", ")),
+            &asset_values(asset),
+        )
+        .map_err(|e| StoreError::bad(format!("asset {:?}: {e}", asset.asset.id)))?;
+    if changed == 0 {
+        return Err(StoreError::bad(format!(
+            "unknown asset {:?}",
+            asset.asset.id
+        )));
+    }
+    Ok(())
+}
+
+/// Writes an edited asset (update, approve, retire).
+pub fn put_catalog_asset(tx: &mut dyn Tx, asset: &CatalogAsset) -> StoreResult<()> {
+    update_asset_row(tx, asset)
+}
+
+/// Counts of what an ingest write changed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct IngestCounts {
+    pub inserted: usize,
+    pub updated: usize,
+    pub vanished: usize,
+}
+
+/// ASSET-003: one collection's ingest, all or nothing.
+pub fn apply_ingest(tx: &mut dyn Tx, write: &IngestWrite) -> StoreResult<IngestCounts> {
+    let rows: Vec<Vec<Value>> = write.inserts.iter().map(asset_values).collect();
+    tx.insert_rows("asset", &ASSET_COLUMN_TYPES, &rows)
+        .map_err(|e| StoreError::bad(format!("collection {:?}: {e}", write.collection_id)))?;
+    for asset in &write.updates {
+        update_asset_row(tx, asset)?;
+    }
+    for id in &write.vanished {
+        tx.execute(
+            "UPDATE asset SET deleted = $2, deleted_at_ms = $3, updated_at_ms = $3 \
+             WHERE id = $1 AND deleted = $4",
+            &[
+                Value::from(id),
+                Value::Bool(true),
+                Value::Int(write.now),
+                Value::Bool(false),
+            ],
+        )?;
+    }
+    tx.execute(
+        "UPDATE collection SET last_ingest_ms = $2 WHERE id = $1",
+        &[Value::from(&write.collection_id), Value::Int(write.now)],
+    )?;
+    Ok(IngestCounts {
+        inserted: write.inserts.len(),
+        updated: write.updates.len(),
+        vanished: write.vanished.len(),
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Deletes of scheduling nouns (CLI-007)
+
+fn count(tx: &mut dyn Tx, sql: &str, id: &str) -> StoreResult<usize> {
+    Ok(tx
+        .query(sql, &[Value::from(id)])?
+        .first()
+        .map_or(0, |r| r.int(0) as usize))
+}
+
+/// What depends on a channel: its stored days and as-run records.
+pub fn channel_dependents(tx: &mut dyn Tx, id: &str) -> StoreResult<Dependents> {
+    let history = count(tx, "SELECT COUNT(*) FROM as_run WHERE channel_id = $1", id)?
+        + count(
+            tx,
+            "SELECT COUNT(*) FROM schedule_day WHERE channel_id = $1",
+            id,
+        )?;
+    Ok(Dependents {
+        history,
+        references: vec![],
+    })
+}
+
+pub fn delete_channel(tx: &mut dyn Tx, id: &str) -> StoreResult<()> {
+    let dependents = channel_dependents(tx, id)?;
+    if dependents.history > 0 {
+        return Err(StoreError::bad(format!(
+            "channel {id:?} has aired or scheduled history ({} ScheduleDay/as-run records); \
+             deactivate it instead: retrovue channel update {id} --active false",
+            dependents.history
+        )));
+    }
+    if tx.execute("DELETE FROM channel WHERE id = $1", &[Value::from(id)])? == 0 {
+        return Err(StoreError::bad(format!("unknown channel {id:?}")));
+    }
+    Ok(())
+}
+
+/// What depends on a program: zones naming it, and ScheduleDays whose rotation tracks it.
+pub fn program_dependents(tx: &mut dyn Tx, id: &str) -> StoreResult<Dependents> {
+    let mut references = BTreeMap::new();
+    for r in tx.query(
+        "SELECT z.channel_id, p.name, z.name FROM zone_item i \
+         JOIN zone z ON z.channel_id = i.channel_id AND z.plan_position = i.plan_position \
+         AND z.position = i.zone_position \
+         JOIN schedule_plan p ON p.channel_id = i.channel_id AND p.position = i.plan_position \
+         WHERE i.program_id = $1",
+        &[Value::from(id)],
+    )? {
+        references.insert(
+            format!(
+                "channel {:?} plan {:?} zone {:?}",
+                r.text(0),
+                r.text(1),
+                r.text(2)
+            ),
+            (),
+        );
+    }
+    let history = count(
+        tx,
+        "SELECT COUNT(*) FROM day_rotation WHERE program_id = $1",
+        id,
+    )?;
+    Ok(Dependents {
+        history,
+        references: references.into_keys().collect(),
+    })
+}
+
+pub fn delete_program(tx: &mut dyn Tx, id: &str) -> StoreResult<()> {
+    let dependents = program_dependents(tx, id)?;
+    if let Some(first) = dependents.references.first() {
+        return Err(StoreError::bad(format!(
+            "program {id:?} is used by {first}; remove it from the zone first"
+        )));
+    }
+    if dependents.history > 0 {
+        return Err(StoreError::bad(format!(
+            "program {id:?} has scheduled history ({} ScheduleDays rotate it); it cannot be \
+             deleted",
+            dependents.history
+        )));
+    }
+    if tx.execute("DELETE FROM program WHERE id = $1", &[Value::from(id)])? == 0 {
+        return Err(StoreError::bad(format!("unknown program {id:?}")));
+    }
+    Ok(())
+}
