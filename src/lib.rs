@@ -4,5 +4,8 @@
 pub mod cli;
 pub mod engine;
 pub mod error;
+pub mod http;
 pub mod ingest;
+pub mod runtime;
 pub mod store;
+pub mod xmltv;

@@ -6,6 +6,7 @@ pub mod lineup;
 pub mod lineup_io;
 pub mod playlog;
 pub mod schedule;
+pub mod serve;
 pub mod sim;
 
 use clap::{Args, Parser, Subcommand};
@@ -64,6 +65,8 @@ pub enum Command {
     /// Show the stored playlog.
     #[command(subcommand)]
     Playlog(playlog::PlaylogCommand),
+    /// Run the daemon: live channels over HTTP (M3U, MPEG-TS, XMLTV, HDHomeRun).
+    Serve(serve::ServeArgs),
 }
 
 /// Set up `env_logger` from -v/-q (RUST_LOG still wins when set).
@@ -91,5 +94,6 @@ pub fn run(cli: Cli) -> AppResult<()> {
         Command::Schedule(cmd) => schedule::run(cmd, &cli.global),
         Command::Epg(cmd) => epg::run(cmd, &cli.global),
         Command::Playlog(cmd) => playlog::run(cmd, &cli.global),
+        Command::Serve(args) => serve::run(args, &cli.global),
     }
 }

@@ -1,0 +1,234 @@
+//! The viewer HTTP surface (RUNTIME §2, contracts/http.md) on tiny_http: strict routing, the
+//! M3U, the `.ts` streams, XMLTV, HDHomeRun emulation, the JSON API, health and metrics. Every
+//! request runs on its own thread, so a stream never holds up another request.
+
+pub mod pages;
+pub mod stream;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tiny_http::{Header, Method, Request, Response, Server};
+
+use crate::runtime::Shared;
+
+/// The longest request target accepted (HTTP-008).
+pub const MAX_TARGET: usize = 1024;
+
+/// Where a request goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    M3u,
+    Stream(String),
+    Xmltv,
+    Discover,
+    Lineup,
+    LineupStatus,
+    DeviceXml,
+    ApiChannels,
+    ApiNow(String),
+    ApiEpg,
+    Healthz,
+    Metrics,
+    NotFound,
+}
+
+/// Parse a request path strictly (HTTP-008): no traversal, no escapes, bounded length.
+pub fn route(path: &str) -> Route {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || "._~/-".contains(c);
+    if path.len() > MAX_TARGET
+        || !path.starts_with('/')
+        || path.contains("..")
+        || path.contains("//")
+        || !path.chars().all(allowed)
+    {
+        return Route::NotFound;
+    }
+    let channel_id = |s: &str| (!s.is_empty() && !s.contains('/')).then(|| s.to_string());
+    match path {
+        "/channellist.m3u" => Route::M3u,
+        "/epg.xml" => Route::Xmltv,
+        "/discover.json" => Route::Discover,
+        "/lineup.json" => Route::Lineup,
+        "/lineup_status.json" => Route::LineupStatus,
+        "/device.xml" => Route::DeviceXml,
+        "/api/channels" => Route::ApiChannels,
+        "/api/epg" => Route::ApiEpg,
+        "/healthz" => Route::Healthz,
+        "/metrics" => Route::Metrics,
+        _ => {
+            if let Some(rest) = path.strip_prefix("/channel/") {
+                if let Some(id) = rest.strip_suffix(".ts").and_then(channel_id) {
+                    return Route::Stream(id);
+                }
+            }
+            if let Some(rest) = path.strip_prefix("/api/channels/") {
+                if let Some(id) = rest.strip_suffix("/now").and_then(channel_id) {
+                    return Route::ApiNow(id);
+                }
+            }
+            Route::NotFound
+        }
+    }
+}
+
+/// Split a target into its path and query.
+pub fn split_target(target: &str) -> (&str, &str) {
+    target.split_once('?').unwrap_or((target, ""))
+}
+
+/// Decode one `application/x-www-form-urlencoded` value; `None` when malformed.
+pub fn decode_query_value(value: &str) -> Option<String> {
+    let bytes = value.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 2;
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).ok()
+}
+
+/// The query's parameters, decoded; `Err(name)` for a malformed one.
+pub fn query_params(query: &str) -> Result<Vec<(String, String)>, String> {
+    query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let name = decode_query_value(name).ok_or_else(|| name.to_string())?;
+            let value = decode_query_value(value).ok_or_else(|| name.clone())?;
+            Ok((name, value))
+        })
+        .collect()
+}
+
+pub fn header(name: &str, value: &str) -> Header {
+    Header::from_bytes(name.as_bytes(), value.as_bytes()).expect("valid header")
+}
+
+/// A short text answer.
+pub fn text(status: u16, body: &str) -> Response<std::io::Cursor<Vec<u8>>> {
+    Response::from_string(format!("{body}\n"))
+        .with_status_code(status)
+        .with_header(header("Content-Type", "text/plain; charset=utf-8"))
+}
+
+/// `http://` + the Host header when it looks like a host, else the bound address.
+pub fn base_url(request: &Request, shared: &Shared) -> String {
+    let host = request
+        .headers()
+        .iter()
+        .find(|h| h.field.equiv("Host"))
+        .map(|h| h.value.as_str().to_string())
+        .filter(|h| {
+            !h.is_empty()
+                && h.len() <= 255
+                && h.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || ".-:[]_".contains(c))
+        });
+    let host = host.unwrap_or_else(|| {
+        shared
+            .bound
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    });
+    format!("http://{host}")
+}
+
+/// Accept requests until `stop` is set, one thread per request.
+pub fn serve(server: &Server, shared: &Arc<Shared>, stop: &Arc<AtomicBool>) {
+    while !stop.load(Ordering::SeqCst) {
+        let request = match server.recv_timeout(Duration::from_millis(100)) {
+            Ok(Some(request)) => request,
+            Ok(None) => continue,
+            Err(e) => {
+                log::warn!("http: {e}");
+                continue;
+            }
+        };
+        let shared = Arc::clone(shared);
+        let spawned = std::thread::Builder::new()
+            .name("http".into())
+            .stack_size(256 * 1024)
+            .spawn(move || handle(request, &shared));
+        if let Err(e) = spawned {
+            log::error!("http: cannot start a request thread: {e}");
+        }
+    }
+}
+
+fn handle(request: Request, shared: &Arc<Shared>) {
+    let head = match request.method() {
+        Method::Get => false,
+        Method::Head => true,
+        _ => {
+            let response = text(405, "405 method not allowed: use GET or HEAD")
+                .with_header(header("Allow", "GET, HEAD"));
+            let _ = request.respond(response);
+            return;
+        }
+    };
+    let target = request.url().to_string();
+    let (path, query) = split_target(&target);
+    let route = if target.len() > MAX_TARGET {
+        Route::NotFound
+    } else {
+        route(path)
+    };
+    if let Route::Stream(id) = &route {
+        stream::serve_stream(request, shared, id, head);
+        return;
+    }
+    let base = base_url(&request, shared);
+    let response = pages::answer(&route, query, &base, shared);
+    let _ = request.respond(response);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_are_parsed_strictly() {
+        // contract: HTTP-008
+        assert_eq!(
+            route("/channel/retro-one.ts"),
+            Route::Stream("retro-one".into())
+        );
+        assert_eq!(route("/api/channels/a_b/now"), Route::ApiNow("a_b".into()));
+        for bad in [
+            "/channel/../etc/passwd.ts",
+            "/channel/a/b.ts",
+            "/channel/.ts",
+            "/channel/%2e%2e.ts",
+            "//channellist.m3u",
+            "/channellist.m3u/",
+            "/channel/a\\b.ts",
+            "/nope",
+            "",
+        ] {
+            assert_eq!(route(bad), Route::NotFound, "{bad}");
+        }
+        let long = format!("/channel/{}.ts", "a".repeat(MAX_TARGET));
+        assert_eq!(route(&long), Route::NotFound);
+        assert_eq!(
+            query_params("channel=a&from=2026-01-01T00%3A00%3A00Z").unwrap(),
+            vec![
+                ("channel".to_string(), "a".to_string()),
+                ("from".to_string(), "2026-01-01T00:00:00Z".to_string())
+            ]
+        );
+        assert!(query_params("from=%zz").is_err());
+    }
+}

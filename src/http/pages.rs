@@ -1,0 +1,351 @@
+//! The non-stream answers (HTTP-001, HTTP-004..007): M3U, XMLTV, HDHomeRun emulation, the JSON
+//! API, `/healthz` and Prometheus `/metrics`, all rendered from the published schedules.
+
+use std::fmt::Write as _;
+use std::io::Cursor;
+
+use retrovue_core::model::{Channel, EpgRow, UtcMs, MS_PER_MINUTE};
+use retrovue_core::plan::event_at;
+use retrovue_core::time::{fmt_utc, parse_utc};
+use serde_json::{json, Value};
+use tiny_http::Response;
+
+use super::{header, query_params, text, Route};
+use crate::runtime::metrics::ChannelMetrics;
+use crate::runtime::Shared;
+use crate::store::now_ms;
+
+type Answer = Response<Cursor<Vec<u8>>>;
+
+fn body(content_type: &str, body: String) -> Answer {
+    Response::from_string(body).with_header(header("Content-Type", content_type))
+}
+
+fn json_body(value: &Value) -> Answer {
+    body(
+        "application/json",
+        serde_json::to_string_pretty(value).expect("plain JSON"),
+    )
+}
+
+pub fn answer(route: &Route, query: &str, base: &str, shared: &Shared) -> Answer {
+    match route {
+        Route::M3u => body("audio/x-mpegurl", m3u(&shared.channels, base)),
+        Route::Xmltv => {
+            let rows: Vec<EpgRow> = shared
+                .channels
+                .iter()
+                .flat_map(|c| shared.schedule(&c.id).epg.clone())
+                .collect();
+            body(
+                "application/xml; charset=utf-8",
+                crate::xmltv::render(&shared.channels, &rows),
+            )
+        }
+        Route::Discover => json_body(&discover(shared, base)),
+        Route::Lineup => json_body(&Value::Array(
+            shared
+                .channels
+                .iter()
+                .map(|c| {
+                    json!({
+                        "GuideNumber": c.number,
+                        "GuideName": c.name,
+                        "URL": format!("{base}/channel/{}.ts", c.id),
+                    })
+                })
+                .collect(),
+        )),
+        Route::LineupStatus => json_body(&json!({
+            "ScanInProgress": 0,
+            "ScanPossible": 0,
+            "Source": "Cable",
+            "SourceList": ["Cable"],
+        })),
+        Route::DeviceXml => body("application/xml", device_xml(base)),
+        Route::ApiChannels => json_body(&api_channels(shared, base)),
+        Route::ApiNow(id) => api_now(shared, id),
+        Route::ApiEpg => api_epg(shared, query),
+        Route::Healthz => text(200, "ok"),
+        Route::Metrics => body("text/plain; version=0.0.4", metrics(shared)),
+        Route::NotFound => text(404, "404 not found"),
+        Route::Stream(_) => text(404, "404 not found"),
+    }
+}
+
+/// M3U attribute values may not hold a double quote.
+fn attr(value: &str) -> String {
+    value.replace('"', "'").replace(['\n', '\r'], " ")
+}
+
+/// HTTP-001: the playlist of every active channel (already sorted by guide number).
+pub fn m3u(channels: &[Channel], base: &str) -> String {
+    let mut out = format!("#EXTM3U url-tvg=\"{base}/epg.xml\"\n");
+    for c in channels {
+        let _ = writeln!(
+            out,
+            "#EXTINF:-1 tvg-id=\"{}\" tvg-chno=\"{}\" tvg-name=\"{}\" tvg-logo=\"{}\" group-title=\"{}\",{}",
+            attr(&c.id),
+            attr(&c.number),
+            attr(&c.name),
+            attr(c.logo.as_deref().unwrap_or("")),
+            attr(c.group.as_deref().unwrap_or("")),
+            c.name.replace(['\n', '\r'], " ")
+        );
+        let _ = writeln!(out, "{base}/channel/{}.ts", c.id);
+    }
+    out
+}
+
+const DEVICE_ID: &str = "52455456";
+
+fn discover(shared: &Shared, base: &str) -> Value {
+    json!({
+        "FriendlyName": "RetroVue",
+        "Manufacturer": "RetroVue",
+        "ModelNumber": "HDTC-2US",
+        "FirmwareName": "hdhomeruntc_atsc",
+        "FirmwareVersion": "20200101",
+        "DeviceID": DEVICE_ID,
+        "DeviceAuth": "retrovue",
+        "BaseURL": base,
+        "LineupURL": format!("{base}/lineup.json"),
+        "TunerCount": shared.channels.len().max(1),
+    })
+}
+
+fn device_xml(base: &str) -> String {
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<root xmlns="urn:schemas-upnp-org:device-1-0">
+  <specVersion><major>1</major><minor>0</minor></specVersion>
+  <URLBase>{base}</URLBase>
+  <device>
+    <deviceType>urn:schemas-upnp-org:device:MediaServer:1</deviceType>
+    <friendlyName>RetroVue</friendlyName>
+    <manufacturer>RetroVue</manufacturer>
+    <modelName>HDTC-2US</modelName>
+    <modelNumber>HDTC-2US</modelNumber>
+    <serialNumber>{DEVICE_ID}</serialNumber>
+    <UDN>uuid:{DEVICE_ID}-0000-0000-0000-000000000000</UDN>
+  </device>
+</root>
+"#
+    )
+}
+
+fn api_channels(shared: &Shared, base: &str) -> Value {
+    Value::Array(
+        shared
+            .channels
+            .iter()
+            .map(|c| {
+                let m = shared.metrics.channel(&c.id);
+                json!({
+                    "id": c.id,
+                    "number": c.number,
+                    "name": c.name,
+                    "group": c.group,
+                    "logo": c.logo,
+                    "url": format!("{base}/channel/{}.ts", c.id),
+                    "viewers": ChannelMetrics::gauge(&m.viewers),
+                    "engine_running": ChannelMetrics::gauge(&m.engine_running) > 0,
+                })
+            })
+            .collect(),
+    )
+}
+
+fn row_json(row: &EpgRow) -> Value {
+    json!({
+        "channel": row.channel,
+        "start": fmt_utc(row.start),
+        "end": fmt_utc(row.end),
+        "title": row.title,
+        "episode_title": row.episode_title,
+        "season": row.season,
+        "episode": row.episode,
+        "description": row.description,
+        "rating": row.rating,
+        "category": row.category,
+        "filler": row.filler,
+    })
+}
+
+fn api_now(shared: &Shared, id: &str) -> Answer {
+    if shared.channel(id).is_none() {
+        return text(404, &format!("404 unknown channel {id:?}"));
+    }
+    let now = now_ms();
+    let schedule = shared.schedule(id);
+    let Some(i) = event_at(&schedule.events, now) else {
+        return text(
+            503,
+            &format!("503 schedule gap: nothing is scheduled on {id:?} now"),
+        );
+    };
+    let event = &schedule.events[i];
+    let row = schedule
+        .epg
+        .iter()
+        .find(|r| r.start <= now && now < r.end)
+        .map(row_json);
+    json_body(&json!({
+        "channel": id,
+        "at": fmt_utc(now),
+        "programme": row,
+        "event": {
+            "id": event.id,
+            "start": fmt_utc(event.start),
+            "end": fmt_utc(event.end),
+            "kind": event.kind.as_str(),
+            "asset": event.asset,
+            "offset_ms": now - event.start + event.in_point_ms,
+        },
+    }))
+}
+
+fn api_epg(shared: &Shared, query: &str) -> Answer {
+    let params = match query_params(query) {
+        Ok(p) => p,
+        Err(name) => return text(400, &format!("400 malformed query parameter {name:?}")),
+    };
+    let now = now_ms();
+    let mut channel: Option<String> = None;
+    let mut from: UtcMs = now;
+    let mut to: Option<UtcMs> = None;
+    for (name, value) in params {
+        match name.as_str() {
+            "channel" => channel = Some(value),
+            "from" | "to" => {
+                let Some(t) = parse_utc(&value) else {
+                    return text(
+                        400,
+                        &format!("400 {name}: expected an RFC 3339 instant, got {value:?}"),
+                    );
+                };
+                if name == "from" {
+                    from = t;
+                } else {
+                    to = Some(t);
+                }
+            }
+            other => return text(400, &format!("400 unknown query parameter {other:?}")),
+        }
+    }
+    let to = to.unwrap_or(from + 24 * 60 * MS_PER_MINUTE);
+    if let Some(id) = &channel {
+        if shared.channel(id).is_none() {
+            return text(404, &format!("404 unknown channel {id:?}"));
+        }
+    }
+    let rows: Vec<Value> = shared
+        .channels
+        .iter()
+        .filter(|c| channel.as_ref().is_none_or(|id| *id == c.id))
+        .flat_map(|c| {
+            shared
+                .schedule(&c.id)
+                .epg
+                .iter()
+                .filter(|r| r.end > from && r.start < to)
+                .map(row_json)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    json_body(&Value::Array(rows))
+}
+
+/// HTTP-007: Prometheus text exposition.
+pub fn metrics(shared: &Shared) -> String {
+    let now = now_ms();
+    let mut out = String::new();
+    type Get = fn(&ChannelMetrics) -> i64;
+    let series: [(&str, &str, &str, Get); 7] = [
+        (
+            "retrovue_viewers",
+            "gauge",
+            "Viewers watching the channel.",
+            |m| ChannelMetrics::gauge(&m.viewers),
+        ),
+        (
+            "retrovue_engine_running",
+            "gauge",
+            "1 while the channel's engine runs.",
+            |m| ChannelMetrics::gauge(&m.engine_running),
+        ),
+        (
+            "retrovue_engine_starts_total",
+            "counter",
+            "Engine processes started.",
+            |m| ChannelMetrics::get(&m.engine_starts) as i64,
+        ),
+        (
+            "retrovue_engine_restarts_total",
+            "counter",
+            "Engine restarts after a failure.",
+            |m| ChannelMetrics::get(&m.restarts) as i64,
+        ),
+        (
+            "retrovue_engine_crashes_total",
+            "counter",
+            "Engines that exited unasked.",
+            |m| ChannelMetrics::get(&m.crashes) as i64,
+        ),
+        (
+            "retrovue_bytes_out_total",
+            "counter",
+            "Stream bytes written to viewers.",
+            |m| ChannelMetrics::get(&m.bytes_out) as i64,
+        ),
+        (
+            "retrovue_dropped_viewers_total",
+            "counter",
+            "Viewers dropped for falling behind.",
+            |m| ChannelMetrics::get(&m.dropped_viewers) as i64,
+        ),
+    ];
+    for (name, kind, help, get) in series {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        for (id, m) in shared.metrics.iter() {
+            let _ = writeln!(out, "{name}{{channel=\"{}\"}} {}", label(id), get(m));
+        }
+    }
+    let _ = writeln!(
+        out,
+        "# HELP retrovue_horizon_playlog_seconds How far ahead of now the playlog is loaded.\n\
+         # TYPE retrovue_horizon_playlog_seconds gauge"
+    );
+    for c in &shared.channels {
+        let ahead = shared
+            .schedule(&c.id)
+            .playlog_until()
+            .map_or(0, |until| (until - now).max(0) / 1000);
+        let _ = writeln!(
+            out,
+            "retrovue_horizon_playlog_seconds{{channel=\"{}\"}} {ahead}",
+            label(&c.id)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP retrovue_horizon_days ScheduleDays stored from today on.\n\
+         # TYPE retrovue_horizon_days gauge"
+    );
+    for c in &shared.channels {
+        let _ = writeln!(
+            out,
+            "retrovue_horizon_days{{channel=\"{}\"}} {}",
+            label(&c.id),
+            shared.schedule(&c.id).days_ahead
+        );
+    }
+    out
+}
+
+fn label(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}

@@ -1,0 +1,81 @@
+//! `GET /channel/{id}.ts` (HTTP-002, HTTP-003): tune the viewer in through the registry, then
+//! copy its queue to the socket — chunked for HTTP/1.1, flushed chunk by chunk so the first
+//! packets leave at once — until either side goes away.
+
+use std::io::Write;
+use std::sync::Arc;
+
+use retrovue_core::manager::Answer;
+use tiny_http::{HTTPVersion, Request, Response};
+
+use super::{header, text};
+use crate::runtime::channel::Registry;
+use crate::runtime::metrics::ChannelMetrics;
+use crate::runtime::Shared;
+
+/// The one-line reason of a refusal.
+pub fn refusal(answer: &Answer, channel: &str) -> (u16, String) {
+    let status = answer.http_status();
+    let why = match answer {
+        Answer::NotFound => format!("unknown channel {channel:?}"),
+        Answer::AssetMissing { asset } => {
+            format!("asset {asset:?} file is missing; playout not started")
+        }
+        Answer::Gap => format!("schedule gap: nothing is scheduled on {channel:?} now"),
+        Answer::Stream => "stream".to_string(),
+    };
+    (status, format!("{status} {why}"))
+}
+
+pub fn serve_stream(request: Request, shared: &Arc<Shared>, channel: &str, head: bool) {
+    if head {
+        let response = match shared.channel(channel) {
+            Some(_) => Response::empty(200)
+                .with_header(header("Content-Type", "video/mp2t"))
+                .with_header(header("Cache-Control", "no-cache, no-store")),
+            None => Response::empty(404),
+        };
+        let _ = request.respond(response);
+        return;
+    }
+    let stream = match Registry::tune_in(shared, channel) {
+        Ok(stream) => stream,
+        Err(answer) => {
+            let (status, body) = refusal(&answer, channel);
+            let _ = request.respond(text(status, &body));
+            return;
+        }
+    };
+    let chunked = *request.http_version() >= HTTPVersion(1, 1);
+    let metrics = shared.metrics.channel(channel);
+    let mut out = request.into_writer();
+    let head = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: video/mp2t\r\nCache-Control: no-cache, no-store\r\n\
+         Pragma: no-cache\r\nConnection: close\r\n{}\r\n",
+        if chunked {
+            "Transfer-Encoding: chunked\r\n"
+        } else {
+            ""
+        }
+    );
+    if out.write_all(head.as_bytes()).is_err() {
+        return;
+    }
+    for chunk in stream.chunks.iter() {
+        let written = if chunked {
+            write!(out, "{:x}\r\n", chunk.len())
+                .and_then(|_| out.write_all(&chunk))
+                .and_then(|_| out.write_all(b"\r\n"))
+        } else {
+            out.write_all(&chunk)
+        };
+        if written.and_then(|_| out.flush()).is_err() {
+            break;
+        }
+        ChannelMetrics::add(&metrics.bytes_out, chunk.len() as u64);
+    }
+    if chunked {
+        let _ = out.write_all(b"0\r\n\r\n").and_then(|_| out.flush());
+    }
+    drop(stream);
+}

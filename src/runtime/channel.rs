@@ -1,0 +1,578 @@
+//! The channel registry and the ChannelManager threads (RUNTIME §1, DAEMON-002..006): one thread
+//! per channel that has viewers, driving the core's `ChannelManager` with a
+//! `crossbeam_channel::select!` loop and the system clock, owning the channel's engine child and
+//! fan-out, and ending itself once the channel is idle.
+
+use std::collections::BTreeMap;
+use std::panic::AssertUnwindSafe;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crossbeam_channel::{Receiver, Sender};
+use retrovue_core::asrun::AsRunRecorder;
+use retrovue_core::engine::{Block, EngineEvidence, EngineExit, SegmentRef};
+use retrovue_core::manager::{Action, Answer, ChannelManager, PlaylogSource, SessionId, ViewerId};
+use retrovue_core::model::{AsRunRecord, AsRunStatus, PlaylogEvent, UtcMs};
+use retrovue_core::plan::{is_synthetic, Segment};
+
+use super::engine::{EngineMessage, EngineProcess};
+use super::fanout::{Chunk, Departure, FanOut};
+use super::metrics::ChannelMetrics;
+use super::{ChannelSchedule, Shared};
+use crate::engine::protocol::{self, Control, Evidence};
+use crate::store::now_ms;
+
+/// Messages to a ChannelManager thread.
+pub enum Input {
+    Join {
+        viewer: ViewerId,
+        queue: Sender<Chunk>,
+        reply: Sender<Answer>,
+    },
+    Left(ViewerId),
+    Dropped(ViewerId),
+    Shutdown,
+}
+
+struct Handle {
+    generation: u64,
+    inputs: Sender<Input>,
+    thread: Option<JoinHandle<()>>,
+}
+
+/// The ChannelManager threads alive, by channel id.
+#[derive(Default)]
+pub struct Registry {
+    threads: Mutex<BTreeMap<String, Handle>>,
+    generations: std::sync::atomic::AtomicU64,
+    closed: std::sync::atomic::AtomicBool,
+}
+
+/// A viewer's stream: the queue it reads, and a guard telling the manager when it goes.
+pub struct ViewerStream {
+    pub viewer: ViewerId,
+    pub chunks: Receiver<Chunk>,
+    inputs: Sender<Input>,
+}
+
+impl Drop for ViewerStream {
+    fn drop(&mut self) {
+        let _ = self.inputs.send(Input::Left(self.viewer));
+    }
+}
+
+/// How long a tune-in may wait for its channel thread's answer.
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(20);
+
+impl Registry {
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Handle>> {
+        self.threads.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Tune a new viewer in: the channel's thread starts (or shares) playout and answers.
+    pub fn tune_in(shared: &Arc<Shared>, channel: &str) -> Result<ViewerStream, Answer> {
+        if shared.channel(channel).is_none() {
+            return Err(Answer::NotFound);
+        }
+        let registry = &shared.registry;
+        let viewer = shared.new_viewer_id();
+        let (queue, chunks) = crossbeam_channel::bounded(shared.viewer_queue_chunks);
+        let (reply, answer) = crossbeam_channel::bounded(1);
+        let inputs = {
+            let mut threads = registry.lock();
+            if registry.closed.load(std::sync::atomic::Ordering::SeqCst) {
+                return Err(Answer::Gap);
+            }
+            let mut join = Input::Join {
+                viewer,
+                queue,
+                reply,
+            };
+            if let Some(handle) = threads.get(channel) {
+                match handle.inputs.send(join) {
+                    Ok(()) => handle.inputs.clone(),
+                    Err(e) => {
+                        // The thread died (a panic): start a fresh one.
+                        join = e.0;
+                        spawn_thread(shared, &mut threads, channel, join)
+                    }
+                }
+            } else {
+                spawn_thread(shared, &mut threads, channel, join)
+            }
+        };
+        match answer.recv_timeout(ANSWER_TIMEOUT) {
+            Ok(Answer::Stream) => Ok(ViewerStream {
+                viewer,
+                chunks,
+                inputs,
+            }),
+            Ok(other) => Err(other),
+            Err(_) => Err(Answer::Gap),
+        }
+    }
+
+    /// Is a ChannelManager thread alive for this channel?
+    pub fn is_active(&self, channel: &str) -> bool {
+        self.lock().contains_key(channel)
+    }
+
+    /// Shutdown: every channel thread stops its engine and closes its viewers; joined here.
+    pub fn shutdown_all(&self) {
+        let handles: Vec<Handle> = {
+            let mut threads = self.lock();
+            self.closed.store(true, std::sync::atomic::Ordering::SeqCst);
+            std::mem::take(&mut *threads).into_values().collect()
+        };
+        for handle in &handles {
+            let _ = handle.inputs.send(Input::Shutdown);
+        }
+        for mut handle in handles {
+            if let Some(thread) = handle.thread.take() {
+                let _ = thread.join();
+            }
+        }
+    }
+}
+
+fn spawn_thread(
+    shared: &Arc<Shared>,
+    threads: &mut BTreeMap<String, Handle>,
+    channel: &str,
+    first: Input,
+) -> Sender<Input> {
+    let (inputs_tx, inputs_rx) = crossbeam_channel::unbounded();
+    let _ = inputs_tx.send(first);
+    let generation = shared
+        .registry
+        .generations
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let worker_shared = Arc::clone(shared);
+    let id = channel.to_string();
+    let self_tx = inputs_tx.clone();
+    let thread = std::thread::Builder::new()
+        .name(format!("ch-{channel}"))
+        .spawn(move || {
+            // Isolation (DAEMON-006): a panic ends this channel's thread only; its engine is
+            // killed by the unwinding drop and the viewers' queues close.
+            let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                ChannelThread::new(&worker_shared, &id, self_tx, generation).run(inputs_rx)
+            }));
+            if outcome.is_err() {
+                log::error!("channel {id}: its thread panicked; the channel was reset");
+                worker_shared.metrics.channel(&id).viewers.store(0, ORDER);
+                worker_shared
+                    .metrics
+                    .channel(&id)
+                    .engine_running
+                    .store(0, ORDER);
+                let mut threads = worker_shared.registry.lock();
+                if threads.get(&id).is_some_and(|h| h.generation == generation) {
+                    threads.remove(&id);
+                }
+            }
+        })
+        .expect("spawn channel thread");
+    threads.insert(
+        channel.to_string(),
+        Handle {
+            generation,
+            inputs: inputs_tx.clone(),
+            thread: Some(thread),
+        },
+    );
+    inputs_tx
+}
+
+const ORDER: std::sync::atomic::Ordering = std::sync::atomic::Ordering::Relaxed;
+
+/// The manager's view of the playlog: the published events, files checked on disk.
+struct ShellSource<'a> {
+    schedule: &'a ChannelSchedule,
+    shared: &'a Shared,
+}
+
+impl PlaylogSource for ShellSource<'_> {
+    fn events(&self) -> &[PlaylogEvent] {
+        &self.schedule.events
+    }
+
+    fn asset_missing(&self, asset: &str) -> bool {
+        match self.shared.asset_paths.get(asset) {
+            Some(path) => !Path::new(path).is_file(),
+            None => false,
+        }
+    }
+}
+
+struct ChannelThread<'a> {
+    shared: &'a Arc<Shared>,
+    id: String,
+    generation: u64,
+    manager: ChannelManager,
+    recorder: AsRunRecorder,
+    fanout: Arc<FanOut>,
+    engine: Option<EngineProcess>,
+    messages_tx: Sender<EngineMessage>,
+    messages_rx: Receiver<EngineMessage>,
+    /// Viewers asked to join, waiting for the manager's answer.
+    pending: BTreeMap<ViewerId, (Sender<Chunk>, Sender<Answer>)>,
+    /// Segments fed to the current engine, by event id, to turn wire evidence into core evidence.
+    segments: BTreeMap<String, Segment>,
+    metrics: &'a ChannelMetrics,
+}
+
+impl<'a> ChannelThread<'a> {
+    fn new(
+        shared: &'a Arc<Shared>,
+        id: &str,
+        inputs: Sender<Input>,
+        generation: u64,
+    ) -> ChannelThread<'a> {
+        let (messages_tx, messages_rx) = crossbeam_channel::unbounded();
+        let metrics = shared.metrics.channel(id);
+        let fanout = Arc::new(FanOut::new(move |viewer, why| {
+            let _ = inputs.send(match why {
+                Departure::Left => Input::Left(viewer),
+                Departure::Dropped => Input::Dropped(viewer),
+            });
+        }));
+        ChannelThread {
+            shared,
+            id: id.to_string(),
+            generation,
+            manager: ChannelManager::new(id, shared.manager.clone()),
+            recorder: AsRunRecorder::new(id),
+            fanout,
+            engine: None,
+            messages_tx,
+            messages_rx,
+            pending: BTreeMap::new(),
+            segments: BTreeMap::new(),
+            metrics,
+        }
+    }
+
+    fn run(mut self, inputs: Receiver<Input>) {
+        loop {
+            let schedule = self.shared.schedule(&self.id);
+            let wait = self
+                .manager
+                .poll_timeout()
+                .map(|at| Duration::from_millis(at.saturating_sub(now_ms()).max(0) as u64))
+                .unwrap_or(Duration::from_secs(3600));
+            crossbeam_channel::select! {
+                recv(inputs) -> input => match input {
+                    Ok(Input::Join { viewer, queue, reply }) => {
+                        self.pending.insert(viewer, (queue, reply));
+                        let source = ShellSource { schedule: &schedule, shared: self.shared };
+                        self.manager.handle_viewer_joined(now_ms(), viewer, &source);
+                    }
+                    Ok(Input::Left(viewer)) => self.viewer_gone(viewer, false),
+                    Ok(Input::Dropped(viewer)) => self.viewer_gone(viewer, true),
+                    Ok(Input::Shutdown) | Err(_) => {
+                        self.manager.handle_shutdown(now_ms());
+                        self.carry_out(&schedule);
+                        self.engine = None;
+                        self.fanout.clear();
+                        self.flush_asrun();
+                        return;
+                    }
+                },
+                recv(self.messages_rx) -> message => {
+                    if let Ok(message) = message {
+                        self.engine_message(message);
+                    }
+                },
+                default(wait) => {
+                    let source = ShellSource { schedule: &schedule, shared: self.shared };
+                    self.manager.handle_timeout(now_ms(), &source);
+                },
+            }
+            self.carry_out(&schedule);
+            self.flush_asrun();
+            self.metrics
+                .viewers
+                .store(self.manager.viewers().len() as i64, ORDER);
+            if !self.manager.is_active() && self.manager.viewers().is_empty() {
+                // Idle: leave the registry unless a join slipped in (checked under its lock).
+                let mut threads = self.shared.registry.lock();
+                if inputs.is_empty() {
+                    if threads
+                        .get(&self.id)
+                        .is_some_and(|h| h.generation == self.generation)
+                    {
+                        threads.remove(&self.id);
+                    }
+                    return;
+                }
+            }
+        }
+    }
+
+    fn viewer_gone(&mut self, viewer: ViewerId, dropped: bool) {
+        if !self.manager.viewers().contains(&viewer) {
+            return;
+        }
+        if dropped {
+            log::warn!(
+                "channel {}: viewer {viewer} fell behind and was dropped",
+                self.id
+            );
+            ChannelMetrics::add(&self.metrics.dropped_viewers, 1);
+        }
+        self.fanout.remove(&[viewer]);
+        self.manager.handle_viewer_left(now_ms(), viewer);
+    }
+
+    fn engine_message(&mut self, message: EngineMessage) {
+        let now = now_ms();
+        match message {
+            EngineMessage::Evidence(session, evidence) => {
+                if self.engine.as_ref().map(|e| e.session) != Some(session) {
+                    return;
+                }
+                match &evidence {
+                    Evidence::SessionStarted { .. } => {
+                        self.manager.handle_engine_started(now, session)
+                    }
+                    Evidence::ProtocolError { line, reason } => {
+                        log::warn!(
+                            "channel {}: engine protocol error line {line}: {reason}",
+                            self.id
+                        )
+                    }
+                    Evidence::SegmentSkipped { event_id, reason } => {
+                        if let Some(segment) = self.segments.remove(event_id) {
+                            self.record_skipped(&segment, reason);
+                            let core = EngineEvidence::SegmentTruncated {
+                                segment: SegmentRef::of(&segment),
+                                start: segment.start,
+                                end: segment.start,
+                                reason: reason.clone(),
+                            };
+                            self.manager.handle_engine_evidence(now, session, &core);
+                        }
+                    }
+                    _ => {
+                        if let Some(core) = self.core_evidence(&evidence, now) {
+                            self.recorder.handle_evidence(&core);
+                            self.manager.handle_engine_evidence(now, session, &core);
+                        }
+                    }
+                }
+            }
+            EngineMessage::Closed(session) => {
+                let Some(engine) = self.engine.take_if(|e| e.session == session) else {
+                    return;
+                };
+                let status = engine.reap();
+                let reason = match status {
+                    Some(s) => format!("engine exited on its own ({s})"),
+                    None => "engine vanished".to_string(),
+                };
+                log::warn!("channel {}: session {session}: {reason}", self.id);
+                self.metrics.engine_running.store(0, ORDER);
+                ChannelMetrics::add(&self.metrics.crashes, 1);
+                self.manager
+                    .handle_engine_exited(now, session, &EngineExit::Crashed { reason });
+            }
+        }
+    }
+
+    /// Wire evidence about a segment, as the core's evidence about the fed segment.
+    fn core_evidence(&mut self, evidence: &Evidence, now: UtcMs) -> Option<EngineEvidence> {
+        let mut segment_ref = |id: &str| self.segments.remove(id).map(|s| SegmentRef::of(&s));
+        match evidence {
+            Evidence::BlockStarted { block_id, at } => Some(EngineEvidence::BlockStarted {
+                seq: block_id.parse().ok()?,
+                at: *at,
+            }),
+            Evidence::SegmentAired {
+                event_id,
+                actual_start,
+                actual_end,
+            } => Some(EngineEvidence::SegmentAired {
+                segment: segment_ref(event_id)?,
+                start: *actual_start,
+                end: *actual_end,
+            }),
+            Evidence::SegmentTruncated {
+                event_id,
+                actual_start,
+                actual_end,
+                reason,
+            } => Some(EngineEvidence::SegmentTruncated {
+                segment: segment_ref(event_id)?,
+                start: *actual_start,
+                end: *actual_end,
+                reason: reason.clone(),
+            }),
+            Evidence::SegmentErrored {
+                event_id,
+                actual_start,
+                actual_end,
+                reason,
+            } => Some(EngineEvidence::SegmentErrored {
+                segment: segment_ref(event_id)?,
+                start: *actual_start,
+                end: *actual_end,
+                reason: reason.clone(),
+            }),
+            Evidence::SessionEnded { reason } => Some(EngineEvidence::SessionEnded {
+                at: now,
+                reason: reason.clone(),
+            }),
+            _ => None,
+        }
+    }
+
+    fn record_skipped(&self, segment: &Segment, reason: &str) {
+        if let Some(sender) = self.shared.asrun_sender() {
+            let _ = sender.send(AsRunRecord {
+                channel: self.id.clone(),
+                playlog_id: segment.event_id.clone(),
+                start: segment.start,
+                end: segment.start,
+                asset: segment.asset.clone(),
+                kind: segment.kind,
+                status: AsRunStatus::Skipped,
+                reason: Some(reason.to_string()),
+            });
+        }
+    }
+
+    fn flush_asrun(&mut self) {
+        let sender = self.shared.asrun_sender();
+        while let Some(record) = self.recorder.poll_record() {
+            if let Some(sender) = &sender {
+                let _ = sender.send(record);
+            }
+        }
+    }
+
+    /// Carry out the manager's actions in order.
+    fn carry_out(&mut self, schedule: &ChannelSchedule) {
+        let _ = schedule;
+        while let Some(action) = self.manager.poll_action() {
+            match action {
+                Action::SpawnEngine {
+                    session,
+                    join_at,
+                    blocks,
+                    restart,
+                } => self.spawn(session, join_at, blocks, restart),
+                Action::FeedBlock { session, block } => {
+                    if let Some(engine) = self.engine.as_mut().filter(|e| e.session == session) {
+                        let control = Control::Feed {
+                            block: wire_block(&block, &self.shared.asset_paths),
+                        };
+                        for s in &block.segments {
+                            self.segments.insert(s.event_id.clone(), s.clone());
+                        }
+                        engine.send(&control);
+                    }
+                }
+                Action::StopEngine { session, reason } => {
+                    if let Some(engine) = self.engine.take_if(|e| e.session == session) {
+                        log::info!("channel {}: stopping engine ({reason})", self.id);
+                        drop(engine);
+                        self.metrics.engine_running.store(0, ORDER);
+                    }
+                }
+                Action::AnswerViewer { viewer, answer } => {
+                    if let Some((queue, reply)) = self.pending.remove(&viewer) {
+                        if answer == Answer::Stream {
+                            self.fanout.add(viewer, queue);
+                        }
+                        if reply.send(answer).is_err() {
+                            // The HTTP side gave up waiting: the viewer is not watching.
+                            self.fanout.remove(&[viewer]);
+                            self.manager.handle_viewer_left(now_ms(), viewer);
+                        }
+                    }
+                }
+                Action::CloseViewers { viewers, reason } => {
+                    log::warn!(
+                        "channel {}: closing {} viewers: {reason}",
+                        self.id,
+                        viewers.len()
+                    );
+                    self.fanout.remove(&viewers);
+                }
+                Action::Notice(notice) => log::warn!("channel {}: {notice:?}", self.id),
+            }
+        }
+    }
+
+    fn spawn(&mut self, session: SessionId, join_at: UtcMs, blocks: Vec<Block>, restart: bool) {
+        self.engine = None;
+        self.segments = blocks
+            .iter()
+            .flat_map(|b| &b.segments)
+            .map(|s| (s.event_id.clone(), s.clone()))
+            .collect();
+        ChannelMetrics::add(&self.metrics.engine_starts, 1);
+        if restart {
+            ChannelMetrics::add(&self.metrics.restarts, 1);
+            log::warn!(
+                "channel {}: restarting the engine (session {session})",
+                self.id
+            );
+        }
+        match EngineProcess::spawn(
+            &self.shared.engine,
+            &self.id,
+            session,
+            self.messages_tx.clone(),
+            Arc::clone(&self.fanout),
+        ) {
+            Ok(mut engine) => {
+                let control = Control::Start {
+                    channel: self.id.clone(),
+                    join_at,
+                    blocks: blocks
+                        .iter()
+                        .map(|b| wire_block(b, &self.shared.asset_paths))
+                        .collect(),
+                };
+                engine.send(&control);
+                log::info!(
+                    "channel {}: engine session {session} pid {} joined at {}",
+                    self.id,
+                    engine.pid(),
+                    retrovue_core::time::fmt_utc(join_at)
+                );
+                self.engine = Some(engine);
+                self.metrics.engine_running.store(1, ORDER);
+            }
+            Err(e) => {
+                log::error!("channel {}: cannot spawn the engine: {e}", self.id);
+                let exit = EngineExit::Crashed {
+                    reason: format!("spawn failed: {e}"),
+                };
+                self.manager.handle_engine_exited(now_ms(), session, &exit);
+            }
+        }
+    }
+}
+
+/// The wire block, with each asset id replaced by its file path (assets without a file are
+/// rendered by the engine as `synthetic:ID`).
+pub fn wire_block(block: &Block, paths: &BTreeMap<String, String>) -> protocol::Block {
+    let mut wire = protocol::Block::from_core(block);
+    for segment in &mut wire.segments {
+        segment.asset_uri = segment.asset_uri.take().map(|asset| {
+            if is_synthetic(&asset) {
+                asset
+            } else if let Some(path) = paths.get(&asset) {
+                path.clone()
+            } else {
+                format!("synthetic:{asset}")
+            }
+        });
+    }
+    wire
+}

@@ -1,0 +1,58 @@
+//! Counters and gauges of the daemon, per channel, read by `/metrics` and `/api/channels`
+//! (HTTP-007). Lock-free atomics: the fan-out and the HTTP threads update them on hot paths.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+
+/// One channel's numbers.
+#[derive(Debug, Default)]
+pub struct ChannelMetrics {
+    pub viewers: AtomicI64,
+    pub engine_running: AtomicI64,
+    pub engine_starts: AtomicU64,
+    pub restarts: AtomicU64,
+    pub crashes: AtomicU64,
+    pub bytes_out: AtomicU64,
+    pub dropped_viewers: AtomicU64,
+}
+
+impl ChannelMetrics {
+    pub fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub fn get(counter: &AtomicU64) -> u64 {
+        counter.load(Ordering::Relaxed)
+    }
+
+    pub fn gauge(gauge: &AtomicI64) -> i64 {
+        gauge.load(Ordering::Relaxed)
+    }
+}
+
+/// Every channel's numbers; the set of channels is fixed at start.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    channels: BTreeMap<String, ChannelMetrics>,
+    unknown: ChannelMetrics,
+}
+
+impl Metrics {
+    pub fn new<'a>(ids: impl Iterator<Item = &'a str>) -> Metrics {
+        Metrics {
+            channels: ids
+                .map(|id| (id.to_string(), ChannelMetrics::default()))
+                .collect(),
+            unknown: ChannelMetrics::default(),
+        }
+    }
+
+    /// The channel's metrics (a shared sink for ids that are not served, which never happens).
+    pub fn channel(&self, id: &str) -> &ChannelMetrics {
+        self.channels.get(id).unwrap_or(&self.unknown)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &ChannelMetrics)> {
+        self.channels.iter()
+    }
+}
