@@ -275,7 +275,9 @@ impl<'a> ChannelThread<'a> {
                     Ok(Input::Shutdown) | Err(_) => {
                         self.manager.handle_shutdown(now_ms());
                         self.carry_out(&schedule);
-                        self.engine = None;
+                        if let Some(engine) = self.engine.take() {
+                            self.stop_engine(engine);
+                        }
                         self.fanout.clear();
                         self.flush_asrun();
                         return;
@@ -478,8 +480,7 @@ impl<'a> ChannelThread<'a> {
                 Action::StopEngine { session, reason } => {
                     if let Some(engine) = self.engine.take_if(|e| e.session == session) {
                         log::info!("channel {}: stopping engine ({reason})", self.id);
-                        drop(engine);
-                        self.metrics.engine_running.store(0, ORDER);
+                        self.stop_engine(engine);
                     }
                 }
                 Action::AnswerViewer { viewer, answer } => {
@@ -503,6 +504,26 @@ impl<'a> ChannelThread<'a> {
                     self.fanout.remove(&viewers);
                 }
                 Action::Notice(notice) => log::warn!("channel {}: {notice:?}", self.id),
+            }
+        }
+    }
+
+    /// Stop an engine and record its last evidence (the segment it truncated on the way out).
+    fn stop_engine(&mut self, engine: EngineProcess) {
+        let session = engine.session;
+        drop(engine);
+        self.metrics.engine_running.store(0, ORDER);
+        let until = std::time::Instant::now() + Duration::from_millis(1_000);
+        while let Some(left) = until.checked_duration_since(std::time::Instant::now()) {
+            match self.messages_rx.recv_timeout(left) {
+                Ok(EngineMessage::Evidence(s, evidence)) if s == session => {
+                    if let Some(core) = self.core_evidence(&evidence, now_ms()) {
+                        self.recorder.handle_evidence(&core);
+                    }
+                }
+                Ok(EngineMessage::Closed(s)) if s == session => break,
+                Ok(_) => {}
+                Err(_) => break,
             }
         }
     }
