@@ -313,7 +313,9 @@ fn ffprobe_streams(path: &Path) -> Vec<String> {
         String::from_utf8_lossy(&out.stderr)
     );
     let text = String::from_utf8(out.stdout).unwrap();
-    text.lines().map(|l| l.trim().to_string()).collect()
+    text.lines()
+        .map(|l| l.trim().trim_end_matches(',').to_string())
+        .collect()
 }
 
 fn dechunk(raw: &[u8]) -> Vec<u8> {
@@ -593,4 +595,227 @@ fn as_run_count(db: &Path) -> i64 {
     let conn = rusqlite::Connection::open(db).unwrap();
     conn.query_row("SELECT COUNT(*) FROM as_run", [], |r| r.get(0))
         .unwrap()
+}
+
+/// The XMLTV DTD's path (xmllint and the DTD are installed by the project's script).
+fn xmltv_dtd() -> PathBuf {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let out = Command::new("bash")
+        .arg(format!("{root}/scripts/ensure-xmllint.sh"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+}
+
+#[test]
+fn guide_tuner_and_metrics_endpoints() {
+    // contract: HTTP-004
+    // contract: HTTP-005
+    // contract: HTTP-007
+    let daemon = Daemon::start(&[]);
+    let (status, xml) = daemon.get("/epg.xml");
+    assert_eq!(status, 200);
+    assert_eq!(xml.matches("<channel id=").count(), 4);
+    assert!(
+        xml.matches("<programme ").count() > 4 * 24,
+        "days of programmes"
+    );
+    assert!(xml.contains(" +0000\" stop=\""));
+    let dir = TempDir::new("rv-xmltv");
+    let file = dir.0.join("epg.xml");
+    std::fs::write(&file, &xml).unwrap();
+    let check = Command::new("xmllint")
+        .arg("--noout")
+        .arg("--dtdvalid")
+        .arg(xmltv_dtd())
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "xmllint: {}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+
+    let base = format!("http://{}", daemon.addr);
+    let (status, discover) = daemon.get("/discover.json");
+    assert_eq!(status, 200);
+    let discover: serde_json::Value = serde_json::from_str(&discover).unwrap();
+    assert_eq!(discover["BaseURL"], base.as_str());
+    assert_eq!(
+        discover["LineupURL"],
+        format!("{base}/lineup.json").as_str()
+    );
+    assert!(discover["DeviceID"].as_str().is_some());
+    let (_, lineup) = daemon.get("/lineup.json");
+    let lineup: serde_json::Value = serde_json::from_str(&lineup).unwrap();
+    let lineup = lineup.as_array().unwrap();
+    assert_eq!(lineup.len(), 4);
+    assert_eq!(lineup[0]["GuideNumber"], "2");
+    assert_eq!(
+        lineup[0]["URL"],
+        format!("{base}/channel/retro-one.ts").as_str()
+    );
+    assert!(lineup
+        .iter()
+        .all(|c| !c["URL"].as_str().unwrap().contains('?')));
+    let (_, status_json) = daemon.get("/lineup_status.json");
+    let status_json: serde_json::Value = serde_json::from_str(&status_json).unwrap();
+    assert_eq!(status_json["ScanInProgress"], 0);
+    let (status, device) = daemon.get("/device.xml");
+    assert_eq!(status, 200);
+    assert!(device.contains("<URLBase>") && device.contains("urn:schemas-upnp-org:device-1-0"));
+
+    let (status, metrics) = daemon.get("/metrics");
+    assert_eq!(status, 200);
+    for name in [
+        "retrovue_viewers",
+        "retrovue_engine_running",
+        "retrovue_engine_restarts_total",
+        "retrovue_bytes_out_total",
+        "retrovue_dropped_viewers_total",
+        "retrovue_horizon_playlog_seconds",
+        "retrovue_horizon_days",
+    ] {
+        assert!(metrics.contains(&format!("# TYPE {name} ")), "{name}");
+        assert!(
+            metrics.contains(&format!("{name}{{channel=\"sitara-tv\"}} ")),
+            "{name}"
+        );
+    }
+}
+
+/// A real clip with a tone (container from the extension).
+fn make_clip(path: &Path, seconds: u32, pattern: &str) {
+    let video = format!("{pattern}=size=160x120:rate=10:duration={seconds}");
+    let audio = format!("sine=frequency=440:sample_rate=48000:duration={seconds}");
+    let out = Command::new("ffmpeg")
+        .args([
+            "-v", "error", "-y", "-f", "lavfi", "-i", &video, "-f", "lavfi", "-i", &audio,
+        ])
+        .args(["-c:v", "mpeg4", "-c:a", "aac", "-shortest"])
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn the_ffmpeg_engine_plays_real_clips_through_the_daemon() {
+    // contract: HTTP-002
+    ensure_ffmpeg();
+    let dir = TempDir::new("rv-clips");
+    let mut assets = String::new();
+    for (i, pattern) in ["testsrc", "smptebars"].iter().enumerate() {
+        let path = dir.0.join(format!("episode{i}.mkv"));
+        make_clip(&path, 3, pattern);
+        assets.push_str(&format!(
+            "[[asset]]\nid = \"ep{i}\"\nkind = \"episode\"\ntitle = \"Clip {i}\"\nseries = \"Clips\"\n\
+             season = 1\nepisode = {}\nduration_ms = 3000\npath = \"{}\"\n\n",
+            i + 1,
+            path.display()
+        ));
+    }
+    for i in 0..3 {
+        let path = dir.0.join(format!("spot{i}.mkv"));
+        make_clip(&path, 2, "rgbtestsrc");
+        assets.push_str(&format!(
+            "[[asset]]\nid = \"spot{i}\"\nkind = \"commercial\"\ntitle = \"Spot {i}\"\n\
+             duration_ms = 2000\npath = \"{}\"\n\n",
+            path.display()
+        ));
+    }
+    let lineup = format!(
+        r#"{assets}
+[[program]]
+id = "clips"
+title = "Clips"
+play_mode = "sequential"
+series = "Clips"
+
+[[channel]]
+id = "clipper"
+number = "5"
+name = "Clipper"
+timezone = "UTC"
+grid_block_minutes = 30
+block_start_offsets_minutes = [0, 30]
+programming_day_start = "06:00"
+break_policy = "end"
+interstitials = ["commercial"]
+spot_cooldown_minutes = 0
+
+  [[channel.plan]]
+  name = "All Day"
+
+    [[channel.plan.zone]]
+    name = "Day"
+    start = "06:00"
+    end = "24:00"
+    items = ["clips"]
+
+    [[channel.plan.zone]]
+    name = "Night"
+    start = "00:00"
+    end = "06:00"
+    items = ["clips"]
+"#
+    );
+    let lineup_path = dir.0.join("lineup.toml");
+    std::fs::write(&lineup_path, lineup).unwrap();
+    let daemon = Daemon::start(&[
+        "--lineup",
+        lineup_path.to_str().unwrap(),
+        "--engine",
+        "ffmpeg",
+    ]);
+    let mut viewer = Viewer::tune(&daemon.addr, "clipper");
+    assert_eq!(viewer.status, 200, "{}", viewer.head);
+    // About five seconds of stream: at least two 2-second spots, so a segment boundary.
+    let started = Instant::now();
+    let mut raw = Vec::new();
+    while started.elapsed() < Duration::from_secs(5) {
+        raw.extend(viewer.read_at_least(1));
+    }
+    let ts = dechunk(&raw);
+    let file = dir.0.join("stream.ts");
+    std::fs::write(&file, &ts).unwrap();
+    let streams = ffprobe_streams(&file);
+    assert!(streams.contains(&"video".to_string()), "{streams:?}");
+    assert!(streams.contains(&"audio".to_string()), "{streams:?}");
+    // Video timestamps increase across the segment boundaries, without jumps.
+    let out = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "packet=dts_time",
+        ])
+        .args(["-of", "csv=p=0"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let dts: Vec<f64> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.trim().trim_end_matches(',').parse().ok())
+        .collect();
+    assert!(dts.len() > 60, "{} video packets", dts.len());
+    for pair in dts.windows(2) {
+        assert!(
+            pair[1] > pair[0] && pair[1] - pair[0] < 1.0,
+            "dts jump {pair:?}"
+        );
+    }
+    drop(viewer);
 }
