@@ -1,4 +1,4 @@
-//! `retrovue epg show`: the guide derived from stored ScheduleDays (STORE-010).
+//! `retrovue epg show|export`: the guide derived from stored ScheduleDays (STORE-010, CLI-027).
 
 use clap::{Args, Subcommand};
 use retrovue_core::time::{fmt_utc, ChannelClock};
@@ -12,6 +12,101 @@ use crate::error::{AppError, AppResult};
 pub enum EpgCommand {
     /// Print guide rows of stored days.
     Show(ShowArgs),
+    /// Write the guide of stored days as a file format (xmltv) to stdout or --output.
+    Export(ExportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Only xmltv today.
+    #[arg(long, default_value = "xmltv")]
+    pub format: String,
+    /// Channels to export (repeatable; default: every active channel).
+    #[arg(long)]
+    pub channel: Vec<String>,
+    /// First broadcast date, YYYY-MM-DD (default: each channel's current broadcast date).
+    #[arg(long)]
+    pub from: Option<String>,
+    /// How many days (1..=366).
+    #[arg(long, default_value_t = 1)]
+    pub days: u32,
+    /// Write to this file instead of stdout.
+    #[arg(long)]
+    pub output: Option<std::path::PathBuf>,
+}
+
+/// CLI-027: the XMLTV guide of stored days for the chosen channels.
+fn export(args: ExportArgs, global: &Global) -> AppResult<()> {
+    if args.format != "xmltv" {
+        return Err(AppError::bad(format!(
+            "--format: unknown format {:?} (allowed: xmltv)",
+            args.format
+        )));
+    }
+    if !(1..=366).contains(&args.days) {
+        return Err(AppError::bad(format!(
+            "--days: expected 1..=366, got {}",
+            args.days
+        )));
+    }
+    let from_arg = match &args.from {
+        Some(text) => Some(parse_date_arg(text, "--from")?),
+        None => None,
+    };
+    let mut store = open_store(global)?;
+    let channels = if args.channel.is_empty() {
+        store
+            .load_lineup()?
+            .channels
+            .into_iter()
+            .filter(|c| c.active)
+            .collect()
+    } else {
+        let mut list = Vec::new();
+        for id in &args.channel {
+            list.push(require_channel(store.as_mut(), id)?);
+        }
+        list
+    };
+    let mut rows = Vec::new();
+    for channel in &channels {
+        let from = from_arg
+            .unwrap_or_else(|| ChannelClock::of(channel).broadcast_date(crate::store::now_ms()));
+        let to = from + chrono::Days::new(args.days as u64 - 1);
+        let days: Vec<_> = store
+            .current_days(&channel.id, from, to)?
+            .into_iter()
+            .map(|s| s.day)
+            .collect();
+        rows.extend(retrovue_core::epg::epg_rows(channel, &days));
+    }
+    let document = crate::xmltv::render(&channels, &rows);
+    match &args.output {
+        Some(path) => {
+            std::fs::write(path, &document)
+                .map_err(|e| AppError::runtime(format!("cannot write {}: {e}", path.display())))?;
+            if global.json {
+                println!(
+                    "{}",
+                    serde_json::json!({ "output": path, "channels": channels.len(), "rows": rows.len() })
+                );
+            } else {
+                println!(
+                    "wrote {} guide rows of {} channels to {}",
+                    rows.len(),
+                    channels.len(),
+                    path.display()
+                );
+            }
+        }
+        // --json keeps stdout JSON: the document goes inside it.
+        None if global.json => println!(
+            "{}",
+            serde_json::json!({ "format": "xmltv", "channels": channels.len(), "rows": rows.len(), "document": document })
+        ),
+        None => print!("{document}"),
+    }
+    Ok(())
 }
 
 #[derive(Debug, Args)]
@@ -81,5 +176,6 @@ fn show(args: ShowArgs, global: &Global) -> AppResult<()> {
 pub fn run(cmd: EpgCommand, global: &Global) -> AppResult<()> {
     match cmd {
         EpgCommand::Show(args) => show(args, global),
+        EpgCommand::Export(args) => export(args, global),
     }
 }

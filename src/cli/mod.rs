@@ -1,13 +1,23 @@
 //! Command-line surface (`retrovue <noun> <verb>`, INTERFACES §1): definitions and dispatch.
 
+pub mod asrun;
+pub mod asset;
+pub mod channel;
+pub mod collection;
 pub mod db;
+pub mod enricher;
 pub mod epg;
 pub mod lineup;
 pub mod lineup_io;
+pub mod operator;
+pub mod plan;
 pub mod playlog;
+pub mod program;
 pub mod schedule;
 pub mod serve;
 pub mod sim;
+pub mod source;
+pub mod zone;
 
 use clap::{Args, Parser, Subcommand};
 
@@ -67,6 +77,33 @@ pub enum Command {
     Playlog(playlog::PlaylogCommand),
     /// Run the daemon: live channels over HTTP (M3U, MPEG-TS, XMLTV, HDHomeRun).
     Serve(serve::ServeArgs),
+    /// External libraries (folders, Plex, Jellyfin): add, list, show, update, delete, discover.
+    #[command(subcommand)]
+    Source(source::SourceCommand),
+    /// Ingest scopes of sources: list, show, update (ingest on/off), ingest, wipe.
+    #[command(subcommand)]
+    Collection(collection::CollectionCommand),
+    /// Ingest enrichers (ffprobe): list, add, remove.
+    #[command(subcommand)]
+    Enricher(enricher::EnricherCommand),
+    /// The catalog: list, show, update, approve and retire assets.
+    #[command(subcommand)]
+    Asset(asset::AssetCommand),
+    /// Programs (a series or an asset list with a play mode): add, list, show, update, delete.
+    #[command(subcommand)]
+    Program(program::ProgramCommand),
+    /// Channels: add, list, show, update, delete, validate.
+    #[command(subcommand)]
+    Channel(channel::ChannelCommand),
+    /// A channel's SchedulePlans: add, list, show, update, delete.
+    #[command(subcommand)]
+    Plan(plan::PlanCommand),
+    /// The zones of a plan: add, list, show, update, delete.
+    #[command(subcommand)]
+    Zone(zone::ZoneCommand),
+    /// What actually aired, as the runtime recorded it.
+    #[command(subcommand, name = "asrun")]
+    AsRun(asrun::AsRunCommand),
 }
 
 /// Set up `env_logger` from -v/-q (RUST_LOG still wins when set).
@@ -95,5 +132,14 @@ pub fn run(cli: Cli) -> AppResult<()> {
         Command::Epg(cmd) => epg::run(cmd, &cli.global),
         Command::Playlog(cmd) => playlog::run(cmd, &cli.global),
         Command::Serve(args) => serve::run(args, &cli.global),
+        Command::Source(cmd) => source::run(cmd, &cli.global),
+        Command::Collection(cmd) => collection::run(cmd, &cli.global),
+        Command::Enricher(cmd) => enricher::run(cmd, &cli.global),
+        Command::Asset(cmd) => asset::run(cmd, &cli.global),
+        Command::Program(cmd) => program::run(cmd, &cli.global),
+        Command::Channel(cmd) => channel::run(cmd, &cli.global),
+        Command::Plan(cmd) => plan::run(cmd, &cli.global),
+        Command::Zone(cmd) => zone::run(cmd, &cli.global),
+        Command::AsRun(cmd) => asrun::run(cmd, &cli.global),
     }
 }

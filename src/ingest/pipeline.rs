@@ -27,6 +27,17 @@ use super::plex::{PlexConfig, PlexImporter};
 pub const NO_ENRICHER_REASON: &str =
     "duration unknown and no ingest enricher is configured (add one: retrovue enricher add ffprobe)";
 
+/// How an ingest run behaves.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IngestOptions {
+    /// The run's time (UTC ms): `updated_at`, `deleted_at`, the collection's last ingest.
+    pub now: i64,
+    /// Compute and report everything, write nothing, run no enricher.
+    pub dry_run: bool,
+    /// Probe again unchanged files an enricher failed on before.
+    pub reprobe: bool,
+}
+
 /// What one collection's ingest did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct IngestReport {
@@ -114,11 +125,17 @@ fn remote_config(source: &SourceRecord, extra: &[String]) -> AppResult<(String, 
 
 /// The collections a source offers: one per filesystem root, or the server's library sections.
 pub fn discover_source(source: &SourceRecord) -> AppResult<Vec<CollectionRecord>> {
+    // One folder: the collection is the source, and takes its id.
+    let single = source.kind == "filesystem" && source.config.paths.len() == 1;
     let record = |key: String, name: String, kind: String, locations: Vec<String>| {
         CollectionRecord {
-            id: format!("{}-{}", source.id, slugify(&name))
-                .trim_end_matches('-')
-                .to_string(),
+            id: if single {
+                source.id.clone()
+            } else {
+                format!("{}-{}", source.id, slugify(&name))
+                    .trim_end_matches('-')
+                    .to_string()
+            },
             source_id: source.id.clone(),
             external_key: key,
             name,
@@ -311,6 +328,15 @@ fn reuse_probe(item: &mut DiscoveredItem, stored: &CatalogAsset) -> bool {
     true
 }
 
+/// The reason an enricher gave for this very file (same size and mtime), if it failed on it.
+fn failed_reason(item: &DiscoveredItem, stored: &CatalogAsset) -> Option<String> {
+    let same_file =
+        stored.size_bytes == item.size_bytes.map(|s| s as i64) && stored.mtime_ms == item.mtime_ms;
+    let reason = stored.state_reason.as_ref()?;
+    (same_file && stored.asset.state == AssetState::New && reason != NO_ENRICHER_REASON)
+        .then(|| reason.clone())
+}
+
 /// Ingests one collection: discover, enrich what is new or changed, write (ASSET-003).
 /// `progress(done, total)` is called as items are processed.
 pub fn ingest_collection(
@@ -318,14 +344,11 @@ pub fn ingest_collection(
     source: &SourceRecord,
     collection: &CollectionRecord,
     enrichers: &[Box<dyn IngestEnricher>],
-    now: i64,
-    dry_run: bool,
+    options: IngestOptions,
     progress: &mut dyn FnMut(usize, usize),
 ) -> AppResult<IngestReport> {
     let discovery = discover_collection(source, collection)?;
-    ingest_discovery(
-        store, collection, discovery, enrichers, now, dry_run, progress,
-    )
+    ingest_discovery(store, collection, discovery, enrichers, options, progress)
 }
 
 /// The persisting half of [`ingest_collection`], for a discovery already made.
@@ -334,10 +357,14 @@ pub fn ingest_discovery(
     collection: &CollectionRecord,
     discovery: Discovery,
     enrichers: &[Box<dyn IngestEnricher>],
-    now: i64,
-    dry_run: bool,
+    options: IngestOptions,
     progress: &mut dyn FnMut(usize, usize),
 ) -> AppResult<IngestReport> {
+    let IngestOptions {
+        now,
+        dry_run,
+        reprobe,
+    } = options;
     let stored: BTreeMap<String, CatalogAsset> = store
         .catalog_assets(&AssetFilter {
             collection: Some(collection.id.clone()),
@@ -373,7 +400,20 @@ pub fn ingest_discovery(
             |p| p.asset.id.clone(),
         );
         if item.needs_probe() && !previous.is_some_and(|p| reuse_probe(&mut item, p)) {
-            pending.push((id, item));
+            // ASSET-005: a file an enricher already failed on is not probed again while it
+            // stays the same file (unless asked to).
+            let failed_before = previous.and_then(|p| failed_reason(&item, p));
+            match failed_before {
+                Some(reason) if !reprobe => {
+                    let row = asset_row(collection, &id, &item, Err(reason), previous, now);
+                    report.not_ready.push(SkippedItem {
+                        location: item.canonical_key.clone(),
+                        reason: row.state_reason.clone().unwrap_or_default(),
+                    });
+                    place(&mut write, &mut report, row, previous);
+                }
+                _ => pending.push((id, item)),
+            }
             continue;
         }
         let row = asset_row(collection, &id, &item, Ok(()), previous, now);
@@ -484,10 +524,27 @@ fn enrich(
     for enricher in enrichers {
         match enricher.enrich(item.clone()) {
             Ok(enriched) => item = enriched,
-            Err(error) => return (item, Err(format!("{}: {}", enricher.name(), error.reason))),
+            Err(error) => {
+                return (
+                    item,
+                    Err(format!("{}: {}", enricher.name(), one_line(&error.reason))),
+                )
+            }
         }
     }
     (item, Ok(()))
+}
+
+/// The last non-empty line of a tool's message: the one that says what went wrong, without
+/// per-run noise (addresses, packet sizes) that would make every run's reason differ.
+fn one_line(reason: &str) -> String {
+    reason
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .last()
+        .unwrap_or(reason)
+        .to_string()
 }
 
 /// Draws `ingest NAME  done/total` on stderr, overwriting the line (for terminals only).
