@@ -321,10 +321,7 @@ fn ffprobe_streams(path: &Path) -> Vec<String> {
 fn dechunk(raw: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     let mut rest = raw;
-    loop {
-        let Some(end) = rest.windows(2).position(|w| w == b"\r\n") else {
-            break;
-        };
+    while let Some(end) = rest.windows(2).position(|w| w == b"\r\n") {
         let Ok(len) = usize::from_str_radix(std::str::from_utf8(&rest[..end]).unwrap_or("x"), 16)
         else {
             break;
@@ -397,8 +394,10 @@ fn first_start_imports_the_demo_and_serves_m3u_api_and_stream() {
     let raw = viewer.read_at_least(400_000);
     let ts = dechunk(&raw);
     assert!(ts.len() >= 300_000);
-    assert!(ts.len() % 188 == 0 || ts.len() > 188 * 1000);
-    assert_eq!(ts[0], 0x47, "whole packets from the first byte");
+    assert!(
+        ts.chunks_exact(188).all(|p| p[0] == 0x47),
+        "whole packets from the first byte"
+    );
     let home = TempDir::new("rv-probe");
     let file = home.0.join("stream.ts");
     std::fs::write(&file, &ts).unwrap();

@@ -94,7 +94,7 @@ impl Shared {
         asrun: Sender<AsRunRecord>,
     ) -> Shared {
         channels.retain(|c| c.active);
-        channels.sort_by(|a, b| guide_number_key(&a.number).cmp(&guide_number_key(&b.number)));
+        channels.sort_by_key(|c| guide_number_key(&c.number));
         let index = channels
             .iter()
             .enumerate()
