@@ -185,7 +185,7 @@ fn add(args: AddArgs, global: &Global) -> AppResult<()> {
     };
     apply(&mut program, &args.fields)?;
     if program.title.is_empty() {
-        program.title = program.series.clone().unwrap_or_default();
+        program.title = program.series.clone().unwrap_or_else(|| program.id.clone());
     }
     save(store.as_mut(), &program, &catalog, args.dry_run.dry_run)?;
     report_change(
