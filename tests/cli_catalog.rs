@@ -71,6 +71,7 @@ fn asset_by_key(rv: &Rv, key: &str) -> serde_json::Value {
 // contract: CLI-010
 // contract: CLI-001
 // contract: CLI-003
+// contract: CLI-002
 fn sources(db: &TestDb) {
     let f = fixture(db);
     let rv = &f.rv;

@@ -497,7 +497,7 @@ pub fn ingest_discovery(
 fn place(
     write: &mut IngestWrite,
     report: &mut IngestReport,
-    row: CatalogAsset,
+    mut row: CatalogAsset,
     previous: Option<&CatalogAsset>,
 ) {
     match previous {
@@ -505,10 +505,16 @@ fn place(
             report.inserted += 1;
             write.inserts.push(row);
         }
-        Some(p) if same_row(&row, p) => report.unchanged += 1,
-        Some(_) => {
-            report.updated += 1;
-            write.updates.push(row);
+        Some(p) => {
+            // Compare with the update time taken out (no clone: this runs for every file).
+            let stamp = std::mem::replace(&mut row.updated_at_ms, p.updated_at_ms);
+            if row == *p {
+                report.unchanged += 1;
+            } else {
+                row.updated_at_ms = stamp;
+                report.updated += 1;
+                write.updates.push(row);
+            }
         }
     }
 }
@@ -541,8 +547,7 @@ fn one_line(reason: &str) -> String {
     reason
         .lines()
         .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .last()
+        .rfind(|l| !l.is_empty())
         .unwrap_or(reason)
         .to_string()
 }
@@ -551,11 +556,7 @@ fn one_line(reason: &str) -> String {
 pub fn draw_progress(label: &str, done: usize, total: usize) {
     use std::io::Write;
     let width = 30;
-    let filled = if total == 0 {
-        width
-    } else {
-        done * width / total
-    };
+    let filled = (done * width).checked_div(total).unwrap_or(width);
     let mut err = std::io::stderr();
     let _ = write!(
         err,

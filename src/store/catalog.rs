@@ -607,14 +607,13 @@ pub fn catalog_assets(tx: &mut dyn Tx, filter: &AssetFilter) -> StoreResult<Vec<
 }
 
 pub fn catalog_asset_by_id(tx: &mut dyn Tx, id: &str) -> StoreResult<Option<CatalogAsset>> {
-    Ok(tx
-        .query(
-            &format!("SELECT {ASSET_COLUMNS} FROM asset WHERE id = $1"),
-            &[Value::from(id)],
-        )?
-        .first()
-        .map(catalog_asset)
-        .transpose()?)
+    tx.query(
+        &format!("SELECT {ASSET_COLUMNS} FROM asset WHERE id = $1"),
+        &[Value::from(id)],
+    )?
+    .first()
+    .map(catalog_asset)
+    .transpose()
 }
 
 fn update_asset_row(tx: &mut dyn Tx, asset: &CatalogAsset) -> StoreResult<()> {
