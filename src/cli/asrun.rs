@@ -1,5 +1,5 @@
 //! `retrovue asrun show --channel ID --date D`: what actually aired during one broadcast date,
-//! as the runtime recorded it (contracts/cli.md CLI-028).
+//! as the runtime recorded it (contracts/cli.md CLI-023).
 
 use clap::{Args, Subcommand};
 use retrovue_core::time::{fmt_utc, ChannelClock};

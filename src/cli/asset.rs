@@ -1,5 +1,5 @@
 //! `retrovue asset list|show|update|approve|retire`: the catalog as operators curate it
-//! (contracts/assets.md ASSET-006..009, contracts/cli.md CLI-017).
+//! (contracts/assets.md ASSET-006..009, contracts/cli.md CLI-016).
 
 use clap::{Args, Subcommand};
 use retrovue_core::model::{AssetKind, AssetState};

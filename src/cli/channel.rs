@@ -1,6 +1,6 @@
 //! `retrovue channel add|list|show|update|delete|validate`, and the save path the plan and zone
 //! verbs share: every change is validated by the core's rules (`validate::check_channel`, the
-//! lineup file's messages) before the whole channel is written (contracts/cli.md CLI-020..023).
+//! lineup file's messages) before the whole channel is written (contracts/cli.md CLI-018, CLI-021).
 
 use chrono_tz::Tz;
 use clap::{Args, Subcommand};
@@ -233,7 +233,7 @@ pub fn resolve_item(text: &str, catalog: &Catalog) -> Result<ItemRef, String> {
     }
 }
 
-/// CLI-021: every core rule of the channel, as `channel "ID": KEY: MESSAGE`, all on one line.
+/// CLI-018: every core rule of the channel, as `channel "ID": KEY: MESSAGE`, all on one line.
 pub fn check(channel: &Channel) -> AppResult<()> {
     let errors = check_channel(channel);
     if errors.is_empty() {

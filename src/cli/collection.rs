@@ -1,5 +1,5 @@
 //! `retrovue collection list|show|update|ingest|wipe`: ingest scopes of sources and the ingest
-//! run itself (contracts/cli.md CLI-013..015, contracts/assets.md).
+//! run itself (contracts/cli.md CLI-012..014, contracts/assets.md).
 
 use clap::{Args, Subcommand};
 

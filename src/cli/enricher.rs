@@ -1,5 +1,5 @@
 //! `retrovue enricher list|add|remove`: the ingest enrichers `collection ingest` runs, in order
-//! (contracts/cli.md CLI-016).
+//! (contracts/cli.md CLI-015).
 
 use clap::{Args, Subcommand};
 use retrovue_core::validate::is_slug;

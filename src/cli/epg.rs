@@ -1,4 +1,4 @@
-//! `retrovue epg show|export`: the guide derived from stored ScheduleDays (STORE-010, CLI-027).
+//! `retrovue epg show|export`: the guide derived from stored ScheduleDays (STORE-010, CLI-022).
 
 use clap::{Args, Subcommand};
 use retrovue_core::time::{fmt_utc, ChannelClock};
@@ -35,7 +35,7 @@ pub struct ExportArgs {
     pub output: Option<std::path::PathBuf>,
 }
 
-/// CLI-027: the XMLTV guide of stored days for the chosen channels.
+/// CLI-022: the XMLTV guide of stored days for the chosen channels.
 fn export(args: ExportArgs, global: &Global) -> AppResult<()> {
     if args.format != "xmltv" {
         return Err(AppError::bad(format!(

@@ -1,5 +1,5 @@
 //! `retrovue plan add|list|show|update|delete --channel ID`: a channel's SchedulePlans, saved
-//! through the channel's validation (contracts/cli.md CLI-024).
+//! through the channel's validation (contracts/cli.md CLI-019).
 
 use chrono::{NaiveDate, Weekday};
 use clap::{Args, Subcommand};

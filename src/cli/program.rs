@@ -1,5 +1,5 @@
 //! `retrovue program add|list|show|update|delete`: series or asset lists with a play mode,
-//! checked with the lineup file's rules and messages (contracts/cli.md CLI-026).
+//! checked with the lineup file's rules and messages (contracts/cli.md CLI-017).
 
 use clap::{Args, Subcommand};
 use retrovue_core::model::{Catalog, Lineup, PlayMode, Program};
@@ -73,7 +73,7 @@ pub struct DeleteArgs {
     pub dry_run: DryRun,
 }
 
-/// CLI-026: the lineup's program rules.
+/// CLI-017: the lineup's program rules.
 fn check(program: &Program, catalog: &Catalog) -> AppResult<()> {
     let bad = |key: &str, message: String| {
         Err(AppError::bad(format!(

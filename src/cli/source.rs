@@ -1,5 +1,5 @@
 //! `retrovue source add|list|show|update|delete|discover`: the external libraries RetroVue reads
-//! (contracts/cli.md CLI-010..012).
+//! (contracts/cli.md CLI-010, CLI-011).
 
 use clap::{Args, Subcommand};
 use retrovue_core::validate::is_slug;

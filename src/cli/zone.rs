@@ -1,5 +1,5 @@
 //! `retrovue zone add|list|show|update|delete --channel ID --plan NAME`: the time windows of a
-//! plan and what they hold, saved through the channel's validation (contracts/cli.md CLI-025).
+//! plan and what they hold, saved through the channel's validation (contracts/cli.md CLI-020).
 
 use clap::{Args, Subcommand};
 use retrovue_core::model::{Catalog, ItemRef, Zone};

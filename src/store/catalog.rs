@@ -323,7 +323,7 @@ pub fn put_source(tx: &mut dyn Tx, record: &SourceRecord, create: bool) -> Store
 }
 
 /// Deletes a source, its collections and their assets; refuses when any of those assets has
-/// history or is referenced (CLI-007).
+/// history or is referenced (CLI-005).
 pub fn delete_source(tx: &mut dyn Tx, id: &str) -> StoreResult<usize> {
     if sources(tx, Some(id))?.is_empty() {
         return Err(StoreError::bad(format!("unknown source {id:?}")));
@@ -683,7 +683,7 @@ pub fn apply_ingest(tx: &mut dyn Tx, write: &IngestWrite) -> StoreResult<IngestC
 }
 
 // ---------------------------------------------------------------------------------------------
-// Deletes of scheduling nouns (CLI-007)
+// Deletes of scheduling nouns (CLI-005)
 
 fn count(tx: &mut dyn Tx, sql: &str, id: &str) -> StoreResult<usize> {
     Ok(tx
