@@ -525,7 +525,11 @@ fn enrich(
     enrichers: &[Box<dyn IngestEnricher>],
 ) -> (DiscoveredItem, Result<(), String>) {
     if enrichers.is_empty() {
-        return (item, Err(NO_ENRICHER_REASON.to_string()));
+        // A provider (Plex, Jellyfin) may know the duration already; only nothing is a failure.
+        return match item.duration_ms {
+            Some(ms) if ms > 0 => (item, Ok(())),
+            _ => (item, Err(NO_ENRICHER_REASON.to_string())),
+        };
     }
     for enricher in enrichers {
         match enricher.enrich(item.clone()) {
