@@ -530,6 +530,7 @@ impl<'a> ChannelThread<'a> {
 
     fn spawn(&mut self, session: SessionId, join_at: UtcMs, blocks: Vec<Block>, restart: bool) {
         self.engine = None;
+        self.fanout.forget_latest();
         self.segments = blocks
             .iter()
             .flat_map(|b| &b.segments)

@@ -4,6 +4,7 @@
 //! reaped on drop, so no engine ever outlives its owner.
 
 use std::io::{BufRead, BufReader, Write};
+use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::Arc;
@@ -62,7 +63,10 @@ impl EngineProcess {
         let stdin = child.stdin.take();
         std::thread::Builder::new()
             .name(format!("ts-{channel}"))
-            .spawn(move || pump_packets(stdout, &fanout))?;
+            .spawn(move || {
+                let fd = stdout.as_raw_fd();
+                pump_packets(stdout, Some(fd), &fanout)
+            })?;
         let name = channel.to_string();
         std::thread::Builder::new()
             .name(format!("ev-{channel}"))

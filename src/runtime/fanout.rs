@@ -3,7 +3,9 @@
 //! it can never slow the engine or the others.
 
 use std::io::Read;
+use std::os::fd::RawFd;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Sender, TrySendError};
 use retrovue_core::manager::ViewerId;
@@ -25,6 +27,9 @@ pub enum Departure {
 /// The viewers of one channel; survives engine restarts.
 pub struct FanOut {
     viewers: Mutex<Vec<(ViewerId, Sender<Chunk>)>>,
+    /// The latest chunk, handed to a joining viewer at once so its first bytes need not wait
+    /// for the engine's next write.
+    latest: Mutex<Option<Chunk>>,
     on_departure: Box<dyn Fn(ViewerId, Departure) + Send + Sync>,
 }
 
@@ -32,6 +37,7 @@ impl FanOut {
     pub fn new(on_departure: impl Fn(ViewerId, Departure) + Send + Sync + 'static) -> FanOut {
         FanOut {
             viewers: Mutex::new(Vec::new()),
+            latest: Mutex::new(None),
             on_departure: Box::new(on_departure),
         }
     }
@@ -41,7 +47,21 @@ impl FanOut {
     }
 
     pub fn add(&self, viewer: ViewerId, queue: Sender<Chunk>) {
-        self.lock().push((viewer, queue));
+        let mut viewers = self.lock();
+        if let Some(latest) = self
+            .latest
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+        {
+            let _ = queue.try_send(latest);
+        }
+        viewers.push((viewer, queue));
+    }
+
+    /// A new engine session starts: the previous session's packets are no longer current.
+    pub fn forget_latest(&self) {
+        self.latest.lock().unwrap_or_else(|e| e.into_inner()).take();
     }
 
     /// Forget viewers (their queues close, so their streams end).
@@ -64,45 +84,84 @@ impl FanOut {
     /// Offer a chunk to every viewer without ever blocking.
     pub fn broadcast(&self, chunk: &Chunk) {
         let mut departed = Vec::new();
-        self.lock()
-            .retain(|(id, queue)| match queue.try_send(Arc::clone(chunk)) {
-                Ok(()) => true,
-                Err(TrySendError::Full(_)) => {
-                    departed.push((*id, Departure::Dropped));
-                    false
-                }
-                Err(TrySendError::Disconnected(_)) => {
-                    departed.push((*id, Departure::Left));
-                    false
-                }
-            });
+        let mut viewers = self.lock();
+        *self.latest.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::clone(chunk));
+        viewers.retain(|(id, queue)| match queue.try_send(Arc::clone(chunk)) {
+            Ok(()) => true,
+            Err(TrySendError::Full(_)) => {
+                departed.push((*id, Departure::Dropped));
+                false
+            }
+            Err(TrySendError::Disconnected(_)) => {
+                departed.push((*id, Departure::Left));
+                false
+            }
+        });
+        drop(viewers);
         for (id, why) in departed {
             (self.on_departure)(id, why);
         }
     }
 }
 
+/// Reads are gathered for at most this long before a chunk goes out: fewer, larger chunks keep a
+/// bounded queue a few seconds deep at any bitrate, for a negligible delay.
+const GATHER: Duration = Duration::from_millis(5);
+/// A chunk goes out as soon as it holds this much.
+const GATHER_BYTES: usize = 32 * 1024;
+
+/// Wait until `fd` is readable or `timeout` passes.
+fn readable(fd: RawFd, timeout: Duration) -> bool {
+    let mut poll = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    let ms = timeout.as_millis().clamp(1, i32::MAX as u128) as i32;
+    // SAFETY: one valid pollfd for the duration of the call.
+    unsafe { libc::poll(&mut poll, 1, ms) > 0 }
+}
+
 /// Read an engine's stdout until EOF, handing whole packets to the fan-out. Bytes of a packet
-/// split across reads wait for the rest; they are never sent alone.
-pub fn pump_packets(mut source: impl Read, fanout: &FanOut) {
+/// split across reads wait for the rest; they are never sent alone. With `fd`, reads arriving
+/// within a few milliseconds are gathered into one chunk.
+pub fn pump_packets(mut source: impl Read, fd: Option<RawFd>, fanout: &FanOut) {
     const READ_SIZE: usize = 348 * PACKET_SIZE; // ~64 KiB
     let mut buffer = vec![0u8; READ_SIZE];
     let mut filled = 0;
-    loop {
-        match source.read(&mut buffer[filled..]) {
-            Ok(0) => return,
-            Ok(n) => {
-                filled += n;
-                let whole = filled - filled % PACKET_SIZE;
-                if whole > 0 {
-                    let chunk: Chunk = Arc::from(&buffer[..whole]);
-                    fanout.broadcast(&chunk);
-                    buffer.copy_within(whole..filled, 0);
-                    filled -= whole;
-                }
-            }
+    let mut read = |buffer: &mut [u8]| loop {
+        match source.read(buffer) {
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(_) => return,
+            other => return other.unwrap_or(0),
+        }
+    };
+    loop {
+        let n = read(&mut buffer[filled..]);
+        let mut eof = n == 0;
+        filled += n;
+        if let Some(fd) = fd {
+            let started = Instant::now();
+            while !eof && filled < GATHER_BYTES {
+                let Some(left) = GATHER.checked_sub(started.elapsed()) else {
+                    break;
+                };
+                if !readable(fd, left) {
+                    break;
+                }
+                let n = read(&mut buffer[filled..]);
+                eof = n == 0;
+                filled += n;
+            }
+        }
+        let whole = filled - filled % PACKET_SIZE;
+        if whole > 0 {
+            let chunk: Chunk = Arc::from(&buffer[..whole]);
+            fanout.broadcast(&chunk);
+            buffer.copy_within(whole..filled, 0);
+            filled -= whole;
+        }
+        if eof {
+            return;
         }
     }
 }
@@ -139,7 +198,7 @@ mod tests {
                 Ok(n)
             }
         }
-        pump_packets(Trickle(data.clone(), 0), &fanout);
+        pump_packets(Trickle(data.clone(), 0), None, &fanout);
         let received: Vec<u8> = fast_rx.try_iter().flat_map(|c| c.to_vec()).collect();
         assert_eq!(received, data);
         assert_eq!(dropped.load(Ordering::SeqCst), 1);

@@ -1,0 +1,378 @@
+//! Daemon benchmark (`cargo bench --bench serve`): tune-in latency (GET → first TS byte) with the
+//! synthetic and ffmpeg engines, a second viewer joining a running channel, fan-out of one
+//! 8 Mbit/s channel to growing numbers of loopback viewers (drops and daemon CPU), and the idle
+//! daemon's RSS with 50 channels defined. Real processes and sockets, loopback only.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+struct Daemon {
+    child: Child,
+    addr: String,
+    home: PathBuf,
+}
+
+impl Daemon {
+    fn start(label: &str, args: &[&str]) -> Daemon {
+        let home = std::env::temp_dir().join(format!("rv-bench-{label}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&home);
+        std::fs::create_dir_all(&home).unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_retrovue"))
+            .args(["serve", "--bind", "127.0.0.1:0", "-q"])
+            .args(args)
+            .env("RETROVUE_HOME", &home)
+            .env_remove("RETROVUE_DATABASE_URL")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let addr = line
+            .split("http://")
+            .nth(1)
+            .and_then(|r| r.split('/').next())
+            .unwrap_or_else(|| panic!("no address in {line:?}"))
+            .to_string();
+        Daemon { child, addr, home }
+    }
+
+    fn metric(&self, name: &str, channel: &str) -> i64 {
+        let text = ureq::get(&format!("http://{}/metrics", self.addr))
+            .call()
+            .unwrap()
+            .into_string()
+            .unwrap();
+        let key = format!("{name}{{channel=\"{channel}\"}} ");
+        text.lines()
+            .find_map(|l| l.strip_prefix(&key))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    }
+
+    /// user + system CPU seconds of the daemon so far.
+    fn cpu_seconds(&self) -> f64 {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap();
+        let fields: Vec<&str> = stat
+            .rsplit(')')
+            .next()
+            .unwrap()
+            .split_whitespace()
+            .collect();
+        let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
+        ticks / 100.0
+    }
+
+    fn rss_mb(&self) -> f64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        let kb: f64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .unwrap()
+            .trim()
+            .trim_end_matches("kB")
+            .trim()
+            .parse()
+            .unwrap();
+        kb / 1024.0
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGTERM);
+        }
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.home);
+    }
+}
+
+/// Connect, ask for a channel, return the socket once the first body byte arrived, and the time
+/// from sending the request to that byte.
+fn tune(addr: &str, channel: &str) -> (TcpStream, Duration) {
+    let mut socket = TcpStream::connect(addr).unwrap();
+    socket.set_nodelay(true).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let started = Instant::now();
+    write!(
+        socket,
+        "GET /channel/{channel}.ts HTTP/1.1\r\nHost: {addr}\r\n\r\n"
+    )
+    .unwrap();
+    let mut seen = Vec::new();
+    let mut byte = [0u8; 1];
+    // Head, then the first chunk-size line, then the first TS byte.
+    loop {
+        assert_eq!(socket.read(&mut byte).unwrap(), 1);
+        seen.push(byte[0]);
+        if seen.ends_with(b"\r\n\r\n") {
+            assert!(
+                seen.starts_with(b"HTTP/1.1 200"),
+                "{}",
+                String::from_utf8_lossy(&seen)
+            );
+            break;
+        }
+    }
+    seen.clear();
+    loop {
+        assert_eq!(socket.read(&mut byte).unwrap(), 1);
+        seen.push(byte[0]);
+        if seen.ends_with(b"\r\n") {
+            break;
+        }
+    }
+    assert_eq!(socket.read(&mut byte).unwrap(), 1);
+    let elapsed = started.elapsed();
+    assert_eq!(byte[0], 0x47);
+    (socket, elapsed)
+}
+
+fn percentile(samples: &mut [Duration], p: f64) -> f64 {
+    samples.sort();
+    let i = ((samples.len() as f64 - 1.0) * p).round() as usize;
+    samples[i].as_secs_f64() * 1000.0
+}
+
+fn wait_idle(daemon: &Daemon, channel: &str) {
+    let until = Instant::now() + Duration::from_secs(20);
+    while daemon.metric("retrovue_engine_running", channel) != 0 {
+        assert!(Instant::now() < until, "engine did not stop");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn cold_tune_ins(daemon: &Daemon, channel: &str, n: usize) -> Vec<Duration> {
+    let mut samples = Vec::new();
+    for _ in 0..n {
+        wait_idle(daemon, channel);
+        let (socket, elapsed) = tune(&daemon.addr, channel);
+        samples.push(elapsed);
+        drop(socket);
+    }
+    samples
+}
+
+fn bench_synthetic_tune_in() {
+    let daemon = Daemon::start("synthetic", &["--linger-ms", "0"]);
+    let mut cold = cold_tune_ins(&daemon, "retro-one", 30);
+    println!(
+        "tune-in synthetic (cold engine): n={} p50 {:.1} ms, p99 {:.1} ms",
+        cold.len(),
+        percentile(&mut cold, 0.5),
+        percentile(&mut cold, 0.99)
+    );
+    let (_first, _) = tune(&daemon.addr, "toon-town");
+    let mut joins = Vec::new();
+    for _ in 0..50 {
+        let (socket, elapsed) = tune(&daemon.addr, "toon-town");
+        joins.push(elapsed);
+        drop(socket);
+    }
+    println!(
+        "second viewer joining a running channel: n={} p50 {:.1} ms, p99 {:.1} ms",
+        joins.len(),
+        percentile(&mut joins, 0.5),
+        percentile(&mut joins, 0.99)
+    );
+}
+
+fn make_clip(path: &Path, seconds: u32) {
+    let video = format!("testsrc=size=320x180:rate=10:duration={seconds}");
+    let audio = format!("sine=frequency=440:sample_rate=48000:duration={seconds}");
+    let ok = Command::new("ffmpeg")
+        .args([
+            "-v", "error", "-y", "-f", "lavfi", "-i", &video, "-f", "lavfi", "-i", &audio,
+        ])
+        .args(["-c:v", "mpeg4", "-c:a", "aac", "-shortest"])
+        .arg(path)
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    assert!(
+        ok,
+        "ffmpeg could not make a clip (run scripts/ensure-ffmpeg.sh)"
+    );
+}
+
+fn bench_ffmpeg_tune_in() {
+    let dir = std::env::temp_dir().join(format!("rv-bench-clips-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let clip = dir.join("feature.mkv");
+    make_clip(&clip, 900);
+    let lineup = format!(
+        r#"[[asset]]
+id = "feature"
+kind = "episode"
+title = "Feature"
+series = "Features"
+duration_ms = 900000
+path = "{}"
+
+[[program]]
+id = "features"
+title = "Features"
+play_mode = "sequential"
+series = "Features"
+
+[[channel]]
+id = "clips"
+number = "1"
+name = "Clips"
+timezone = "UTC"
+grid_block_minutes = 15
+block_start_offsets_minutes = [0, 15, 30, 45]
+programming_day_start = "06:00"
+break_policy = "end"
+interstitials = []
+
+  [[channel.plan]]
+  name = "All Day"
+
+    [[channel.plan.zone]]
+    name = "Day"
+    start = "06:00"
+    end = "24:00"
+    items = ["features"]
+
+    [[channel.plan.zone]]
+    name = "Night"
+    start = "00:00"
+    end = "06:00"
+    items = ["features"]
+"#,
+        clip.display()
+    );
+    let lineup_path = dir.join("lineup.toml");
+    std::fs::write(&lineup_path, lineup).unwrap();
+    let daemon = Daemon::start(
+        "ffmpeg",
+        &[
+            "--engine",
+            "ffmpeg",
+            "--linger-ms",
+            "0",
+            "--lineup",
+            lineup_path.to_str().unwrap(),
+        ],
+    );
+    let mut samples = cold_tune_ins(&daemon, "clips", 10);
+    println!(
+        "tune-in ffmpeg (cold engine, seek into a 15 min clip): n={} p50 {:.1} ms, p99 {:.1} ms",
+        samples.len(),
+        percentile(&mut samples, 0.5),
+        percentile(&mut samples, 0.99)
+    );
+    drop(daemon);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn bench_fan_out() {
+    let daemon = Daemon::start(
+        "fanout",
+        &["--engine-arg=--bitrate=8000000", "--linger-ms", "60000"],
+    );
+    let mut best = 0;
+    for viewers in [50usize, 100, 200, 400, 600, 800] {
+        let stop = Arc::new(AtomicBool::new(false));
+        let bytes = Arc::new(AtomicU64::new(0));
+        let mut threads = Vec::new();
+        for _ in 0..viewers {
+            let (mut socket, _) = tune(&daemon.addr, "retro-one");
+            let stop = Arc::clone(&stop);
+            let bytes = Arc::clone(&bytes);
+            threads.push(
+                std::thread::Builder::new()
+                    .stack_size(64 * 1024)
+                    .spawn(move || {
+                        let mut buf = vec![0u8; 64 * 1024];
+                        while !stop.load(Ordering::Relaxed) {
+                            match socket.read(&mut buf) {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => {
+                                    bytes.fetch_add(n as u64, Ordering::Relaxed);
+                                }
+                            }
+                        }
+                    })
+                    .unwrap(),
+            );
+        }
+        let dropped_before = daemon.metric("retrovue_dropped_viewers_total", "retro-one");
+        let cpu_before = daemon.cpu_seconds();
+        bytes.store(0, Ordering::Relaxed);
+        let started = Instant::now();
+        std::thread::sleep(Duration::from_secs(5));
+        let wall = started.elapsed().as_secs_f64();
+        let cpu = (daemon.cpu_seconds() - cpu_before) / wall * 100.0;
+        let per_viewer = bytes.load(Ordering::Relaxed) as f64 / viewers as f64 / wall * 8.0 / 1e6;
+        let dropped = daemon.metric("retrovue_dropped_viewers_total", "retro-one") - dropped_before;
+        println!(
+            "fan-out 8 Mbit/s: {viewers} viewers, {dropped} dropped, {per_viewer:.2} Mbit/s per viewer, daemon CPU {cpu:.0}%"
+        );
+        stop.store(true, Ordering::Relaxed);
+        drop(threads);
+        if dropped == 0 && per_viewer > 7.0 {
+            best = viewers;
+        } else {
+            break;
+        }
+        std::thread::sleep(Duration::from_secs(2));
+    }
+    println!("fan-out: most viewers held with zero drops at full rate: {best}");
+}
+
+fn bench_idle_rss() {
+    let dir = std::env::temp_dir().join(format!("rv-bench-50-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let lineup = dir.join("lineup.toml");
+    let ok = Command::new(env!("CARGO_BIN_EXE_retrovue"))
+        .args(["lineup", "generate", "--channels", "50", "--out"])
+        .arg(&lineup)
+        .env("RETROVUE_HOME", &dir)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    let started = Instant::now();
+    let daemon = Daemon::start("idle", &["--lineup", lineup.to_str().unwrap()]);
+    let ready = started.elapsed();
+    std::thread::sleep(Duration::from_secs(2));
+    println!(
+        "idle daemon with 50 channels: RSS {:.1} MB (first start incl. import and 5-day build: {:.1} s)",
+        daemon.rss_mb(),
+        ready.as_secs_f64()
+    );
+    drop(daemon);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn main() {
+    let only = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    let run = |name: &str| only.as_deref().is_none_or(|o| name.contains(o));
+    if run("synthetic") {
+        bench_synthetic_tune_in();
+    }
+    if run("ffmpeg") {
+        bench_ffmpeg_tune_in();
+    }
+    if run("fanout") {
+        bench_fan_out();
+    }
+    if run("rss") {
+        bench_idle_rss();
+    }
+}
