@@ -441,6 +441,8 @@ fn update(args: UpdateArgs, global: &Global) -> AppResult<()> {
 fn delete(args: DeleteArgs, global: &Global) -> AppResult<()> {
     let mut store = open_store(global)?;
     let channel = require_channel(store.as_mut(), &args.id)?;
+    // The history check runs in a dry run too (CLI-003).
+    store.delete_channel(&channel.id, true)?;
     if !args.dry_run.dry_run {
         confirm(
             &format!(
@@ -450,7 +452,7 @@ fn delete(args: DeleteArgs, global: &Global) -> AppResult<()> {
             ),
             args.confirm,
         )?;
-        store.delete_channel(&channel.id)?;
+        store.delete_channel(&channel.id, false)?;
     }
     report_change(
         &format!("channel {}", channel.id),

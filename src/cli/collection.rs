@@ -305,6 +305,8 @@ fn wipe(args: WipeArgs, global: &Global) -> AppResult<()> {
             ..AssetFilter::default()
         })?
         .len();
+    // The history and reference checks run in a dry run too (CLI-003).
+    store.wipe_collection(&collection.id, true)?;
     if args.dry_run.dry_run {
         if global.json {
             print_json(
@@ -322,7 +324,7 @@ fn wipe(args: WipeArgs, global: &Global) -> AppResult<()> {
         &format!("delete all {count} assets of collection {}", collection.id),
         args.confirm,
     )?;
-    let deleted = store.wipe_collection(&collection.id)?;
+    let deleted = store.wipe_collection(&collection.id, false)?;
     if global.json {
         print_json(
             &serde_json::json!({ "collection": collection.id, "assets": deleted, "dry_run": false }),

@@ -279,9 +279,11 @@ fn delete(args: DeleteArgs, global: &Global) -> AppResult<()> {
     let mut store = open_store(global)?;
     let catalog = store.load_catalog()?;
     let program = require_program(&catalog, &args.id)?;
+    // The reference and history checks run in a dry run too (CLI-003).
+    store.delete_program(&program.id, true)?;
     if !args.dry_run.dry_run {
         confirm(&format!("delete program {}", program.id), args.confirm)?;
-        store.delete_program(&program.id)?;
+        store.delete_program(&program.id, false)?;
     }
     report_change(
         &format!("program {}", program.id),

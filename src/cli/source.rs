@@ -284,6 +284,8 @@ fn delete(args: DeleteArgs, global: &Global) -> AppResult<()> {
     let mut store = open_store(global)?;
     let source = require_source(store.as_mut(), &args.id)?;
     let collections = store.collections(Some(&source.id), None)?;
+    // The history and reference checks run in a dry run too (CLI-003).
+    store.delete_source(&source.id, true)?;
     if args.dry_run.dry_run {
         if global.json {
             print_json(
@@ -306,7 +308,7 @@ fn delete(args: DeleteArgs, global: &Global) -> AppResult<()> {
         ),
         args.confirm,
     )?;
-    let assets = store.delete_source(&source.id)?;
+    let assets = store.delete_source(&source.id, false)?;
     if global.json {
         print_json(
             &serde_json::json!({ "source": source.id, "deleted_assets": assets, "dry_run": false }),

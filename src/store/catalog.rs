@@ -324,13 +324,16 @@ pub fn put_source(tx: &mut dyn Tx, record: &SourceRecord, create: bool) -> Store
 
 /// Deletes a source, its collections and their assets; refuses when any of those assets has
 /// history or is referenced (CLI-005).
-pub fn delete_source(tx: &mut dyn Tx, id: &str) -> StoreResult<usize> {
+pub fn delete_source(tx: &mut dyn Tx, id: &str, dry_run: bool) -> StoreResult<usize> {
     if sources(tx, Some(id))?.is_empty() {
         return Err(StoreError::bad(format!("unknown source {id:?}")));
     }
     let mut removed = 0;
     for collection in collections(tx, Some(id), None)? {
-        removed += wipe_collection(tx, &collection.id, &format!("source {id:?}"))?;
+        removed += wipe_collection(tx, &collection.id, &format!("source {id:?}"), dry_run)?;
+    }
+    if dry_run {
+        return Ok(removed);
     }
     tx.execute(
         "DELETE FROM collection WHERE source_id = $1",
@@ -466,7 +469,12 @@ pub fn put_collection(tx: &mut dyn Tx, record: &CollectionRecord, create: bool) 
 
 /// Deletes every asset of a collection; refuses (naming `owner`) when one has history or is
 /// referenced. Returns how many were deleted.
-pub fn wipe_collection(tx: &mut dyn Tx, id: &str, owner: &str) -> StoreResult<usize> {
+pub fn wipe_collection(
+    tx: &mut dyn Tx,
+    id: &str,
+    owner: &str,
+    dry_run: bool,
+) -> StoreResult<usize> {
     let ids: Vec<String> = tx
         .query(
             "SELECT id FROM asset WHERE collection_id = $1 ORDER BY id",
@@ -502,10 +510,12 @@ pub fn wipe_collection(tx: &mut dyn Tx, id: &str, owner: &str) -> StoreResult<us
             first.text(0)
         )));
     }
-    tx.execute(
-        "DELETE FROM asset WHERE collection_id = $1",
-        &[Value::from(id)],
-    )?;
+    if !dry_run {
+        tx.execute(
+            "DELETE FROM asset WHERE collection_id = $1",
+            &[Value::from(id)],
+        )?;
+    }
     Ok(ids.len())
 }
 
@@ -706,7 +716,7 @@ pub fn channel_dependents(tx: &mut dyn Tx, id: &str) -> StoreResult<Dependents> 
     })
 }
 
-pub fn delete_channel(tx: &mut dyn Tx, id: &str) -> StoreResult<()> {
+pub fn delete_channel(tx: &mut dyn Tx, id: &str, dry_run: bool) -> StoreResult<()> {
     let dependents = channel_dependents(tx, id)?;
     if dependents.history > 0 {
         return Err(StoreError::bad(format!(
@@ -714,6 +724,9 @@ pub fn delete_channel(tx: &mut dyn Tx, id: &str) -> StoreResult<()> {
              deactivate it instead: retrovue channel update {id} --active false",
             dependents.history
         )));
+    }
+    if dry_run {
+        return Ok(());
     }
     if tx.execute("DELETE FROM channel WHERE id = $1", &[Value::from(id)])? == 0 {
         return Err(StoreError::bad(format!("unknown channel {id:?}")));
@@ -753,7 +766,7 @@ pub fn program_dependents(tx: &mut dyn Tx, id: &str) -> StoreResult<Dependents> 
     })
 }
 
-pub fn delete_program(tx: &mut dyn Tx, id: &str) -> StoreResult<()> {
+pub fn delete_program(tx: &mut dyn Tx, id: &str, dry_run: bool) -> StoreResult<()> {
     let dependents = program_dependents(tx, id)?;
     if let Some(first) = dependents.references.first() {
         return Err(StoreError::bad(format!(
@@ -766,6 +779,9 @@ pub fn delete_program(tx: &mut dyn Tx, id: &str) -> StoreResult<()> {
              deleted",
             dependents.history
         )));
+    }
+    if dry_run {
+        return Ok(());
     }
     if tx.execute("DELETE FROM program WHERE id = $1", &[Value::from(id)])? == 0 {
         return Err(StoreError::bad(format!("unknown program {id:?}")));

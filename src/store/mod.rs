@@ -212,8 +212,8 @@ pub trait Store {
     /// Insert (`create`) or replace a source.
     fn put_source(&mut self, source: &SourceRecord, create: bool) -> StoreResult<()>;
     /// Delete a source with its collections and their assets; refuses over history or
-    /// references. Returns how many assets went.
-    fn delete_source(&mut self, id: &str) -> StoreResult<usize>;
+    /// references. Returns how many assets went. `dry_run`: every check, no delete.
+    fn delete_source(&mut self, id: &str, dry_run: bool) -> StoreResult<usize>;
     /// Collections of a source (or all, or the one with id `only`), ordered by id.
     fn collections(
         &mut self,
@@ -227,7 +227,7 @@ pub trait Store {
     ) -> StoreResult<Vec<CollectionRecord>>;
     fn update_collection(&mut self, collection: &CollectionRecord) -> StoreResult<()>;
     /// Delete every asset of a collection; refuses over history or references.
-    fn wipe_collection(&mut self, id: &str) -> StoreResult<usize>;
+    fn wipe_collection(&mut self, id: &str, dry_run: bool) -> StoreResult<usize>;
     fn enrichers(&mut self) -> StoreResult<Vec<EnricherRecord>>;
     fn add_enricher(&mut self, enricher: &EnricherRecord) -> StoreResult<EnricherRecord>;
     fn remove_enricher(&mut self, id: &str) -> StoreResult<()>;
@@ -239,9 +239,9 @@ pub trait Store {
     /// ASSET-003: write one collection's ingest in one transaction.
     fn apply_ingest(&mut self, write: &IngestWrite) -> StoreResult<IngestCounts>;
     /// Delete a channel (plans and zones with it); refuses when it has history.
-    fn delete_channel(&mut self, id: &str) -> StoreResult<()>;
+    fn delete_channel(&mut self, id: &str, dry_run: bool) -> StoreResult<()>;
     /// Delete a program; refuses when a zone uses it or a ScheduleDay rotates it.
-    fn delete_program(&mut self, id: &str) -> StoreResult<()>;
+    fn delete_program(&mut self, id: &str, dry_run: bool) -> StoreResult<()>;
 }
 
 /// Where a database URL points.

@@ -1143,9 +1143,9 @@ impl<B: Backend> Store for SqlStore<B> {
             .transaction(TxMode::Write, |tx| catalog::put_source(tx, source, create))
     }
 
-    fn delete_source(&mut self, id: &str) -> StoreResult<usize> {
+    fn delete_source(&mut self, id: &str, dry_run: bool) -> StoreResult<usize> {
         self.backend
-            .transaction(TxMode::Write, |tx| catalog::delete_source(tx, id))
+            .transaction(TxMode::Write, |tx| catalog::delete_source(tx, id, dry_run))
     }
 
     fn collections(
@@ -1171,12 +1171,12 @@ impl<B: Backend> Store for SqlStore<B> {
         })
     }
 
-    fn wipe_collection(&mut self, id: &str) -> StoreResult<usize> {
+    fn wipe_collection(&mut self, id: &str, dry_run: bool) -> StoreResult<usize> {
         self.backend.transaction(TxMode::Write, |tx| {
             if catalog::collections(tx, None, Some(id))?.is_empty() {
                 return Err(StoreError::bad(format!("unknown collection {id:?}")));
             }
-            catalog::wipe_collection(tx, id, &format!("collection {id:?}"))
+            catalog::wipe_collection(tx, id, &format!("collection {id:?}"), dry_run)
         })
     }
 
@@ -1215,13 +1215,13 @@ impl<B: Backend> Store for SqlStore<B> {
             .transaction(TxMode::Write, |tx| catalog::apply_ingest(tx, write))
     }
 
-    fn delete_channel(&mut self, id: &str) -> StoreResult<()> {
+    fn delete_channel(&mut self, id: &str, dry_run: bool) -> StoreResult<()> {
         self.backend
-            .transaction(TxMode::Write, |tx| catalog::delete_channel(tx, id))
+            .transaction(TxMode::Write, |tx| catalog::delete_channel(tx, id, dry_run))
     }
 
-    fn delete_program(&mut self, id: &str) -> StoreResult<()> {
+    fn delete_program(&mut self, id: &str, dry_run: bool) -> StoreResult<()> {
         self.backend
-            .transaction(TxMode::Write, |tx| catalog::delete_program(tx, id))
+            .transaction(TxMode::Write, |tx| catalog::delete_program(tx, id, dry_run))
     }
 }
