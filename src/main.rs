@@ -9,6 +9,15 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
     let cli = retrovue::cli::Cli::parse();
+    if !matches!(cli.command, retrovue::cli::Command::Serve(_)) {
+        // A command whose output is piped into `head` should end quietly like any Unix tool,
+        // not panic on a closed pipe. The daemon keeps Rust's default (SIGPIPE ignored): a
+        // viewer hanging up must only fail that viewer's write.
+        // SAFETY: restoring a signal's default disposition before any thread is started.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     retrovue::cli::init_logging(&cli.global);
     if let Err(error) = retrovue::cli::run(cli) {
         eprintln!("error: {error}");

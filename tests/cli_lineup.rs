@@ -224,3 +224,34 @@ fn generate_writes_a_valid_deterministic_lineup() {
     );
     assert_eq!(retrovue(&["lineup", "generate"]).status.code(), Some(2));
 }
+
+#[test]
+fn output_piped_into_a_closed_pipe_ends_quietly() {
+    // contract: CLI-025
+    // A reader that hangs up early (like `head -1`) must not make the CLI panic.
+    use std::io::Read;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_retrovue"))
+        .args(["lineup", "generate", "--channels", "40", "--seed", "1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 64];
+    child
+        .stdout
+        .as_mut()
+        .unwrap()
+        .read_exact(&mut first)
+        .unwrap();
+    drop(child.stdout.take());
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    child.wait().unwrap();
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
