@@ -8,10 +8,10 @@ use std::time::Instant;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use chrono::NaiveDate;
+use retrovue_core::build_channel_schedule;
 use retrovue_core::generate::generate_lineup;
 use retrovue_core::model::{RotationState, TrafficState};
 use retrovue_core::schedule::SchedulingContext;
-use retrovue_core::build_channel_schedule;
 
 /// Peak resident set size of this process, from /proc (Linux), in MiB.
 fn peak_rss_mib() -> f64 {
@@ -36,7 +36,14 @@ fn main() {
         let ctx = SchedulingContext::new(&lineup.catalog, 0);
         let mut counts = (0, 0, 0);
         for channel in &lineup.channels {
-            let s = build_channel_schedule(&ctx, channel, start, days, RotationState::default(), TrafficState::default());
+            let s = build_channel_schedule(
+                &ctx,
+                channel,
+                start,
+                days,
+                RotationState::default(),
+                TrafficState::default(),
+            );
             counts.0 += s.days.iter().map(|d| d.items.len()).sum::<usize>();
             counts.1 += s.playlog.len();
             counts.2 += s.epg.len();
