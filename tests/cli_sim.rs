@@ -123,3 +123,39 @@ fn bad_options_exit_2_with_a_clear_line() {
     let out = retrovue(&["sim", "--lineup", "fixtures/no-such-lineup.toml"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn without_a_lineup_the_bundled_demo_runs() {
+    // contract: SIM-010
+    // Run from a directory with no fixtures: the demo is bundled into the binary.
+    let output = Command::new(env!("CARGO_BIN_EXE_retrovue"))
+        .args(["sim", "--start", "2026-03-02", "--days", "1", "--json"])
+        .current_dir(std::env::temp_dir())
+        .output()
+        .expect("run retrovue");
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let value: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let ids: Vec<&str> = value["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    let demo = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/demo/lineup.toml"
+    ))
+    .unwrap();
+    assert!(ids.len() >= 4, "{ids:?}");
+    for id in ids {
+        assert!(
+            demo.contains(&format!("id = \"{id}\"")),
+            "{id} is not a demo channel"
+        );
+    }
+}

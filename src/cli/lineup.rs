@@ -46,7 +46,12 @@ pub fn run(cmd: LineupCommand, global: &Global) -> AppResult<()> {
 /// Other commands that take `--lineup FILE` use this too, so errors read the same everywhere.
 pub fn read_lineup(path: &str) -> AppResult<Lineup> {
     let text = read_text(path)?;
-    parse_lineup(&text, path).map_err(|errors| AppError::bad(join_errors(&errors)))
+    parse_text(&text, path)
+}
+
+/// Parse lineup text named `name` in errors; every error on its own line, exit 2.
+pub fn parse_text(text: &str, name: &str) -> AppResult<Lineup> {
+    parse_lineup(text, name).map_err(|errors| AppError::bad(join_errors(&errors)))
 }
 
 fn read_text(path: &str) -> AppResult<String> {

@@ -2,7 +2,6 @@
 
 use chrono::NaiveDate;
 use clap::Args;
-use retrovue_core::lineup::parse_lineup;
 use retrovue_sim::{report, FaultPlan, SimConfig, ViewerModel};
 
 use crate::cli::Global;
@@ -10,9 +9,9 @@ use crate::error::{AppError, AppResult};
 
 #[derive(Debug, Args)]
 pub struct SimArgs {
-    /// The lineup file (TOML, INTERFACES §2).
+    /// The lineup file (TOML, INTERFACES §2); default: the bundled demo lineup.
     #[arg(long)]
-    pub lineup: String,
+    pub lineup: Option<String>,
     /// First broadcast date, YYYY-MM-DD (default: today in UTC).
     #[arg(long)]
     pub start: Option<String>,
@@ -32,12 +31,12 @@ pub struct SimArgs {
 }
 
 pub fn run(args: SimArgs, global: &Global) -> AppResult<()> {
-    let text = std::fs::read_to_string(&args.lineup)
-        .map_err(|e| AppError::bad(format!("--lineup {}: cannot read: {e}", args.lineup)))?;
-    let lineup = parse_lineup(&text, &args.lineup).map_err(|errors| {
-        let first = errors.first().map(ToString::to_string).unwrap_or_default();
-        AppError::bad(first)
-    })?;
+    let lineup = match &args.lineup {
+        Some(path) => crate::cli::lineup::read_lineup(path)?,
+        None => {
+            crate::cli::lineup::parse_text(crate::runtime::DEMO_LINEUP, "demo lineup (bundled)")?
+        }
+    };
     let start = match &args.start {
         Some(s) => NaiveDate::parse_from_str(s, "%Y-%m-%d")
             .map_err(|_| AppError::bad(format!("--start {s:?}: expected YYYY-MM-DD")))?,
