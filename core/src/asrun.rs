@@ -3,8 +3,8 @@
 
 use std::collections::VecDeque;
 
-use crate::engine::EngineEvidence;
-use crate::model::{AsRunRecord, AsRunStatus};
+use crate::engine::{EngineEvidence, SegmentRef};
+use crate::model::{AsRunRecord, AsRunStatus, UtcMs};
 
 /// Collects as-run records of one channel from its engines' evidence; the shell drains them
 /// with `poll_record` and makes them durable.
@@ -12,6 +12,8 @@ use crate::model::{AsRunRecord, AsRunStatus};
 pub struct AsRunRecorder {
     channel: String,
     pending: VecDeque<AsRunRecord>,
+    /// The segment on air since it started, until evidence closes it.
+    on_air: Option<(SegmentRef, UtcMs)>,
 }
 
 impl AsRunRecorder {
@@ -19,11 +21,21 @@ impl AsRunRecorder {
         AsRunRecorder {
             channel: channel.to_string(),
             pending: VecDeque::new(),
+            on_air: None,
         }
     }
 
     /// Record one piece of evidence; evidence that is not about a segment makes no record.
     pub fn handle_evidence(&mut self, evidence: &EngineEvidence) {
+        if let Some(closed) = evidence.segment() {
+            if self
+                .on_air
+                .as_ref()
+                .is_some_and(|(s, _)| s.event_id == closed.event_id)
+            {
+                self.on_air = None;
+            }
+        }
         let (segment, start, end, status, reason) = match evidence {
             EngineEvidence::SegmentAired {
                 segment,
@@ -42,8 +54,34 @@ impl AsRunRecorder {
                 end,
                 reason,
             } => (segment, *start, *end, AsRunStatus::Error, Some(reason)),
+            EngineEvidence::SegmentStarted { segment, at } => {
+                self.on_air = Some((segment.clone(), *at));
+                return;
+            }
             EngineEvidence::BlockStarted { .. } | EngineEvidence::SessionEnded { .. } => return,
         };
+        self.push(segment, start, end, status, reason.cloned());
+    }
+
+    /// The engine process is gone (crash, kill): the segment it had on air aired until `now`
+    /// and is recorded as truncated with `reason` — what aired, not what was planned.
+    pub fn handle_engine_exited(&mut self, now: UtcMs, reason: &str) {
+        if let Some((segment, start)) = self.on_air.take() {
+            if start < now {
+                let reason = format!("engine exited: {reason}");
+                self.push(&segment, start, now, AsRunStatus::Truncated, Some(reason));
+            }
+        }
+    }
+
+    fn push(
+        &mut self,
+        segment: &SegmentRef,
+        start: UtcMs,
+        end: UtcMs,
+        status: AsRunStatus,
+        reason: Option<String>,
+    ) {
         self.pending.push_back(AsRunRecord {
             channel: self.channel.clone(),
             playlog_id: segment.event_id.clone(),
@@ -52,7 +90,7 @@ impl AsRunRecorder {
             asset: segment.asset.clone(),
             kind: segment.kind,
             status,
-            reason: reason.cloned(),
+            reason,
         });
     }
 
@@ -97,6 +135,47 @@ mod tests {
         let second = recorder.poll_record().unwrap();
         assert_eq!(second.status, AsRunStatus::Truncated);
         assert_eq!(second.reason.as_deref(), Some("stopped"));
+        assert!(recorder.poll_record().is_none());
+    }
+
+    #[test]
+    fn a_segment_on_air_when_the_engine_dies_is_recorded_truncated() {
+        let mut recorder = AsRunRecorder::new("retro-one");
+        let segment = |n: u32| SegmentRef {
+            event_id: format!("retro-one:2026-03-02:{n}"),
+            asset: Some("ep".into()),
+            kind: EventKind::Content,
+            planned_end: 10_000 * (n as i64 + 1),
+        };
+        recorder.handle_evidence(&EngineEvidence::SegmentStarted {
+            segment: segment(0),
+            at: 0,
+        });
+        recorder.handle_evidence(&EngineEvidence::SegmentAired {
+            segment: segment(0),
+            start: 0,
+            end: 10_000,
+        });
+        // A closed segment is not recorded again when the engine exits.
+        recorder.handle_engine_exited(10_000, "crash");
+        assert_eq!(recorder.poll_record().unwrap().status, AsRunStatus::Aired);
+        assert!(recorder.poll_record().is_none());
+        recorder.handle_evidence(&EngineEvidence::SegmentStarted {
+            segment: segment(1),
+            at: 10_000,
+        });
+        recorder.handle_engine_exited(14_000, "exit status 137");
+        let cut = recorder.poll_record().unwrap();
+        assert_eq!(
+            (cut.start, cut.end, cut.status),
+            (10_000, 14_000, AsRunStatus::Truncated)
+        );
+        assert_eq!(
+            cut.reason.as_deref(),
+            Some("engine exited: exit status 137")
+        );
+        // Only once.
+        recorder.handle_engine_exited(15_000, "again");
         assert!(recorder.poll_record().is_none());
     }
 }

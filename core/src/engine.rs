@@ -36,6 +36,8 @@ pub enum EngineCommand {
 pub enum EngineEvidence {
     /// The first segment of block `seq` went on air at `at`.
     BlockStarted { seq: u64, at: UtcMs },
+    /// A segment went on air at `at` (lets the supervisor record it if the engine dies mid-way).
+    SegmentStarted { segment: SegmentRef, at: UtcMs },
     /// A segment aired to its planned end; `start` is when it actually began.
     SegmentAired {
         segment: SegmentRef,
@@ -88,7 +90,9 @@ impl EngineEvidence {
             EngineEvidence::SegmentAired { segment, .. }
             | EngineEvidence::SegmentTruncated { segment, .. }
             | EngineEvidence::SegmentErrored { segment, .. } => Some(segment),
-            EngineEvidence::BlockStarted { .. } | EngineEvidence::SessionEnded { .. } => None,
+            EngineEvidence::BlockStarted { .. }
+            | EngineEvidence::SegmentStarted { .. }
+            | EngineEvidence::SessionEnded { .. } => None,
         }
     }
 }

@@ -396,8 +396,10 @@ impl World<'_> {
                     return None;
                 }
                 let session = engine.session;
-                ch.engine = None;
+                let mut engine = ch.engine.take().expect("checked above");
                 ch.open_fault(now);
+                self.record_crash(now, i, &mut engine, "injected crash");
+                let ch = &mut self.chans[i];
                 ch.manager.handle_engine_exited(
                     now,
                     session,
@@ -792,6 +794,31 @@ impl World<'_> {
         ch.manager
             .handle_engine_evidence(now, engine.session, evidence);
         ch.recorder.handle_evidence(evidence);
+        self.drain_records(i, engine, stopped);
+    }
+
+    /// A crashing engine reports nothing more: the recorder closes the segment it had on air,
+    /// known from the `segment_started` evidence the engine gave when that segment began.
+    fn record_crash(&mut self, now: UtcMs, i: usize, engine: &mut SimEngine, reason: &str) {
+        let on_air = engine
+            .started_at
+            .filter(|_| !engine.stalled)
+            .and_then(|started| {
+                let current = &engine.fed.front()?.segment;
+                let begin = current.start.max(started);
+                (begin < now && now < current.end).then(|| (SegmentRef::of(current), begin))
+            });
+        if let Some((segment, at)) = on_air {
+            let started = EngineEvidence::SegmentStarted { segment, at };
+            self.record(now, i, engine, &started, true);
+        }
+        self.chans[i].recorder.handle_engine_exited(now, reason);
+        self.drain_records(i, engine, true);
+    }
+
+    /// Check and keep the records the recorder made.
+    fn drain_records(&mut self, i: usize, engine: &mut SimEngine, stopped: bool) {
+        let ch = &mut self.chans[i];
         while let Some(record) = ch.recorder.poll_record() {
             let first_of_session = engine.last_record_end.is_none();
             check_record(

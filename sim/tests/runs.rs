@@ -234,3 +234,38 @@ fn human_report_starts_with_the_seed() {
     assert!(text.contains("guide, first 6 hours"));
     assert_eq!(text.lines().last(), Some("violations: 0"));
 }
+
+#[test]
+fn a_crash_records_what_aired_until_it() {
+    // contract: ASRUN-001
+    let lineup = demo();
+    let channel = ids(&lineup)[0].clone();
+    let mut config = SimConfig::new(5, date("2026-03-02"), 1);
+    config.viewers = ViewerModel::Constant(1);
+    config.faults = FaultPlan::parse(
+        &format!("crash:{channel}@2026-03-02T14:07:13Z"),
+        &ids(&lineup),
+    )
+    .unwrap();
+    let outcome = run(&lineup, &config);
+    assert_clean(&outcome, "crash");
+    let crash = parse_utc("2026-03-02T14:07:13Z").unwrap();
+    let asrun = &outcome.channels[0].asrun;
+    let cut = asrun
+        .iter()
+        .find(|r| r.end == crash)
+        .expect("a record ends at the crash");
+    assert_eq!(cut.status, retrovue_core::model::AsRunStatus::Truncated);
+    assert!(
+        cut.reason
+            .as_deref()
+            .unwrap_or("")
+            .starts_with("engine exited"),
+        "{cut:?}"
+    );
+    // Every instant up to the crash is accounted for: records abut up to it.
+    let before: Vec<_> = asrun.iter().filter(|r| r.end <= crash).collect();
+    for pair in before.windows(2) {
+        assert_eq!(pair[0].end, pair[1].start, "{:?} / {:?}", pair[0], pair[1]);
+    }
+}

@@ -378,6 +378,9 @@ impl<'a> ChannelThread<'a> {
                 log::warn!("channel {}: session {session}: {reason}", self.id);
                 self.metrics.engine_running.store(0, ORDER);
                 ChannelMetrics::add(&self.metrics.crashes, 1);
+                // What was on air aired until now (ASRUN-001).
+                self.recorder.handle_engine_exited(now, &reason);
+                self.flush_asrun();
                 self.manager
                     .handle_engine_exited(now, session, &EngineExit::Crashed { reason });
             }
@@ -390,6 +393,11 @@ impl<'a> ChannelThread<'a> {
         match evidence {
             Evidence::BlockStarted { block_id, at } => Some(EngineEvidence::BlockStarted {
                 seq: block_id.parse().ok()?,
+                at: *at,
+            }),
+            Evidence::SegmentStarted { event_id, at } => Some(EngineEvidence::SegmentStarted {
+                // Still awaited: only closing evidence takes the segment off the fed list.
+                segment: self.segments.get(event_id).map(SegmentRef::of)?,
                 at: *at,
             }),
             Evidence::SegmentAired {
