@@ -338,3 +338,124 @@ fn sigterm_exits_zero_and_leaves_no_ffmpeg_behind() {
     drop(stdin);
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// A clip of exactly `seconds` with a test pattern and a tone, encoded as the extension's default
+/// codecs (`.mkv` here: MPEG-4 part 2 + AAC like the daemon's clips; `.mp4`: H.264 with B-frames).
+fn make_timed_clip(dir: &Path, name: &str, pattern: &str, rate: u32, seconds: &str) -> String {
+    let path = dir.join(name);
+    let mut command = Command::new("ffmpeg");
+    command
+        .args(["-v", "error", "-y", "-f", "lavfi", "-i"])
+        .arg(format!("{pattern}=s=320x240:r={rate}:d={seconds}"))
+        .args(["-f", "lavfi", "-i"])
+        .arg(format!("sine=f=440:sample_rate=48000:d={seconds}"));
+    if name.ends_with(".mkv") {
+        command.args(["-c:v", "mpeg4", "-c:a", "aac"]);
+    }
+    let status = command
+        .args(["-shortest"])
+        .arg(&path)
+        .status()
+        .expect("run ffmpeg");
+    assert!(status.success(), "could not generate {name}");
+    path.to_string_lossy().into_owned()
+}
+
+/// The PCR (in seconds) of every packet that carries one, in file order.
+fn pcr_seconds(bytes: &[u8]) -> Vec<f64> {
+    bytes
+        .chunks_exact(188)
+        .filter(|p| p[3] & 0x20 != 0 && p[4] > 0 && p[5] & 0x10 != 0)
+        .map(|p| {
+            let base = (u64::from(p[6]) << 25)
+                | (u64::from(p[7]) << 17)
+                | (u64::from(p[8]) << 9)
+                | (u64::from(p[9]) << 1)
+                | (u64::from(p[10]) >> 7);
+            let extension = (u64::from(p[10] & 1) << 8) | u64::from(p[11]);
+            (base * 300 + extension) as f64 / 27_000_000.0
+        })
+        .collect()
+}
+
+// contract: ENGINE-004
+// contract: ENGINE-011
+#[test]
+fn timestamps_stay_monotonic_across_many_boundaries_of_exact_short_and_long_clips() {
+    ensure_ffmpeg();
+    let dir = temp_dir("boundaries");
+    // Clips exactly as long as their 2-second slots (the case that stepped back), one longer
+    // played from an in-point, one shorter than its slot, and H.264 with B-frame reordering.
+    let exact_mpeg4 = make_timed_clip(&dir, "exact.mkv", "testsrc", 10, "2");
+    let exact_h264 = make_timed_clip(&dir, "exact.mp4", "testsrc2", 30, "2");
+    let long = make_timed_clip(&dir, "long.mkv", "smptebars", 25, "3");
+    let short = make_timed_clip(&dir, "short.mp4", "rgbtestsrc", 24, "1.2");
+    let join = now_ms();
+    let slot = |i: i64| join + 2_000 * i;
+    let segments = vec![
+        segment("e1", &exact_mpeg4, 0, slot(0), slot(1)),
+        segment("e2", &exact_h264, 0, slot(1), slot(2)),
+        segment("e3", &long, 700, slot(2), slot(3)),
+        segment("e4", &short, 0, slot(3), slot(4)),
+        segment("e5", &exact_mpeg4, 0, slot(4), slot(5)),
+    ];
+    let (bytes, evidence, code) = play(join, segments, Duration::from_millis(8_800));
+    assert_eq!(code, 0);
+    assert_eq!(bytes.len() % 188, 0);
+    for id in ["e1", "e2", "e3", "e4"] {
+        assert!(
+            evidence.iter().any(|e| matches!(
+                e,
+                Evidence::SegmentAired { event_id, .. } if event_id == id
+            )),
+            "{id} did not air: {evidence:?}"
+        );
+    }
+    let path = dir.join("out.ts");
+    std::fs::write(&path, &bytes).unwrap();
+    let packets = packet_dts(&path);
+    let frame = 1.0 / 30.0;
+    for (stream, name) in [(0, "video"), (1, "audio")] {
+        let dts: Vec<f64> = packets
+            .iter()
+            .filter(|(s, _)| *s == stream)
+            .map(|(_, d)| *d)
+            .collect();
+        assert!(
+            dts.last().unwrap() - dts[0] > 7.0,
+            "{name} spans {:?}..{:?}: four boundaries expected",
+            dts.first(),
+            dts.last()
+        );
+        for pair in dts.windows(2) {
+            assert!(
+                pair[1] > pair[0],
+                "{name}: dts does not increase {} -> {}",
+                pair[0],
+                pair[1]
+            );
+        }
+        if name == "video" {
+            // 30 fps throughout: a boundary neither repeats nor skips more than a frame.
+            for pair in dts.windows(2) {
+                assert!(
+                    pair[1] - pair[0] <= 2.0 * frame + 0.001,
+                    "video dts jumps {} -> {}",
+                    pair[0],
+                    pair[1]
+                );
+            }
+        }
+    }
+    let pcr = pcr_seconds(&bytes);
+    assert!(pcr.len() > 40, "only {} PCRs", pcr.len());
+    for pair in pcr.windows(2) {
+        assert!(
+            pair[1] > pair[0] && pair[1] - pair[0] < 0.5,
+            "pcr {} -> {}",
+            pair[0],
+            pair[1]
+        );
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -792,8 +792,8 @@ spot_cooldown_minutes = 0
     assert!(streams.contains(&"video".to_string()), "{streams:?}");
     assert!(streams.contains(&"audio".to_string()), "{streams:?}");
     // The video keeps playing across the 2-second segments (several boundaries): its
-    // timestamps span most of the five seconds read. (Strict per-packet monotonicity across a
-    // splice is the engine's own test, tests/engine_ffmpeg.rs.)
+    // timestamps span most of the five seconds read and never step back or repeat at a splice
+    // (the clips exactly fill their slots, the case that once stepped back).
     let out = Command::new("ffprobe")
         .args([
             "-v",
@@ -815,5 +815,13 @@ spot_cooldown_minutes = 0
     let span =
         dts.iter().cloned().fold(f64::MIN, f64::max) - dts.iter().cloned().fold(f64::MAX, f64::min);
     assert!(span > 3.0, "video spans only {span} s");
+    for pair in dts.windows(2) {
+        assert!(
+            pair[1] > pair[0],
+            "video dts does not increase: {} -> {}",
+            pair[0],
+            pair[1]
+        );
+    }
     drop(viewer);
 }

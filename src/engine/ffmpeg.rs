@@ -2,12 +2,17 @@
 //! MPEG-TS in one normalised format, spliced into a single stream by rewriting PCR/PTS/DTS onto
 //! the engine clock and renumbering continuity counters, and paced by the children's PCR.
 //!
+//! Each child's output is placed at its planned start on the output timeline, then pushed later
+//! if needed so that no stream's DTS (nor the PCR) steps back or repeats across a splice
+//! (ENGINE-004): the planned offset alone is not enough, because the previous child's output may
+//! reach past the moment the next one is placed (its tail, or a child started late).
+//!
 //! Why one child per segment rather than a single ffmpeg on a concat list: segments are fed over
 //! time, start at arbitrary in-points and must switch at planned times even when a file is
 //! short, long or broken; a child per segment can be prepared ahead (hiding ffmpeg's start-up)
 //! and killed at the boundary, and the engine keeps the only clock.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::io::{self, BufReader, Read};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
@@ -29,6 +34,16 @@ const PCR_WRAP: u64 = ts::TIMESTAMP_WRAP * 300;
 const PREPARE_AHEAD_MS: i64 = 2_000;
 /// While starved, pad in chunks of this length.
 const PAD_CHUNK_MS: i64 = 2_000;
+/// A child that reaches end of file this close to the end of its slot finished normally: ffmpeg's
+/// muxer stamps its PCR one mux delay (0.1 s) before the DTS, and everything after the last PCR
+/// is sent at once, so a healthy child is drained about 0.1–0.2 s before its slot ends.
+const EOF_GRACE_MS: i64 = 500;
+/// How far (90 kHz) a splice may move a feed from its planned place to keep the video
+/// frame-continuous: three frames at 30 fps.
+const SPLICE_TOLERANCE_90KHZ: i64 = 9_000;
+/// How many packets of a new child to look at, at most, to find the first timestamp of each
+/// stream before placing it on the output timeline.
+const LOOKAHEAD_PACKETS: usize = 400;
 
 /// An ffmpeg child that is killed and reaped when dropped (ENGINE-009).
 struct ChildGuard(Child);
@@ -56,13 +71,26 @@ struct Feed {
     stderr: Option<ChildStderr>,
     /// Engine time at which this feed's first PCR is due.
     play_start: UtcMs,
+    /// Engine time at which this feed's slot ends.
+    end_at: UtcMs,
+    /// The child's first PCR: the origin of its pacing.
     base_pcr: Option<u64>,
-    held: Vec<Packet>,
+    /// 90 kHz offset from the child's timestamps to the output's, once placed.
+    shift: Option<i64>,
+    /// Packets read from the child but not yet sent.
+    held: VecDeque<Packet>,
     sent: u64,
     is_pad: bool,
 }
 
 impl Feed {
+    /// The child has exited and every packet it wrote has been taken.
+    fn is_finished(&self) -> bool {
+        self.held.is_empty()
+            && self.packets.is_empty()
+            && self.packets.try_recv() == Err(TryRecvError::Disconnected)
+    }
+
     fn error_text(&mut self) -> String {
         let mut text = String::new();
         if let Some(stderr) = self.stderr.as_mut() {
@@ -77,11 +105,22 @@ impl Feed {
     }
 }
 
+/// The last timestamp written on one output PID.
+#[derive(Debug, Clone, Copy)]
+struct LastTimestamp {
+    /// DTS (or PTS when the PES has no DTS) of the last PES written, 90 kHz.
+    at: u64,
+    /// Distance from the PES before it: the stream's frame duration, 90 kHz.
+    step: u64,
+}
+
 pub struct FfmpegRenderer {
     ffmpeg: String,
     current: Option<Feed>,
     prepared: Option<Feed>,
     counters: BTreeMap<u16, u8>,
+    last_timestamps: BTreeMap<u16, LastTimestamp>,
+    last_pcr: Option<u64>,
     out: Vec<u8>,
     audio_cache: BTreeMap<String, bool>,
 }
@@ -93,6 +132,8 @@ impl FfmpegRenderer {
             current: None,
             prepared: None,
             counters: BTreeMap::new(),
+            last_timestamps: BTreeMap::new(),
+            last_pcr: None,
             out: Vec::new(),
             audio_cache: BTreeMap::new(),
         }
@@ -126,30 +167,38 @@ impl FfmpegRenderer {
     fn command_for(&mut self, source: &Source, duration_ms: i64) -> Command {
         let mut command = Command::new(&self.ffmpeg);
         command.args(["-hide_banner", "-nostdin", "-loglevel", "error"]);
-        let (video_map, audio_map);
-        match source {
+        // Every child's output starts both streams at exactly 0 and never runs past its slot,
+        // so consecutive children splice without a gap or an overlap (ENGINE-004): the video
+        // is resampled onto a 30 fps grid starting at 0 (the source's first frame may sit a
+        // few ms in, e.g. after AAC priming), the audio is padded to start at 0 and cut to the
+        // whole MP2 frames (1152 samples) that fit the slot — the encoder would otherwise pad
+        // the last frame past the slot's end.
+        let audio_samples = duration_ms * 48 / 1152 * 1152;
+        let audio_chain = format!(
+            "aresample=48000:async=1:first_pts=0,aformat=channel_layouts=stereo,apad,\
+             atrim=end_sample={audio_samples}"
+        );
+        let filter = match source {
             Source::File { path, position_ms } => {
                 let audio = self.has_audio(path);
                 command.args(["-ss", &seconds(*position_ms), "-i", path]);
                 command.args(["-f", "lavfi", "-i", "anullsrc=r=48000:cl=stereo"]);
                 let audio_in = if audio { "[0:a:0]" } else { "[1:a]" };
-                let filter = format!(
+                format!(
                     "[0:v:0]scale=640:360:force_original_aspect_ratio=decrease,\
-                     pad=640:360:(ow-iw)/2:(oh-ih)/2,setsar=1,fps=30,format=yuv420p,\
-                     tpad=stop=-1:stop_mode=clone[v];\
-                     {audio_in}aresample=48000,aformat=channel_layouts=stereo,apad[a]"
-                );
-                command.args(["-filter_complex", &filter]);
-                video_map = "[v]";
-                audio_map = "[a]";
+                     pad=640:360:(ow-iw)/2:(oh-ih)/2,setsar=1,fps=30:start_time=0,\
+                     format=yuv420p,tpad=stop=-1:stop_mode=clone[v];\
+                     {audio_in}{audio_chain}[a]"
+                )
             }
             Source::Lavfi { video } => {
                 command.args(["-f", "lavfi", "-i", video]);
                 command.args(["-f", "lavfi", "-i", "anullsrc=r=48000:cl=stereo"]);
-                video_map = "0:v";
-                audio_map = "1:a";
+                format!("[0:v]null[v];[1:a]{audio_chain}[a]")
             }
-        }
+        };
+        command.args(["-filter_complex", &filter]);
+        let (video_map, audio_map) = ("[v]", "[a]");
         command.args([
             "-map",
             video_map,
@@ -160,9 +209,13 @@ impl FfmpegRenderer {
         ]);
         command.args(["-c:v", "mpeg2video", "-q:v", "4", "-g", "15", "-bf", "0"]);
         command.args(["-c:a", "mp2", "-b:a", "128k", "-ar", "48000", "-ac", "2"]);
+        // One audio frame per PES (`-pes_payload_size 0`), so a PES's DTS step is the frame
+        // duration the splice uses to place the next child after the last frame written.
         command.args([
             "-f",
             "mpegts",
+            "-pes_payload_size",
+            "0",
             "-muxdelay",
             "0.1",
             "-muxpreload",
@@ -181,6 +234,7 @@ impl FfmpegRenderer {
         play_start: UtcMs,
         is_pad: bool,
     ) -> io::Result<Feed> {
+        let end_at = play_start + duration_ms;
         let mut command = self.command_for(&source, duration_ms.max(40));
         command
             .stdin(Stdio::null())
@@ -215,8 +269,10 @@ impl FfmpegRenderer {
             packets,
             stderr,
             play_start,
+            end_at,
             base_pcr: None,
-            held: Vec::new(),
+            shift: None,
+            held: VecDeque::new(),
             sent: 0,
             is_pad,
         })
@@ -242,36 +298,50 @@ impl FfmpegRenderer {
     }
 
     /// Makes `current` render what the timeline has on air at `now`.
-    fn ensure_feed(&mut self, now: UtcMs, timeline: &mut Timeline, sink: &mut Sink) {
+    fn ensure_feed(
+        &mut self,
+        now: UtcMs,
+        join_at: UtcMs,
+        timeline: &mut Timeline,
+        sink: &mut Sink,
+    ) {
         let on_air = timeline.on_air().cloned();
         let wanted_key = match &on_air {
             Some(on_air) => on_air.segment.event_id.clone(),
             None => "pad".to_string(),
         };
-        let finished = self.current.as_ref().is_some_and(|f| {
-            f.held.is_empty()
-                && f.packets.is_empty()
-                && f.packets.try_recv() == Err(TryRecvError::Disconnected)
-        });
+        let mut died_early = false;
         if let Some(feed) = &mut self.current {
-            if feed.key == wanted_key && !finished {
-                return;
-            }
-            if feed.key == wanted_key && finished && feed.sent == 0 && !feed.is_pad {
-                let reason = feed.error_text();
-                timeline.mark_errored(reason);
+            if feed.key == wanted_key {
+                if !feed.is_finished() {
+                    return;
+                }
+                if now < feed.end_at {
+                    if feed.sent > 0 && now + EOF_GRACE_MS >= feed.end_at {
+                        return; // a healthy end: its output already covers the slot
+                    }
+                    // The child died early: pad the rest of the slot.
+                    died_early = true;
+                    if feed.sent == 0 && !feed.is_pad {
+                        let reason = feed.error_text();
+                        timeline.mark_errored(reason);
+                    }
+                }
+                // Otherwise a pad chunk ran out while still starved: start the next one.
             }
         }
-        self.current = None;
-        if self.prepared.as_ref().is_some_and(|p| p.key == wanted_key) && !finished {
+        if let Some(mut previous) = self.current.take() {
+            // Whatever the previous child delivered for its slot goes out before the next one.
+            self.drain_feed(&mut previous, now, join_at);
+        }
+        if !died_early && self.prepared.as_ref().is_some_and(|p| p.key == wanted_key) {
             self.current = self.prepared.take();
             return;
         }
         let (source, until, is_pad) = match &on_air {
+            Some(on_air) if died_early => (pad_source(), on_air.segment.end, true),
             Some(on_air) => {
-                let errored_now = finished; // the child died early: pad the rest of the slot
                 match Self::source_for(&on_air.segment, on_air.media_position_ms(now)) {
-                    Ok(_) | Err(_) if errored_now => (pad_source(), on_air.segment.end, true),
                     Ok(source) => (source, on_air.segment.end, on_air.segment.is_pad()),
                     Err(reason) => {
                         timeline.mark_errored(reason);
@@ -321,16 +391,84 @@ impl FfmpegRenderer {
             .ok();
     }
 
-    /// Rewrites one packet onto the output timeline and appends it to the output.
-    fn emit(&mut self, mut packet: Packet, base_pcr: u64, play_start: UtcMs, join_at: UtcMs) {
-        let start_27 = OUTPUT_ORIGIN_27MHZ + ((play_start - join_at).max(0) as u64) * 27_000;
-        if let Some(pcr) = ts::read_pcr(&packet) {
-            let pcr_out = (pcr + PCR_WRAP - base_pcr + start_27) % PCR_WRAP;
-            ts::set_pcr(&mut packet, pcr_out);
+    /// Places a new feed on the output timeline (ENGINE-004): its first video frame follows the
+    /// last one written, one frame later, when that is within `SPLICE_TOLERANCE_90KHZ` of its
+    /// planned start (`play_start`); otherwise (a real gap, or the first feed) at the planned
+    /// start. Then later still if any stream's DTS or the PCR would step back or repeat.
+    ///
+    /// Why not the planned start alone: a child's first DTS sits a few milliseconds off its
+    /// first PCR, and its last frame a frame short of its slot, depending on the source's own
+    /// start offset (AAC priming, B-frame delay) — so planned placement leaves gaps of two
+    /// frames and overlaps. Staying within the tolerance of the plan keeps the output on the
+    /// engine clock, so the small corrections never accumulate.
+    fn placement(&self, feed: &Feed, base_pcr: u64, join_at: UtcMs) -> i64 {
+        let start_27 = OUTPUT_ORIGIN_27MHZ + ((feed.play_start - join_at).max(0) as u64) * 27_000;
+        let planned = (start_27 / 300) as i64 - (base_pcr / 300) as i64;
+        let mut firsts: BTreeMap<u16, u64> = BTreeMap::new();
+        for packet in &feed.held {
+            if let Some(first) = pes_decode_time(packet) {
+                firsts.entry(ts::packet_pid(packet)).or_insert(first);
+            }
         }
-        let shift = (start_27 / 300) as i64 - (base_pcr / 300) as i64;
+        let mut shift = planned;
+        if let (Some(last), Some(first)) = (
+            self.last_timestamps.get(&ts::VIDEO_PID),
+            firsts.get(&ts::VIDEO_PID),
+        ) {
+            if last.step > 0 {
+                let continuous = wrap_diff(ts::wrap_add(last.at, last.step as i64), *first);
+                if (continuous - planned).abs() <= SPLICE_TOLERANCE_90KHZ {
+                    shift = continuous;
+                }
+            }
+        }
+        let mut shortfall = 0i64;
+        for (pid, first) in firsts {
+            if let Some(last) = self.last_timestamps.get(&pid) {
+                let placed = ts::wrap_add(first, shift);
+                let wanted = last.step.max(1) as i64;
+                shortfall = shortfall.max(wanted - wrap_diff(placed, last.at));
+            }
+        }
+        if let Some(last_pcr) = self.last_pcr {
+            let placed = ts::wrap_add(base_pcr / 300, shift);
+            shortfall = shortfall.max(1 - wrap_diff(placed, last_pcr / 300));
+        }
+        shift + shortfall
+    }
+
+    /// A new feed is ready to place once its first PCR and the first timestamp of every stream
+    /// already on the output are known (or the child has nothing more to show).
+    fn ready_to_place(&self, feed: &Feed, disconnected: bool) -> bool {
+        if feed.base_pcr.is_none() {
+            return false;
+        }
+        if disconnected || feed.held.len() >= LOOKAHEAD_PACKETS {
+            return true;
+        }
+        self.last_timestamps.keys().all(|pid| {
+            feed.held
+                .iter()
+                .any(|packet| ts::packet_pid(packet) == *pid && pes_decode_time(packet).is_some())
+        })
+    }
+
+    /// Rewrites one packet onto the output timeline and appends it to the output.
+    fn emit(&mut self, mut packet: Packet, shift: i64) {
+        if let Some(pcr) = ts::read_pcr(&packet) {
+            let pcr_out = (pcr as i64 + shift * 300).rem_euclid(PCR_WRAP as i64) as u64;
+            ts::set_pcr(&mut packet, pcr_out);
+            self.last_pcr = Some(pcr_out);
+        }
         ts::shift_pes_timestamps(&mut packet, |t| ts::wrap_add(t, shift));
         let pid = ts::packet_pid(&packet);
+        if let Some(at) = pes_decode_time(&packet) {
+            let step = match self.last_timestamps.get(&pid) {
+                Some(last) => wrap_diff(at, last.at).max(0) as u64,
+                None => 0,
+            };
+            self.last_timestamps.insert(pid, LastTimestamp { at, step });
+        }
         if ts::has_payload(&packet) {
             let counter = self.counters.entry(pid).or_insert(0x0F);
             *counter = (*counter + 1) & 0x0F;
@@ -341,42 +479,72 @@ impl FfmpegRenderer {
 
     /// Moves the current feed's packets that are due by `now` to the output.
     fn drain_due(&mut self, now: UtcMs, join_at: UtcMs) {
-        let Some(mut feed) = self.current.take() else {
-            return;
+        if let Some(mut feed) = self.current.take() {
+            self.drain_feed(&mut feed, now, join_at);
+            self.current = Some(feed);
+        }
+    }
+
+    /// Moves `feed`'s packets that are due by `now` to the output, placing the feed first.
+    fn drain_feed(&mut self, feed: &mut Feed, now: UtcMs, join_at: UtcMs) {
+        let shift = match feed.shift {
+            Some(shift) => shift,
+            None => {
+                // Read ahead (without sending) until the feed can be placed.
+                let mut disconnected = false;
+                while !self.ready_to_place(feed, disconnected) {
+                    match feed.packets.try_recv() {
+                        Ok(packet) => {
+                            if feed.base_pcr.is_none() {
+                                feed.base_pcr = ts::read_pcr(&packet);
+                            }
+                            feed.held.push_back(packet);
+                        }
+                        Err(TryRecvError::Empty) => return,
+                        Err(TryRecvError::Disconnected) => disconnected = true,
+                    }
+                    if disconnected && feed.base_pcr.is_none() {
+                        return; // nothing placeable: it is reported as produced no output
+                    }
+                }
+                let base = feed.base_pcr.expect("ready means a PCR was seen");
+                let shift = self.placement(feed, base, join_at);
+                feed.shift = Some(shift);
+                shift
+            }
         };
+        let base = feed.base_pcr.expect("placed feeds have a base PCR");
         loop {
-            let packet = if !feed.held.is_empty() && feed.base_pcr.is_some() {
-                feed.held.remove(0)
-            } else {
-                match feed.packets.try_recv() {
+            let packet = match feed.held.pop_front() {
+                Some(packet) => packet,
+                None => match feed.packets.try_recv() {
                     Ok(packet) => packet,
                     Err(_) => break,
-                }
+                },
             };
-            let pcr = ts::read_pcr(&packet);
-            let base = match (feed.base_pcr, pcr) {
-                (Some(base), _) => base,
-                (None, Some(pcr)) => {
-                    feed.base_pcr = Some(pcr);
-                    pcr
-                }
-                (None, None) => {
-                    feed.held.push(packet); // wait for the first PCR to know the offset
-                    continue;
-                }
-            };
-            if let Some(pcr) = pcr {
+            if let Some(pcr) = ts::read_pcr(&packet) {
                 let due = feed.play_start + ((pcr + PCR_WRAP - base) % PCR_WRAP / 27_000) as i64;
                 if due > now {
-                    feed.held.insert(0, packet);
+                    feed.held.push_front(packet);
                     break;
                 }
             }
-            self.emit(packet, base, feed.play_start, join_at);
+            self.emit(packet, shift);
             feed.sent += 1;
         }
-        self.current = Some(feed);
     }
+}
+
+/// The DTS of a PES header starting in `packet` (its PTS when it has no DTS).
+fn pes_decode_time(packet: &Packet) -> Option<u64> {
+    let (pts, dts) = ts::read_pes_timestamps(packet);
+    dts.or(pts)
+}
+
+/// `a - b` for 33-bit timestamps, taking the shorter way round the wrap.
+fn wrap_diff(a: u64, b: u64) -> i64 {
+    let wrap = ts::TIMESTAMP_WRAP as i64;
+    (a as i64 - b as i64 + wrap / 2).rem_euclid(wrap) - wrap / 2
 }
 
 fn pad_source() -> Source {
@@ -400,7 +568,7 @@ impl Renderer for FfmpegRenderer {
     ) -> io::Result<()> {
         let now = clock.now();
         sink.evidence_all(timeline.advance(now));
-        self.ensure_feed(now, timeline, sink);
+        self.ensure_feed(now, clock.join_at, timeline, sink);
         self.prepare_next(now, timeline);
         self.drain_due(now, clock.join_at);
         if self.out.is_empty() {
