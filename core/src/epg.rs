@@ -35,10 +35,11 @@ fn push_filler(rows: &mut Vec<EpgRow>, channel: &Channel, start: UtcMs, end: Utc
 }
 
 /// Guide rows for consecutive days of one channel, from the first day's effective start to the
-/// last day's `covers_until`. Rows abut; a carry-in row is one row.
+/// last day's `covers_until`. Rows abut; a carry-in row is one row. A day with no plan (a
+/// fault) has no rows: the guide shows the same gap the playlog has.
 pub fn epg_rows(channel: &Channel, days: &[ScheduleDay]) -> Vec<EpgRow> {
     let mut rows: Vec<EpgRow> = Vec::new();
-    for day in days {
+    for day in days.iter().filter(|d| d.plan.is_some()) {
         let mut at = day.effective_start;
         for item in &day.items {
             push_filler(&mut rows, channel, at, item.start);

@@ -283,7 +283,9 @@ pub fn check_epg(days: &[ScheduleDay], rows: &[EpgRow], from: UtcMs, to: UtcMs) 
     out
 }
 
-/// Every invariant of a run of consecutive days of one channel and their playlog.
+/// Every invariant of a run of consecutive days of one channel and their playlog. Days without
+/// a plan (faults) must air nothing and show nothing; the days between them are checked as
+/// runs that tile and abut.
 pub fn check_channel_days(
     channel: &Channel,
     days: &[ScheduleDay],
@@ -291,31 +293,50 @@ pub fn check_channel_days(
     rows: &[EpgRow],
 ) -> Vec<Violation> {
     let mut out = Vec::new();
-    let (Some(first), Some(last)) = (days.first(), days.last()) else {
-        return out;
+    let within = |from: UtcMs, to: UtcMs| {
+        let begin = events.partition_point(|e| e.end <= from);
+        let end = events.partition_point(|e| e.start < to);
+        begin..end.max(begin)
     };
     for day in days {
         out.extend(check_grid_alignment(channel, day));
-        let begin = events.partition_point(|e| e.start < day.effective_start);
-        let end = events.partition_point(|e| e.start < day.covers_until);
-        out.extend(check_tiling(
-            &events[begin..end],
-            day.effective_start,
-            day.covers_until,
-        ));
-        out.extend(check_items_in_playlog(channel, day, &events[begin..end]));
+        let span = &events[within(day.effective_start, day.covers_until)];
+        if day.plan.is_none() {
+            if let Some(e) = span.first() {
+                out.push(Violation::new(
+                    "fault_day_is_a_gap",
+                    e.start,
+                    format!("day {} has no plan but event {} airs", day.date, e.id),
+                ));
+            }
+            if let Some(r) = rows
+                .iter()
+                .find(|r| r.end > day.effective_start && r.start < day.covers_until)
+            {
+                out.push(Violation::new(
+                    "fault_day_is_a_gap",
+                    r.start,
+                    format!(
+                        "day {} has no plan but the guide shows {:?}",
+                        day.date, r.title
+                    ),
+                ));
+            }
+            continue;
+        }
+        out.extend(check_tiling(span, day.effective_start, day.covers_until));
+        out.extend(check_items_in_playlog(channel, day, span));
     }
     out.extend(check_carry_in(channel, days));
-    out.extend(check_tiling(
-        events,
-        first.effective_start,
-        last.covers_until,
-    ));
-    out.extend(check_epg(
-        days,
-        rows,
-        first.effective_start,
-        last.covers_until,
-    ));
+    for run in days.split(|d| d.plan.is_none()).filter(|r| !r.is_empty()) {
+        let (from, to) = (run[0].effective_start, run[run.len() - 1].covers_until);
+        out.extend(check_tiling(&events[within(from, to)], from, to));
+        let run_rows: Vec<EpgRow> = rows
+            .iter()
+            .filter(|r| r.end > from && r.start < to)
+            .cloned()
+            .collect();
+        out.extend(check_epg(run, &run_rows, from, to));
+    }
     out
 }

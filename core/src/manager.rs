@@ -19,6 +19,11 @@ pub trait PlaylogSource {
     fn events(&self) -> &[PlaylogEvent];
     /// Is this asset's file missing (the shell checks the disk; the simulator its fault plan)?
     fn asset_missing(&self, asset: &str) -> bool;
+    /// Until when the playlog is built: a missing event before this instant is a schedule gap
+    /// (a day without a plan), after it the playlog is only short. Default: the last event's end.
+    fn known_until(&self) -> UtcMs {
+        self.events().last().map_or(UtcMs::MIN, |e| e.end)
+    }
 }
 
 /// A plain playlog slice whose every file is present.
@@ -491,6 +496,15 @@ impl ChannelManager {
             // Later files are checked by the engine (it reports an errored segment).
             let outcome = plan_at(source.events(), from, self.bucket_end(from), |_| false);
             let PlanOutcome::Plan(segments) = outcome else {
+                if from < source.known_until() {
+                    // A schedule gap ahead (MGR-010): play up to it, then go off the air.
+                    if now >= from {
+                        self.go_off_air(session);
+                    } else {
+                        self.feed.retry_at = Some(from);
+                    }
+                    return;
+                }
                 self.feed.retry_at = Some(now + 1_000);
                 self.actions
                     .push_back(Action::Notice(Notice::PlaylogShort { at: from }));
@@ -506,6 +520,24 @@ impl ChannelManager {
                 self.actions.push_back(Action::FeedBlock { session, block });
             }
         }
+    }
+
+    /// The schedule has a gap at now: stop the engine and end every viewer's stream; tune-ins
+    /// during the gap are answered 503 by `spawn`.
+    fn go_off_air(&mut self, session: SessionId) {
+        let reason = "schedule gap: off the air".to_string();
+        self.actions.push_back(Action::StopEngine {
+            session,
+            reason: reason.clone(),
+        });
+        let viewers: Vec<ViewerId> = std::mem::take(&mut self.viewers).into_iter().collect();
+        if !viewers.is_empty() {
+            self.actions
+                .push_back(Action::CloseViewers { viewers, reason });
+        }
+        self.phase = Phase::Idle;
+        self.linger_until = None;
+        self.failures = 0;
     }
 
     /// When the oldest awaited evidence is overdue.

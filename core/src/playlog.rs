@@ -233,13 +233,17 @@ impl EventSink<'_> {
     }
 }
 
-/// The playlog of one ScheduleDay: events tiling [effective_start, covers_until) exactly.
+/// The playlog of one ScheduleDay: events tiling [effective_start, covers_until) exactly. A day
+/// with no plan is a fault: it has no events, so its time is a schedule gap (SCHED-001).
 pub fn build_playlog(
     day: &ScheduleDay,
     channel: &Channel,
     traffic: &TrafficPlanner,
     state: &mut TrafficState,
 ) -> Vec<PlaylogEvent> {
+    if day.plan.is_none() {
+        return Vec::new();
+    }
     let mut sink = EventSink {
         day,
         events: Vec::with_capacity(day.items.len() * 12 + 4),

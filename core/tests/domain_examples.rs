@@ -406,13 +406,42 @@ fn no_plan_is_a_reported_fault() {
     // contract: SCHED-001
     let cat = catalog(vec![asset("a", AssetKind::Episode, 22.0)]);
     let mut ch = ny_channel(vec![zone("All", "06:00", "06:00", &["a"])]);
-    ch.plans[0].days = vec![chrono::Weekday::Mon];
-    let s = build_fresh(&cat, &ch, date("2026-02-19"), 1, 0); // a Thursday
-    assert_eq!(s.days[0].faults[0].code, "no_plan");
-    assert!(s.days[0].items.is_empty());
+    ch.plans[0].days = vec![chrono::Weekday::Wed, chrono::Weekday::Fri];
+    // Wed 18 (planned), Thu 19 (no plan), Fri 20 (planned).
+    let s = build_fresh(&cat, &ch, date("2026-02-18"), 3, 0);
+    let thursday = &s.days[1];
+    assert_eq!(thursday.faults[0].code, "no_plan");
+    assert!(thursday.items.is_empty());
+    assert!(check_channel_days(&ch, &s.days, &s.playlog, &s.epg).is_empty());
+    // Never silently empty: the fault is reported, and its time is a gap in both the playlog
+    // and the guide, so the runtime answers 503 (schedule gap) there.
+    let (from, to) = (thursday.effective_start, thursday.covers_until);
+    assert!(s.playlog.iter().all(|e| e.end <= from || e.start >= to));
+    assert!(s.epg.iter().all(|r| r.end <= from || r.start >= to));
+    let noon = ny("2026-02-19", "12:00");
+    assert_eq!(
+        plan_at(&s.playlog, noon, i64::MAX, |_| false),
+        PlanOutcome::Gap { at: noon }
+    );
+    // The planned days on either side still tile their own windows.
+    assert!(s
+        .playlog
+        .iter()
+        .any(|e| e.start == s.days[0].effective_start));
+    assert_eq!(s.playlog.last().unwrap().end, s.days[2].covers_until);
+    // A checker catches a fault day that airs something.
+    let mut aired = s.playlog.clone();
+    let mut intruder = aired[0].clone();
+    intruder.start = noon;
+    intruder.end = noon + MIN;
+    let at = aired.partition_point(|e| e.start < noon);
+    aired.insert(at, intruder);
+    let violations = check_channel_days(&ch, &s.days, &aired, &s.epg);
     assert!(
-        check_channel_days(&ch, &s.days, &s.playlog, &s.epg).is_empty(),
-        "avail, never a gap"
+        violations
+            .iter()
+            .any(|v| v.invariant == "fault_day_is_a_gap"),
+        "{violations:#?}"
     );
 }
 

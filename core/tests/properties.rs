@@ -66,9 +66,10 @@ fn case() -> impl Strategy<Value = Case> {
         prop::collection::vec((1i64..200 * 60, 0usize..4), 3..12), // runtimes in seconds, chapters
         prop::collection::vec(0u32..48, 1..6),                     // zone cut points (half hours)
         any::<u64>(),
-        1u32..4,
+        1u32..5,
         any::<bool>(),
         prop::collection::vec(5i64..90, 0..8), // spot lengths, seconds
+        prop::option::of(0usize..7),           // a weekday with no plan (a fault day)
     )
         .prop_map(
             |(
@@ -82,6 +83,7 @@ fn case() -> impl Strategy<Value = Case> {
                 days,
                 chapters,
                 spots,
+                off_day,
             )| {
                 let day_start = day_start_hour * 60 + offsets[0];
                 let mut catalog = Catalog::default();
@@ -176,6 +178,9 @@ fn case() -> impl Strategy<Value = Case> {
                     &retrovue_core::time::fmt_hhmm(day_start),
                     vec![plan("p", 0, zones)],
                 );
+                if let Some(off) = off_day {
+                    ch.plans[0].days.remove(off);
+                }
                 ch.break_policy = if chapters {
                     BreakPolicy::Chapters
                 } else {

@@ -40,6 +40,15 @@ struct JsonDay {
     start: String,
     end: String,
     items: Vec<JsonItem>,
+    /// What kept the day from being scheduled as declared (no plan, empty candidates).
+    faults: Vec<JsonFault>,
+}
+
+#[derive(Serialize)]
+struct JsonFault {
+    code: String,
+    at: String,
+    detail: String,
 }
 
 #[derive(Serialize)]
@@ -136,6 +145,15 @@ fn json_channel(ch: &ChannelOutcome) -> JsonChannel {
                     program: it.program.clone(),
                     runtime_ms: it.runtime_ms,
                     blocks: it.blocks,
+                })
+                .collect(),
+            faults: d
+                .faults
+                .iter()
+                .map(|f| JsonFault {
+                    code: f.code.clone(),
+                    at: fmt_utc(f.at),
+                    detail: f.detail.clone(),
                 })
                 .collect(),
         })
@@ -285,6 +303,18 @@ pub fn to_human(outcome: &SimOutcome) -> String {
             ch.engine_failures,
             ch.restarts
         );
+        for day in &ch.days {
+            for fault in &day.faults {
+                let _ = writeln!(
+                    out,
+                    "  schedule fault {} on {} at {}: {}",
+                    fault.code,
+                    day.date,
+                    fmt_utc(fault.at),
+                    fault.detail
+                );
+            }
+        }
         let _ = writeln!(out, "  violations: {}", ch.violations.len());
         for v in ch.violations.iter().take(20) {
             let _ = writeln!(

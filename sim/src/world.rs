@@ -138,6 +138,8 @@ struct SimEngine {
 struct Published<'a> {
     events: &'a [PlaylogEvent],
     faults: &'a FaultPlan,
+    /// The published horizon: fault days inside it have no events.
+    until: UtcMs,
 }
 
 impl PlaylogSource for Published<'_> {
@@ -146,6 +148,9 @@ impl PlaylogSource for Published<'_> {
     }
     fn asset_missing(&self, asset: &str) -> bool {
         self.faults.missing_assets.contains(asset)
+    }
+    fn known_until(&self) -> UtcMs {
+        self.until
     }
 }
 
@@ -340,6 +345,7 @@ impl World<'_> {
                 let source = Published {
                     events: &ch.playlog[..ch.published],
                     faults: &self.config.faults,
+                    until: ch.published_until,
                 };
                 ch.manager.handle_viewer_joined(now, viewer, &source);
                 Some(i)
@@ -364,6 +370,7 @@ impl World<'_> {
                 let source = Published {
                     events: &ch.playlog[..ch.published],
                     faults: &self.config.faults,
+                    until: ch.published_until,
                 };
                 ch.manager.handle_timeout(now, &source);
                 Some(i)
@@ -727,7 +734,11 @@ impl World<'_> {
                 self.queue.push(end, Ev::SegmentEnd(i, session));
             }
             None => {
-                if ch.end.is_none_or(|e| now < e) {
+                // At a schedule gap (a day without a plan) the fed plan ends by design: the
+                // engine idles until the manager takes it off the air (MGR-010).
+                let at_gap = event_at(&ch.playlog[..ch.published], now).is_none()
+                    && now < ch.published_until;
+                if !at_gap && ch.end.is_none_or(|e| now < e) {
                     ch.violate(
                         "engine_starved",
                         now,

@@ -464,3 +464,58 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_schedule_gap_takes_the_channel_off_the_air() {
+    // contract: MGR-010
+    // Content 11:00–12:00, a fault day's gap 12:00–13:00, content again 13:00–14:00.
+    let mut src = playlog(3);
+    src.retain(|e| !(T0 + 60 * MIN..T0 + 120 * MIN).contains(&e.start));
+    // No evidence is delivered here, so keep the stall watchdog out of the way.
+    let config = ManagerConfig {
+        stall_grace_ms: 24 * 60 * MIN,
+        ..ManagerConfig::default()
+    };
+    let mut m = ChannelManager::new("ch", config);
+    let session = start(&mut m, &src, T0 + 30 * MIN);
+    // Fed up to the gap, never past it; the next deadline is the gap's start at the latest.
+    let mut t = T0 + 30 * MIN;
+    let mut off_air = Vec::new();
+    while t < T0 + 61 * MIN {
+        t = m.poll_timeout().expect("running").max(t);
+        m.handle_timeout(t, src.as_slice());
+        let actions = drain(&mut m);
+        for action in &actions {
+            if let Action::FeedBlock { block, .. } = action {
+                assert!(block.end <= T0 + 60 * MIN, "fed into the gap: {block:?}");
+            }
+        }
+        if actions
+            .iter()
+            .any(|a| matches!(a, Action::StopEngine { .. }))
+        {
+            off_air = actions;
+            break;
+        }
+    }
+    assert_eq!(t, T0 + 60 * MIN, "off the air exactly at the gap");
+    assert!(off_air.contains(&Action::StopEngine {
+        session,
+        reason: "schedule gap: off the air".into()
+    }));
+    assert!(off_air
+        .iter()
+        .any(|a| matches!(a, Action::CloseViewers { viewers, .. } if viewers == &vec![1])));
+    assert_eq!(m.phase(), &Phase::Idle);
+    assert!(m.viewers().is_empty());
+    // During the gap a tune-in is a 503; once content resumes it streams again.
+    m.handle_viewer_joined(T0 + 90 * MIN, 2, src.as_slice());
+    assert!(drain(&mut m).contains(&Action::AnswerViewer {
+        viewer: 2,
+        answer: Answer::Gap
+    }));
+    m.handle_viewer_joined(T0 + 125 * MIN, 3, src.as_slice());
+    assert!(drain(&mut m)
+        .iter()
+        .any(|a| matches!(a, Action::SpawnEngine { join_at, .. } if *join_at == T0 + 125 * MIN)));
+}

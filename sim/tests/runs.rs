@@ -269,3 +269,43 @@ fn a_crash_records_what_aired_until_it() {
         assert_eq!(pair[0].end, pair[1].start, "{:?} / {:?}", pair[0], pair[1]);
     }
 }
+
+#[test]
+fn a_day_without_a_plan_is_off_the_air_and_reported() {
+    // contract: SIM-011
+    let mut lineup = demo();
+    // The first channel has no plan on Tuesdays: 2026-03-03 is a fault day.
+    for plan in &mut lineup.channels[0].plans {
+        plan.days.retain(|d| *d != chrono::Weekday::Tue);
+    }
+    let mut config = SimConfig::new(11, date("2026-03-02"), 3);
+    config.viewers = ViewerModel::Poisson {
+        per_hour: 6.0,
+        mean_minutes: 45.0,
+    };
+    let outcome = run(&lineup, &config);
+    assert_clean(&outcome, "fault day");
+    let ch = &outcome.channels[0];
+    let tuesday = ch
+        .days
+        .iter()
+        .find(|d| d.date == date("2026-03-03"))
+        .unwrap();
+    assert_eq!(tuesday.faults[0].code, "no_plan");
+    let (from, to) = (tuesday.effective_start, tuesday.covers_until);
+    assert!(ch.playlog.iter().all(|e| e.end <= from || e.start >= to));
+    assert!(
+        ch.asrun.iter().all(|r| r.end <= from || r.start >= to),
+        "nothing airs in the gap"
+    );
+    assert!(
+        outcome.stats.answered_503 > 0,
+        "tune-ins during the gap are refused"
+    );
+    assert!(
+        ch.asrun.iter().any(|r| r.start >= to),
+        "the channel comes back after the gap"
+    );
+    let json = report::to_json(&outcome);
+    assert!(json.contains("no_plan"), "the fault is in the report");
+}
