@@ -70,7 +70,13 @@ fn main() {
     let files: usize = std::env::var("RETROVUE_TREE_FILES")
         .ok()
         .and_then(|n| n.parse().ok())
-        .unwrap_or(10_000);
+        // `cargo bench` passes --bench: the full size. Under `cargo test --all-targets` this
+        // runs as a quick smoke run of the same code.
+        .unwrap_or(if std::env::args().any(|a| a == "--bench") {
+            10_000
+        } else {
+            300
+        });
     let tree = support::TempDir::new("rvbench-tree-");
     let started = Instant::now();
     generate_tree(&tree.path, files).expect("generate the tree");

@@ -166,9 +166,9 @@ fn cold_tune_ins(daemon: &Daemon, channel: &str, n: usize) -> Vec<Duration> {
     samples
 }
 
-fn bench_synthetic_tune_in() {
+fn bench_synthetic_tune_in(cold_n: usize, join_n: usize) {
     let daemon = Daemon::start("synthetic", &["--linger-ms", "0"]);
-    let mut cold = cold_tune_ins(&daemon, "retro-one", 30);
+    let mut cold = cold_tune_ins(&daemon, "retro-one", cold_n);
     println!(
         "tune-in synthetic (cold engine): n={} p50 {:.1} ms, p99 {:.1} ms",
         cold.len(),
@@ -177,7 +177,7 @@ fn bench_synthetic_tune_in() {
     );
     let (_first, _) = tune(&daemon.addr, "toon-town");
     let mut joins = Vec::new();
-    for _ in 0..50 {
+    for _ in 0..join_n {
         let (socket, elapsed) = tune(&daemon.addr, "toon-town");
         joins.push(elapsed);
         drop(socket);
@@ -280,13 +280,13 @@ interstitials = []
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-fn bench_fan_out() {
+fn bench_fan_out(steps: &[usize]) {
     let daemon = Daemon::start(
         "fanout",
         &["--engine-arg=--bitrate=8000000", "--linger-ms", "60000"],
     );
     let mut best = 0;
-    for viewers in [50usize, 100, 200, 400, 600, 800] {
+    for &viewers in steps {
         let stop = Arc::new(AtomicBool::new(false));
         let bytes = Arc::new(AtomicU64::new(0));
         let mut threads = Vec::new();
@@ -361,16 +361,23 @@ fn bench_idle_rss() {
 }
 
 fn main() {
+    // `cargo bench` passes --bench: the full size. Under `cargo test --all-targets` this runs as
+    // a quick smoke run of the same code (a few tune-ins, ten viewers).
+    if !std::env::args().any(|a| a == "--bench") {
+        bench_synthetic_tune_in(3, 5);
+        bench_fan_out(&[10]);
+        return;
+    }
     let only = std::env::args().skip(1).find(|a| !a.starts_with('-'));
     let run = |name: &str| only.as_deref().is_none_or(|o| name.contains(o));
     if run("synthetic") {
-        bench_synthetic_tune_in();
+        bench_synthetic_tune_in(30, 50);
     }
     if run("ffmpeg") {
         bench_ffmpeg_tune_in();
     }
     if run("fanout") {
-        bench_fan_out();
+        bench_fan_out(&[50, 100, 200, 400, 600, 800, 1000]);
     }
     if run("rss") {
         bench_idle_rss();
