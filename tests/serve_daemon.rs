@@ -504,9 +504,12 @@ fn refusals_404_500_503_start_no_engine() {
 #[test]
 fn a_crashed_engine_is_restarted_and_viewers_keep_receiving() {
     // contract: DAEMON-004
+    // contract: ASRUN-001
     let dir = TempDir::new("rv-lineup");
     let lineup = synthetic_lineup(&dir.0);
-    let daemon = Daemon::start(&["--lineup", &lineup]);
+    let home = TempDir::new("rv-serve");
+    let db = home.0.join("retrovue.db");
+    let daemon = Daemon::start_with(home, &["--lineup", &lineup]);
     let mut viewer = Viewer::tune(&daemon.addr, "alpha");
     assert_eq!(viewer.status, 200);
     viewer.read_at_least(20_000);
@@ -525,6 +528,18 @@ fn a_crashed_engine_is_restarted_and_viewers_keep_receiving() {
     assert!(after.len() >= 100_000);
     assert!(daemon.metric("retrovue_engine_restarts_total", "alpha") >= 1);
     assert_eq!(daemon.metric("retrovue_viewers", "alpha"), 1);
+    // What was on air when the engine was killed is recorded as truncated at the kill.
+    eventually(10, "the killed segment's as-run record", || {
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        conn.query_row(
+            "SELECT COUNT(*) FROM as_run WHERE channel_id = 'alpha' AND status = 'truncated' \
+             AND reason LIKE 'engine exited%'",
+            [],
+            |r| r.get::<_, i64>(0),
+        )
+        .unwrap()
+            == 1
+    });
 }
 
 #[test]
@@ -824,4 +839,48 @@ spot_cooldown_minutes = 0
         );
     }
     drop(viewer);
+}
+
+#[test]
+fn a_day_without_a_plan_answers_503_while_built_days_stream() {
+    // contract: SCHED-001
+    // contract: MGR-010
+    use chrono::Datelike;
+    // "dark" has no plan yesterday, today or tomorrow (broadcast dates, UTC, day start 06:00);
+    // "lit" plays every day. The daemon builds both itself.
+    let today = (chrono::Utc::now() - chrono::Duration::hours(6)).date_naive();
+    let names = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+    let dark: Vec<u32> = [-1i64, 0, 1]
+        .iter()
+        .map(|k| {
+            (today + chrono::Duration::days(*k))
+                .weekday()
+                .num_days_from_monday()
+        })
+        .collect();
+    let days: Vec<String> = (0..7u32)
+        .filter(|d| !dark.contains(d))
+        .map(|d| format!("\"{}\"", names[d as usize]))
+        .collect();
+    let channel = |id: &str, number: &str, days: &str| {
+        format!(
+            "[[channel]]\nid = \"{id}\"\nnumber = \"{number}\"\nname = \"{id}\"\ntimezone = \"UTC\"\n\
+             grid_block_minutes = 30\nblock_start_offsets_minutes = [0, 30]\n\
+             programming_day_start = \"06:00\"\nbreak_policy = \"end\"\n\n  [[channel.plan]]\n\
+             name = \"Plan\"\n  days = [{days}]\n\n    [[channel.plan.zone]]\n    name = \"All\"\n\
+             start = \"06:00\"\n    end = \"06:00\"\n    items = [\"synthetic:bars:1800000\"]\n\n"
+        )
+    };
+    let dir = TempDir::new("rv-lineup");
+    let path = dir.0.join("lineup.toml");
+    let all = "\"mon\", \"tue\", \"wed\", \"thu\", \"fri\", \"sat\", \"sun\"";
+    let text = channel("dark", "5", &days.join(", ")) + &channel("lit", "6", all);
+    std::fs::write(&path, text).unwrap();
+    let daemon = Daemon::start(&["--lineup", path.to_str().unwrap()]);
+    let (status, body) = daemon.get("/channel/dark.ts");
+    assert_eq!(status, 503, "{body}");
+    assert!(children(daemon.pid()).is_empty(), "no engine during a gap");
+    let mut viewer = Viewer::tune(&daemon.addr, "lit");
+    assert_eq!(viewer.status, 200);
+    viewer.read_at_least(1_000);
 }

@@ -300,7 +300,7 @@ fn locked_days_are_never_rewritten(url: &str) {
     let id = store.put_day(&write, None, early()).unwrap();
     let during = write.day.window_start + 1;
     let mut changed = write.clone();
-    changed.day.plan = None;
+    changed.day.plan = Some("Changed".to_string());
     let error = store.put_day(&changed, Some(id), during).unwrap_err();
     assert_eq!(error.kind, StoreErrorKind::Locked);
     assert!(error.message.contains("locked"), "{}", error.message);

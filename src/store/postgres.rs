@@ -204,7 +204,18 @@ impl Backend for PostgresBackend {
                 tx.commit().map_err(convert)?;
                 Ok(value)
             }
-            Err(error) => Err(error),
+            Err(error) => {
+                drop(tx); // rolls back
+                          // A statement that failed inside a COPY or a batch can leave the connection out
+                          // of step with the server without the client seeing it closed (even a ping may
+                          // read stale messages). Failed transactions are rare (bad input, a lost race),
+                          // so always continue on a fresh connection rather than trust this one; if that
+                          // fails, the next call retries (`is_closed` above).
+                if let Ok(fresh) = PostgresBackend::connect(&self.url) {
+                    *self = fresh;
+                }
+                Err(error)
+            }
         }
     }
 

@@ -617,10 +617,20 @@ fn stored_day(r: &Row) -> StoreResult<StoredDay> {
     })
 }
 
-/// The playlog must belong to the day and tile `[effective_start, covers_until)` exactly.
+/// The playlog must belong to the day and tile `[effective_start, covers_until)` exactly; a day
+/// without a plan (a fault, SCHED-001) has no playlog at all.
 fn check_write(write: &DayWrite) -> StoreResult<()> {
     let day = &write.day;
     let label = format!("ScheduleDay {} {}", day.channel, day.date);
+    if day.plan.is_none() {
+        return match write.playlog.first() {
+            Some(event) => Err(StoreError::bad(format!(
+                "{label}: the day has no plan (a schedule gap) but playlog event {} airs",
+                event.id
+            ))),
+            None => Ok(()),
+        };
+    }
     let mut at = day.effective_start;
     for event in &write.playlog {
         if event.channel != day.channel {
