@@ -103,9 +103,10 @@ const PLAN_KEYS: &[&str] = &[
 const ZONE_KEYS: &[&str] = &["name", "start", "end", "items", "enabled"];
 const TOP_KEYS: &[&str] = &["asset", "program", "virtual_asset", "channel"];
 
-/// Full weekday names accepted beside the three-letter ones.
-fn full_weekday_names() -> [&'static str; 7] {
-    [
+/// A weekday by name: `mon` … `sun` or `monday` … `sunday`, case-insensitive. The lineup file and
+/// the `plan` CLI use this one rule.
+pub fn parse_weekday(name: &str) -> Option<Weekday> {
+    const FULL: [&str; 7] = [
         "monday",
         "tuesday",
         "wednesday",
@@ -113,7 +114,13 @@ fn full_weekday_names() -> [&'static str; 7] {
         "friday",
         "saturday",
         "sunday",
-    ]
+    ];
+    let lower = name.to_ascii_lowercase();
+    WEEKDAYS
+        .iter()
+        .zip(FULL)
+        .find(|((_, short), full)| lower == *short || lower == *full)
+        .map(|((day, _), _)| *day)
 }
 
 /// Collects errors for one file.
@@ -631,8 +638,9 @@ fn parse_virtual(
     })
 }
 
-/// Resolve a zone item against the catalog's ids.
-fn parse_item(text: &str, catalog: &Catalog) -> Result<ItemRef, String> {
+/// Resolve a zone item against the catalog's ids: a program, asset or virtual asset id, or
+/// `synthetic:KIND:DURATION_MS`. The lineup file and the `zone` CLI use this one rule.
+pub fn resolve_item(text: &str, catalog: &Catalog) -> Result<ItemRef, String> {
     if let Some(rest) = text.strip_prefix(SYNTHETIC_PREFIX) {
         let bad = || format!("{text:?} is not synthetic:KIND:DURATION_MS");
         let (kind, ms) = rest.rsplit_once(':').ok_or_else(bad)?;
@@ -658,7 +666,7 @@ fn parse_item(text: &str, catalog: &Catalog) -> Result<ItemRef, String> {
         Ok(ItemRef::Virtual { id })
     } else {
         Err(format!(
-            "{text:?} is not a program, asset or virtual_asset id of this lineup, nor synthetic:KIND:DURATION_MS"
+            "{text:?} is not a program, asset or virtual_asset id, nor synthetic:KIND:DURATION_MS"
         ))
     }
 }
@@ -705,7 +713,7 @@ fn parse_zone(reader: &Reader, catalog: &Catalog, errors: &mut Errors) -> (Zone,
     let mut items = Vec::new();
     let mut items_ok = reader.has("items");
     for text in reader.opt_str_array("items", errors).unwrap_or_default() {
-        match parse_item(&text, catalog) {
+        match resolve_item(&text, catalog) {
             Ok(item) => items.push(item),
             Err(message) => {
                 errors.push(&reader.location, "items", message);
@@ -742,18 +750,13 @@ fn parse_plan(
         Some(names) => {
             let mut days = Vec::new();
             for name in &names {
-                // Case-insensitive, and full names too: "Mon", "monday" and "mon" are one day.
-                let lower = name.to_ascii_lowercase();
-                let short = lower
-                    .get(..3)
-                    .filter(|_| lower.len() == 3 || full_weekday_names().contains(&lower.as_str()));
-                match WEEKDAYS.iter().find(|(_, n)| Some(*n) == short) {
-                    Some((day, _)) if days.contains(day) => errors.push(
+                match parse_weekday(name) {
+                    Some(day) if days.contains(&day) => errors.push(
                         &reader.location,
                         "days",
                         format!("{name:?} is listed twice"),
                     ),
-                    Some((day, _)) => days.push(*day),
+                    Some(day) => days.push(day),
                     None => errors.push(
                         &reader.location,
                         "days",

@@ -204,35 +204,6 @@ fn apply_fields(channel: &mut Channel, f: &ChannelFields) -> AppResult<()> {
     Ok(())
 }
 
-/// Resolves a zone item as a lineup does: a program, asset or virtual asset id of the catalog,
-/// or `synthetic:KIND:DURATION_MS`.
-pub fn resolve_item(text: &str, catalog: &Catalog) -> Result<ItemRef, String> {
-    if let Some(rest) = text.strip_prefix("synthetic:") {
-        let bad = || format!("{text:?} is not synthetic:KIND:DURATION_MS");
-        let (kind, ms) = rest.rsplit_once(':').ok_or_else(bad)?;
-        let duration_ms: i64 = ms.parse().map_err(|_| bad())?;
-        if kind.is_empty() || duration_ms <= 0 || ms != duration_ms.to_string() {
-            return Err(bad());
-        }
-        return Ok(ItemRef::Synthetic {
-            kind: kind.to_string(),
-            duration_ms,
-        });
-    }
-    let id = text.to_string();
-    if catalog.programs.contains_key(text) {
-        Ok(ItemRef::Program { id })
-    } else if catalog.assets.contains_key(text) {
-        Ok(ItemRef::Asset { id })
-    } else if catalog.virtual_assets.contains_key(text) {
-        Ok(ItemRef::Virtual { id })
-    } else {
-        Err(format!(
-            "{text:?} is not a program, asset or virtual_asset id of the catalog, nor synthetic:KIND:DURATION_MS"
-        ))
-    }
-}
-
 /// CLI-018: every core rule of the channel, as `channel "ID": KEY: MESSAGE`, all on one line.
 pub fn check(channel: &Channel) -> AppResult<()> {
     let errors = check_channel(channel);

@@ -95,41 +95,24 @@ pub struct DeleteArgs {
     pub dry_run: DryRun,
 }
 
-const WEEKDAYS: [(Weekday, &str); 7] = [
-    (Weekday::Mon, "mon"),
-    (Weekday::Tue, "tue"),
-    (Weekday::Wed, "wed"),
-    (Weekday::Thu, "thu"),
-    (Weekday::Fri, "fri"),
-    (Weekday::Sat, "sat"),
-    (Weekday::Sun, "sun"),
-];
-
-const FULL_NAMES: [&str; 7] = [
-    "monday",
-    "tuesday",
-    "wednesday",
-    "thursday",
-    "friday",
-    "saturday",
-    "sunday",
+const ALL_WEEKDAYS: [Weekday; 7] = [
+    Weekday::Mon,
+    Weekday::Tue,
+    Weekday::Wed,
+    Weekday::Thu,
+    Weekday::Fri,
+    Weekday::Sat,
+    Weekday::Sun,
 ];
 
 fn parse_days(text: &str) -> AppResult<Vec<Weekday>> {
     let mut days = Vec::new();
     for name in parse_list(text) {
-        let lower = name.to_ascii_lowercase();
-        let day = WEEKDAYS
-            .iter()
-            .zip(FULL_NAMES)
-            .find(|((_, short), full)| lower == *short || lower == *full)
-            .map(|((d, _), _)| d)
-            .copied()
-            .ok_or_else(|| {
-                AppError::bad(format!(
-                    "--days: {name:?} is not a weekday (mon, tue, wed, thu, fri, sat, sun)"
-                ))
-            })?;
+        let day = retrovue_core::lineup::parse_weekday(&name).ok_or_else(|| {
+            AppError::bad(format!(
+                "--days: {name:?} is not a weekday (mon, tue, wed, thu, fri, sat, sun)"
+            ))
+        })?;
         if days.contains(&day) {
             return Err(AppError::bad(format!("--days: {name:?} is listed twice")));
         }
@@ -200,7 +183,7 @@ fn add(args: AddArgs, global: &Global) -> AppResult<()> {
     let mut plan = SchedulePlan {
         name: args.name.clone(),
         priority: 0,
-        days: WEEKDAYS.map(|(d, _)| d).to_vec(),
+        days: ALL_WEEKDAYS.to_vec(),
         start_date: None,
         end_date: None,
         active: true,

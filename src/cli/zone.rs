@@ -4,13 +4,14 @@
 use clap::{Args, Subcommand};
 use retrovue_core::model::{Catalog, ItemRef, Zone};
 
-use crate::cli::channel::{parse_time_arg, print_plans, report_change, resolve_item, save_channel};
+use crate::cli::channel::{parse_time_arg, print_plans, report_change, save_channel};
 use crate::cli::db::open_store;
 use crate::cli::operator::{confirm, parse_bool, parse_list, print_json, Confirm, DryRun};
 use crate::cli::plan::find_plan;
 use crate::cli::schedule::require_channel;
 use crate::cli::Global;
 use crate::error::{AppError, AppResult};
+use retrovue_core::lineup::resolve_item;
 
 #[derive(Debug, Subcommand)]
 pub enum ZoneCommand {
