@@ -8,6 +8,7 @@ use retrovue_core::model::{Asset, AssetKind, AssetState};
 use serde::{Deserialize, Serialize};
 
 use crate::store::sql::{ColType, Row, Tx, Value};
+use crate::store::sql_store::{from_json, json};
 use crate::store::{StoreError, StoreResult};
 
 /// A source: an external library endpoint (DOMAIN §1).
@@ -180,34 +181,9 @@ fn corrupt(what: &str, value: &str) -> StoreError {
     StoreError::backend(format!("stored {what} has an unknown value {value:?}"))
 }
 
-fn to_json<T: Serialize>(value: &T) -> Value {
-    Value::Text(serde_json::to_string(value).expect("plain data serialises"))
-}
-
-fn from_json<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> StoreResult<T> {
-    serde_json::from_str(text)
-        .map_err(|e| StoreError::backend(format!("stored {what} is malformed: {e}")))
-}
-
 fn asset_values(a: &CatalogAsset) -> Vec<Value> {
-    let asset = &a.asset;
-    vec![
-        Value::from(&asset.id),
-        Value::from(asset.kind.as_str()),
-        Value::from(&asset.title),
-        Value::from(asset.series.as_ref()),
-        Value::from(asset.season),
-        Value::from(asset.episode),
-        Value::from(asset.description.as_ref()),
-        Value::from(asset.rating.as_ref()),
-        to_json(&asset.genres),
-        Value::from(asset.year.map(i64::from)),
-        Value::Int(asset.duration_ms),
-        to_json(&asset.chapters_ms),
-        Value::from(asset.path.as_ref()),
-        Value::from(asset.state.as_str()),
-        Value::Bool(asset.approved),
-        Value::Bool(asset.deleted),
+    let mut values = super::sql_store::asset_values(&a.asset);
+    values.extend([
         Value::from(a.collection_id.as_ref()),
         Value::from(a.canonical_key.as_ref()),
         Value::from(a.uri.as_ref()),
@@ -219,7 +195,8 @@ fn asset_values(a: &CatalogAsset) -> Vec<Value> {
         Value::from(a.probe_json.as_ref()),
         Value::from(a.deleted_at_ms),
         Value::from(a.updated_at_ms),
-    ]
+    ]);
+    values
 }
 
 fn catalog_asset(r: &Row) -> StoreResult<CatalogAsset> {
@@ -303,7 +280,7 @@ pub fn put_source(tx: &mut dyn Tx, record: &SourceRecord, create: bool) -> Store
         Value::from(&record.id),
         Value::from(record.kind.as_str()),
         Value::from(&record.name),
-        to_json(&record.config),
+        json(&record.config),
         Value::Int(record.created_at_ms),
     ];
     if create {
@@ -407,7 +384,7 @@ pub fn discover_collections(
                         Value::from(&id),
                         Value::from(&record.name),
                         Value::from(&record.kind),
-                        to_json(&record.locations),
+                        json(&record.locations),
                     ],
                 )?;
                 out.extend(collections(tx, None, Some(&id))?);
@@ -438,8 +415,8 @@ pub fn put_collection(tx: &mut dyn Tx, record: &CollectionRecord, create: bool) 
         Value::from(&record.external_key),
         Value::from(&record.name),
         Value::from(&record.kind),
-        to_json(&record.locations),
-        to_json(&record.path_map),
+        json(&record.locations),
+        json(&record.path_map),
         Value::Bool(record.ingest_enabled),
         Value::from(record.last_ingest_ms),
     ];

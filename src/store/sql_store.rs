@@ -36,11 +36,11 @@ impl<B: Backend> SqlStore<B> {
     }
 }
 
-fn json<T: serde::Serialize>(value: &T) -> Value {
+pub(super) fn json<T: serde::Serialize>(value: &T) -> Value {
     Value::Text(serde_json::to_string(value).expect("plain data serialises"))
 }
 
-fn from_json<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> StoreResult<T> {
+pub(super) fn from_json<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> StoreResult<T> {
     serde_json::from_str(text)
         .map_err(|e| StoreError::backend(format!("stored {what} is malformed: {e}")))
 }
@@ -125,6 +125,30 @@ fn check_references(tx: &mut dyn Tx, lineup: &Lineup) -> StoreResult<()> {
     Ok(())
 }
 
+/// The `asset` table's editorial columns, in the order `id, kind, title, series, season, episode,
+/// description, rating, genres_json, year, duration_ms, chapters_json, path, state, approved,
+/// deleted` (ingest columns follow them in the catalog's statements).
+pub(super) fn asset_values(asset: &Asset) -> Vec<Value> {
+    vec![
+        Value::from(&asset.id),
+        Value::from(asset.kind.as_str()),
+        Value::from(&asset.title),
+        Value::from(asset.series.as_ref()),
+        Value::from(asset.season),
+        Value::from(asset.episode),
+        Value::from(asset.description.as_ref()),
+        Value::from(asset.rating.as_ref()),
+        json(&asset.genres),
+        Value::from(asset.year.map(i64::from)),
+        Value::Int(asset.duration_ms),
+        json(&asset.chapters_ms),
+        Value::from(asset.path.as_ref()),
+        Value::from(asset.state.as_str()),
+        Value::Bool(asset.approved),
+        Value::Bool(asset.deleted),
+    ]
+}
+
 fn upsert_asset(tx: &mut dyn Tx, asset: &Asset) -> StoreResult<()> {
     tx.execute(
         "INSERT INTO asset (id, kind, title, series, season, episode, description, rating, \
@@ -137,24 +161,7 @@ fn upsert_asset(tx: &mut dyn Tx, asset: &Asset) -> StoreResult<()> {
          duration_ms = excluded.duration_ms, chapters_json = excluded.chapters_json, \
          path = excluded.path, state = excluded.state, approved = excluded.approved, \
          deleted = excluded.deleted",
-        &[
-            Value::from(&asset.id),
-            Value::from(asset.kind.as_str()),
-            Value::from(&asset.title),
-            Value::from(asset.series.as_ref()),
-            Value::from(asset.season),
-            Value::from(asset.episode),
-            Value::from(asset.description.as_ref()),
-            Value::from(asset.rating.as_ref()),
-            json(&asset.genres),
-            Value::from(asset.year.map(i64::from)),
-            Value::Int(asset.duration_ms),
-            json(&asset.chapters_ms),
-            Value::from(asset.path.as_ref()),
-            Value::from(asset.state.as_str()),
-            Value::Bool(asset.approved),
-            Value::Bool(asset.deleted),
-        ],
+        &asset_values(asset),
     )
     .map_err(|e| StoreError::bad(format!("asset {:?}: {e}", asset.id)))?;
     Ok(())
