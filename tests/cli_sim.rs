@@ -159,3 +159,47 @@ fn without_a_lineup_the_bundled_demo_runs() {
         );
     }
 }
+
+#[test]
+fn a_violated_invariant_exits_1() {
+    // contract: SIM-012
+    // A keeper that keeps only 10 s of playlog ahead cannot let the manager feed 30 s ahead:
+    // the simulator reports `horizon_short` and exits 1.
+    let output = retrovue(&[
+        "sim",
+        "--lineup",
+        DEMO,
+        "--start",
+        "2026-03-02",
+        "--days",
+        "1",
+        "--viewers",
+        "constant:1",
+        "--days-ahead",
+        "0",
+        "--playlog-ahead-s",
+        "10",
+    ]);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report = String::from_utf8_lossy(&output.stdout);
+    assert!(report.contains("horizon_short"), "{report}");
+    assert_ne!(report.lines().last(), Some("violations: 0"));
+    // The same run with the default horizons is clean.
+    let output = retrovue(&[
+        "sim",
+        "--lineup",
+        DEMO,
+        "--start",
+        "2026-03-02",
+        "--days",
+        "1",
+        "--viewers",
+        "constant:1",
+    ]);
+    assert_eq!(output.status.code(), Some(0));
+}

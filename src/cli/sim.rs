@@ -28,6 +28,12 @@ pub struct SimArgs {
     /// stall:CH@TIME, down:CH@FROM..UNTIL, missing-asset:ASSET.
     #[arg(long, default_value = "none")]
     pub faults: String,
+    /// ScheduleDays the horizon keeper keeps built ahead.
+    #[arg(long, default_value_t = 3)]
+    pub days_ahead: u32,
+    /// Seconds of playlog the horizon keeper keeps built ahead (default 6 hours).
+    #[arg(long, default_value_t = 21_600)]
+    pub playlog_ahead_s: u32,
 }
 
 pub fn run(args: SimArgs, global: &Global) -> AppResult<()> {
@@ -54,6 +60,8 @@ pub fn run(args: SimArgs, global: &Global) -> AppResult<()> {
     let mut config = SimConfig::new(args.seed, start, args.days);
     config.viewers = viewers;
     config.faults = faults;
+    config.horizon.days_ahead = args.days_ahead;
+    config.horizon.playlog_ahead_ms = i64::from(args.playlog_ahead_s) * 1000;
     let outcome = retrovue_sim::run(&lineup, &config);
     if global.json {
         println!("{}", report::to_json(&outcome));
