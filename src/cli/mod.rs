@@ -46,8 +46,10 @@ pub struct Global {
     version,
     about = "RetroVue Core: a believable, always-on, multi-channel retro TV network",
     long_about = "RetroVue lays your media out on a broadcast grid and serves it as live IPTV \
-                  channels with a guide that matches what plays.\n\nStart with \
-                  `retrovue sim --lineup fixtures/demo/lineup.toml` to dry-run a lineup."
+                  channels with a guide that matches what plays.\n\nStart with `retrovue serve` \
+                  (the bundled demo lineup on first run) and open \
+                  http://127.0.0.1:8000/channellist.m3u in VLC, or dry-run a week of the demo \
+                  with `retrovue sim --days 7`."
 )]
 pub struct Cli {
     #[command(flatten)]
