@@ -179,6 +179,8 @@ fn a_violated_invariant_exits_1() {
         "0",
         "--playlog-ahead-s",
         "10",
+        "--playlog-refill-s",
+        "60",
     ]);
     assert_eq!(
         output.status.code(),

@@ -11,6 +11,16 @@ use retrovue::engine::protocol::{Block, Control, Evidence, Segment};
 
 const ENGINE: &str = env!("CARGO_BIN_EXE_retrovue-engine-ffmpeg");
 
+/// The engine paces real-time ffmpeg encoders; these tests take turns so they don't starve each
+/// other on a small machine (a late child is placed at its planned start, a visible jump).
+static REAL_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    REAL_TIME
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 fn ensure_ffmpeg() {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/ensure-ffmpeg.sh");
     let status = Command::new("bash")
@@ -135,6 +145,7 @@ fn packet_dts(path: &Path) -> Vec<(u32, f64)> {
 // contract: ENGINE-011
 #[test]
 fn two_clips_become_one_stream_with_continuous_timestamps() {
+    let _turn = one_at_a_time();
     ensure_ffmpeg();
     let dir = temp_dir("splice");
     let a = make_clip(&dir, "a.mp4", "testsrc", "320x240", 25);
@@ -225,6 +236,7 @@ fn two_clips_become_one_stream_with_continuous_timestamps() {
 // contract: ENGINE-011
 #[test]
 fn a_missing_file_is_errored_and_its_slot_padded() {
+    let _turn = one_at_a_time();
     ensure_ffmpeg();
     let join = now_ms();
     let segments = vec![segment(
@@ -289,6 +301,7 @@ fn alive(pid: u32) -> bool {
 // contract: ENGINE-009
 #[test]
 fn sigterm_exits_zero_and_leaves_no_ffmpeg_behind() {
+    let _turn = one_at_a_time();
     ensure_ffmpeg();
     let dir = temp_dir("orphans");
     let clip = make_clip(&dir, "c.mp4", "testsrc", "320x240", 25);
@@ -382,6 +395,7 @@ fn pcr_seconds(bytes: &[u8]) -> Vec<f64> {
 // contract: ENGINE-011
 #[test]
 fn timestamps_stay_monotonic_across_many_boundaries_of_exact_short_and_long_clips() {
+    let _turn = one_at_a_time();
     ensure_ffmpeg();
     let dir = temp_dir("boundaries");
     // Clips exactly as long as their 2-second slots (the case that stepped back), one longer

@@ -34,6 +34,9 @@ pub struct SimArgs {
     /// Seconds of playlog the horizon keeper keeps built ahead (default 6 hours).
     #[arg(long, default_value_t = 21_600)]
     pub playlog_ahead_s: u32,
+    /// Seconds the keeper adds beyond the playlog horizon when it extends it (default 1 hour).
+    #[arg(long, default_value_t = 3_600)]
+    pub playlog_refill_s: u32,
 }
 
 pub fn run(args: SimArgs, global: &Global) -> AppResult<()> {
@@ -62,6 +65,7 @@ pub fn run(args: SimArgs, global: &Global) -> AppResult<()> {
     config.faults = faults;
     config.horizon.days_ahead = args.days_ahead;
     config.horizon.playlog_ahead_ms = i64::from(args.playlog_ahead_s) * 1000;
+    config.horizon.refill_ms = i64::from(args.playlog_refill_s) * 1000;
     let outcome = retrovue_sim::run(&lineup, &config);
     if global.json {
         println!("{}", report::to_json(&outcome));
