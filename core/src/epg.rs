@@ -64,11 +64,3 @@ pub fn epg_rows(channel: &Channel, days: &[ScheduleDay]) -> Vec<EpgRow> {
     }
     rows
 }
-
-/// Rows overlapping [from, to), unchanged (a row that straddles a bound is kept whole).
-pub fn rows_between(rows: &[EpgRow], from: UtcMs, to: UtcMs) -> Vec<EpgRow> {
-    rows.iter()
-        .filter(|r| r.end > from && r.start < to)
-        .cloned()
-        .collect()
-}

@@ -382,22 +382,3 @@ pub fn build_schedule_day(
     }
     day
 }
-
-/// Build consecutive days of one channel, carrying the previous day's last slot and the
-/// rotation state from day to day.
-pub fn build_days(
-    ctx: &SchedulingContext,
-    channel: &Channel,
-    from: NaiveDate,
-    days: u32,
-    rotation: &mut RotationState,
-) -> Vec<ScheduleDay> {
-    let mut out: Vec<ScheduleDay> = Vec::with_capacity(days as usize);
-    let mut date = from;
-    for _ in 0..days {
-        let previous = out.last().and_then(|d| d.last_slot_end());
-        out.push(build_schedule_day(ctx, channel, date, previous, rotation));
-        date = date.succ_opt().expect("date in range");
-    }
-    out
-}

@@ -7,12 +7,14 @@ use chrono::{Duration, NaiveDate};
 use chrono_tz::Tz;
 use common::*;
 use proptest::prelude::*;
+use retrovue_core::build_fresh;
 use retrovue_core::invariants::{check_channel_days, Violation};
 use retrovue_core::model::*;
+use retrovue_core::playlog::{build_playlog, TrafficPlanner};
+use retrovue_core::schedule::build_schedule_day;
 use retrovue_core::schedule::SchedulingContext;
 use retrovue_core::time::ChannelClock;
 use retrovue_core::validate::{check_channel, zone_window};
-use retrovue_core::{build_channel_schedule, build_fresh};
 
 const ZONES: [Tz; 7] = [
     chrono_tz::America::New_York,
@@ -260,35 +262,25 @@ proptest! {
         let a = build_fresh(&case.catalog, &case.channel, case.start, case.days, case.seed);
         let b = build_fresh(&case.catalog, &case.channel, case.start, case.days, case.seed);
         prop_assert_eq!(&a, &b);
-        // Building day by day with threaded state equals building the run at once.
+        // Building one day at a time, threading carry-in, rotation and traffic state explicitly
+        // (as the store does between stored days), equals building the run at once.
         let ctx = SchedulingContext::new(&case.catalog, case.seed);
+        let planner = TrafficPlanner::new(&case.catalog, &case.channel, case.seed);
         let mut rotation = RotationState::default();
         let mut traffic = TrafficState::default();
-        let mut days = Vec::new();
+        let mut days: Vec<ScheduleDay> = Vec::new();
         let mut playlog = Vec::new();
         for k in 0..case.days {
             let d = case.start + Duration::days(k as i64);
-            let mut one = build_channel_schedule(&ctx, &case.channel, d, 1, rotation.clone(), traffic.clone());
-            if let Some(prev) = days.last() {
-                // Carry-in must be threaded: rebuild the day with the previous slot end.
-                let prev: &ScheduleDay = prev;
-                let mut r = rotation.clone();
-                let day = retrovue_core::schedule::build_schedule_day(&ctx, &case.channel, d, prev.last_slot_end(), &mut r);
-                let planner = retrovue_core::playlog::TrafficPlanner::new(&case.catalog, &case.channel, case.seed);
-                let mut t = traffic.clone();
-                let events = retrovue_core::playlog::build_playlog(&day, &case.channel, &planner, &mut t);
-                one.days = vec![day];
-                one.playlog = events;
-                one.rotation = r;
-                one.traffic = t;
-            }
-            rotation = one.rotation.clone();
-            traffic = one.traffic.clone();
-            playlog.extend(one.playlog);
-            days.extend(one.days);
+            let previous = days.last().and_then(ScheduleDay::last_slot_end);
+            let day = build_schedule_day(&ctx, &case.channel, d, previous, &mut rotation);
+            playlog.extend(build_playlog(&day, &case.channel, &planner, &mut traffic));
+            days.push(day);
         }
         prop_assert_eq!(&a.days, &days);
         prop_assert_eq!(&a.playlog, &playlog);
+        prop_assert_eq!(&a.rotation, &rotation);
+        prop_assert_eq!(&a.traffic, &traffic);
     }
 }
 
