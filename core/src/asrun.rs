@@ -66,9 +66,15 @@ impl AsRunRecorder {
     /// The engine process is gone (crash, kill): the segment it had on air aired until `now`
     /// and is recorded as truncated with `reason` — what aired, not what was planned.
     pub fn handle_engine_exited(&mut self, now: UtcMs, reason: &str) {
+        self.handle_session_closed(now, &format!("engine exited: {reason}"));
+    }
+
+    /// The session is over (a stop whose engine did not report the cut, or an exit): the
+    /// segment still on air aired until `now`, truncated with exactly `reason`.
+    pub fn handle_session_closed(&mut self, now: UtcMs, reason: &str) {
         if let Some((segment, start)) = self.on_air.take() {
             if start < now {
-                let reason = format!("engine exited: {reason}");
+                let reason = reason.to_string();
                 self.push(&segment, start, now, AsRunStatus::Truncated, Some(reason));
             }
         }

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, VecDeque};
 
 use chrono::NaiveDate;
 
-use crate::model::{UtcMs, MS_PER_MINUTE};
+use crate::model::{ScheduleDay, UtcMs, MS_PER_MINUTE};
 use crate::time::ChannelClock;
 
 /// How far ahead to keep things built.
@@ -17,6 +17,10 @@ pub struct HorizonConfig {
     pub playlog_ahead_ms: i64,
     /// How much beyond `playlog_ahead_ms` an extension reaches, so extensions are occasional.
     pub refill_ms: i64,
+    /// A failed build or publish is retried after this, doubling per consecutive failure…
+    pub retry_initial_ms: i64,
+    /// …up to this.
+    pub retry_max_ms: i64,
 }
 
 impl Default for HorizonConfig {
@@ -25,6 +29,8 @@ impl Default for HorizonConfig {
             days_ahead: 3,
             playlog_ahead_ms: 6 * 60 * MS_PER_MINUTE,
             refill_ms: 60 * MS_PER_MINUTE,
+            retry_initial_ms: 1_000,
+            retry_max_ms: 60_000,
         }
     }
 }
@@ -58,6 +64,17 @@ struct ChannelHorizon {
     playlog_until: Option<UtcMs>,
     /// Start of the broadcast day after the last tick: the next day threshold.
     next_day_start: Option<UtcMs>,
+    /// Consecutive failed builds or publishes (HORIZON-005).
+    failures: u32,
+    /// A failure is retried at this instant.
+    retry_at: Option<UtcMs>,
+}
+
+/// Counters of the keeper's failures and retries.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeeperStats {
+    pub store_failures: u64,
+    pub retries: u64,
 }
 
 /// Keeps every channel's ScheduleDays `days_ahead` days and playlog `playlog_ahead_ms` ahead.
@@ -66,6 +83,7 @@ pub struct HorizonKeeper {
     config: HorizonConfig,
     channels: BTreeMap<String, ChannelHorizon>,
     actions: VecDeque<HorizonAction>,
+    stats: KeeperStats,
 }
 
 impl HorizonKeeper {
@@ -76,6 +94,7 @@ impl HorizonKeeper {
             config,
             channels: BTreeMap::new(),
             actions: VecDeque::new(),
+            stats: KeeperStats::default(),
         }
     }
 
@@ -104,6 +123,8 @@ impl HorizonKeeper {
                 playlog_requested_until: None,
                 playlog_until: None,
                 next_day_start: None,
+                failures: 0,
+                retry_at: None,
             },
         );
     }
@@ -118,6 +139,14 @@ impl HorizonKeeper {
     /// The clock threshold: queue whatever every channel is short of at `now`.
     pub fn handle_tick(&mut self, now: UtcMs) {
         for (id, ch) in self.channels.iter_mut() {
+            match ch.retry_at {
+                Some(at) if now < at => continue,
+                Some(_) => {
+                    ch.retry_at = None;
+                    self.stats.retries += 1;
+                }
+                None => {}
+            }
             let today = ch.clock.broadcast_date(now).max(ch.first_date);
             let mut want_through = today + chrono::Days::new(self.config.days_ahead as u64);
             if let Some(last) = ch.last_date {
@@ -168,6 +197,90 @@ impl HorizonKeeper {
     pub fn handle_playlog_extended(&mut self, channel: &str, until: UtcMs) {
         if let Some(ch) = self.channels.get_mut(channel) {
             ch.playlog_until = ch.playlog_until.max(Some(until));
+            if ch.retry_at.is_none() {
+                ch.failures = 0;
+            }
+        }
+    }
+
+    /// A build of `channel`'s days failed at `now` (HORIZON-005): the days not confirmed built
+    /// are asked for again after a backoff, until a build succeeds.
+    pub fn handle_build_failed(&mut self, channel: &str, now: UtcMs) {
+        let config = &self.config;
+        if let Some(ch) = self.channels.get_mut(channel) {
+            ch.days_requested_through = ch.days_built_through;
+            ch.playlog_requested_until = ch.playlog_until;
+            Self::back_off(config, ch, now);
+            self.stats.store_failures += 1;
+        }
+    }
+
+    /// Publishing `channel`'s playlog failed at `now` (HORIZON-005): asked for again after a
+    /// backoff.
+    pub fn handle_publish_failed(&mut self, channel: &str, now: UtcMs) {
+        let config = &self.config;
+        if let Some(ch) = self.channels.get_mut(channel) {
+            ch.playlog_requested_until = ch.playlog_until;
+            Self::back_off(config, ch, now);
+            self.stats.store_failures += 1;
+        }
+    }
+
+    /// Build `channel`'s days again from `from` (an edit, vanished media): the next tick asks
+    /// for them (HORIZON-006). Dates before the first kept date are ignored.
+    pub fn handle_rebuild(&mut self, channel: &str, from: NaiveDate) {
+        if let Some(ch) = self.channels.get_mut(channel) {
+            let before = from.pred_opt().filter(|d| *d >= ch.first_date);
+            if ch
+                .days_requested_through
+                .is_some_and(|r| before.is_none_or(|b| b < r))
+            {
+                ch.days_requested_through = before;
+                ch.days_built_through = ch.days_built_through.min(before);
+            }
+        }
+    }
+
+    fn back_off(config: &HorizonConfig, ch: &mut ChannelHorizon, now: UtcMs) {
+        ch.failures = ch.failures.saturating_add(1);
+        let doublings = (ch.failures - 1).min(30);
+        let delay = config
+            .retry_initial_ms
+            .max(1)
+            .saturating_mul(1 << doublings)
+            .min(config.retry_max_ms.max(1));
+        ch.retry_at = Some(now + delay);
+    }
+
+    pub fn stats(&self) -> &KeeperStats {
+        &self.stats
+    }
+
+    /// Is a failed build or publish of `channel` waiting for its retry?
+    pub fn is_retrying(&self, channel: &str) -> bool {
+        self.channels
+            .get(channel)
+            .is_some_and(|c| c.retry_at.is_some())
+    }
+
+    /// Why `channel`'s horizon is behind at `now`, if it is (HORIZON-007): a failure waiting
+    /// for its retry, or a playlog that does not reach now.
+    pub fn behind(&self, channel: &str, now: UtcMs) -> Option<String> {
+        let ch = self.channels.get(channel)?;
+        if let Some(at) = ch.retry_at {
+            return Some(format!(
+                "{} consecutive build/publish failures; retrying at {}",
+                ch.failures,
+                crate::time::fmt_utc(at)
+            ));
+        }
+        match ch.playlog_until {
+            Some(until) if until > now || until >= ch.end => None,
+            Some(until) => Some(format!(
+                "playlog published only until {}",
+                crate::time::fmt_utc(until)
+            )),
+            None => Some("nothing published yet".to_string()),
         }
     }
 
@@ -179,6 +292,10 @@ impl HorizonKeeper {
     pub fn poll_timeout(&self) -> Option<UtcMs> {
         let mut next: Option<UtcMs> = None;
         for ch in self.channels.values() {
+            if let Some(at) = ch.retry_at {
+                next = Some(next.map_or(at, |n| n.min(at)));
+                continue;
+            }
             if let Some(until) = ch.playlog_requested_until {
                 if until < ch.end {
                     let at = until - self.config.playlog_ahead_ms;
@@ -203,6 +320,26 @@ impl HorizonKeeper {
     pub fn playlog_until(&self, channel: &str) -> Option<UtcMs> {
         self.channels.get(channel).and_then(|c| c.playlog_until)
     }
+}
+
+/// The published horizon (CHAN-004): the end of the contiguous run of `days` (sorted by date,
+/// days without a plan included) that covers `now`, capped at `cap`. A missing playlog event
+/// before it is a schedule gap; after it the playlog is only short.
+pub fn known_until(days: &[ScheduleDay], now: UtcMs, cap: UtcMs) -> UtcMs {
+    let mut until: Option<UtcMs> = None;
+    for day in days {
+        match until {
+            None if day.effective_start <= now && now < day.covers_until => {
+                until = Some(day.covers_until)
+            }
+            None => {}
+            Some(end) if day.effective_start <= end && day.covers_until > end => {
+                until = Some(day.covers_until)
+            }
+            Some(_) => {}
+        }
+    }
+    until.map_or(now, |u| u.min(cap))
 }
 
 #[cfg(test)]
@@ -280,6 +417,87 @@ mod tests {
             vec![HorizonAction::ExtendPlaylog {
                 channel: "retro-one".into(),
                 until: now + 8 * hour
+            }]
+        );
+    }
+}
+
+#[cfg(test)]
+mod retry_tests {
+    use super::*;
+    use crate::time::parse_utc;
+
+    fn keeper() -> HorizonKeeper {
+        let mut k = HorizonKeeper::new(HorizonConfig::default());
+        let clock = ChannelClock::new(chrono_tz::America::New_York, 30, &[0, 30], 360);
+        k.add_channel(
+            "retro-one",
+            clock,
+            NaiveDate::from_ymd_opt(2026, 3, 2).unwrap(),
+            None,
+            None,
+        );
+        k
+    }
+
+    fn drain(k: &mut HorizonKeeper) -> Vec<HorizonAction> {
+        std::iter::from_fn(|| k.poll_action()).collect()
+    }
+
+    #[test]
+    fn a_failed_build_is_retried_with_backoff_until_it_succeeds() {
+        // contract: HORIZON-005
+        // contract: HORIZON-007
+        let mut k = keeper();
+        let now = parse_utc("2026-03-02T12:00:00Z").unwrap();
+        k.handle_tick(now);
+        let first = drain(&mut k);
+        assert_eq!(first.len(), 2);
+        k.handle_build_failed("retro-one", now);
+        assert!(k.behind("retro-one", now).unwrap().contains("retrying"));
+        assert_eq!(k.poll_timeout(), Some(now + 1_000));
+        // Before the retry nothing is asked for.
+        k.handle_tick(now + 500);
+        assert!(drain(&mut k).is_empty());
+        k.handle_tick(now + 1_000);
+        let again = drain(&mut k);
+        assert_eq!(again[0], first[0], "the same days are asked for again");
+        assert!(matches!(again[1], HorizonAction::ExtendPlaylog { .. }));
+        k.handle_build_failed("retro-one", now + 1_000);
+        assert_eq!(k.poll_timeout(), Some(now + 3_000));
+        k.handle_tick(now + 3_000);
+        assert_eq!(drain(&mut k)[0], first[0]);
+        k.handle_days_built("retro-one", NaiveDate::from_ymd_opt(2026, 3, 5).unwrap());
+        k.handle_playlog_extended("retro-one", now + 7 * 3_600_000);
+        assert_eq!(k.behind("retro-one", now + 3_000), None);
+        assert_eq!(
+            k.stats(),
+            &KeeperStats {
+                store_failures: 2,
+                retries: 2
+            }
+        );
+        // A later failure starts the backoff from the beginning again.
+        k.handle_publish_failed("retro-one", now + 3_600_000);
+        assert_eq!(k.poll_timeout(), Some(now + 3_601_000));
+    }
+
+    #[test]
+    fn a_rebuild_asks_for_the_days_again() {
+        // contract: HORIZON-006
+        let mut k = keeper();
+        let now = parse_utc("2026-03-02T12:00:00Z").unwrap();
+        k.handle_tick(now);
+        drain(&mut k);
+        k.handle_days_built("retro-one", NaiveDate::from_ymd_opt(2026, 3, 5).unwrap());
+        k.handle_rebuild("retro-one", NaiveDate::from_ymd_opt(2026, 3, 4).unwrap());
+        k.handle_tick(now + 1);
+        assert_eq!(
+            drain(&mut k),
+            vec![HorizonAction::BuildDays {
+                channel: "retro-one".into(),
+                from: NaiveDate::from_ymd_opt(2026, 3, 4).unwrap(),
+                days: 2
             }]
         );
     }
