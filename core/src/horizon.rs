@@ -211,6 +211,10 @@ impl HorizonKeeper {
             ch.days_requested_through = ch.days_built_through;
             ch.playlog_requested_until = ch.playlog_until;
             Self::back_off(config, ch, now);
+            // A publish queued behind the failed build would publish days about to change.
+            self.actions.retain(
+                |a| !matches!(a, HorizonAction::ExtendPlaylog { channel: c, .. } if c == channel),
+            );
             self.stats.store_failures += 1;
         }
     }

@@ -5,6 +5,7 @@
 //! touches files, the network or a database, or iterates a `HashMap`: time is an argument.
 
 pub mod asrun;
+pub mod chain;
 pub mod channel;
 pub mod engine;
 pub mod epg;

@@ -3,6 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use retrovue_core::model::UtcMs;
+use retrovue_core::stable::{stable_hash, SplitMix64};
 use retrovue_core::time::{fmt_utc, parse_utc};
 
 /// Every fault of a run.
@@ -19,6 +20,13 @@ pub struct FaultPlan {
     /// (channel, from, until): every engine started in [from, until) dies at once.
     pub down: Vec<(String, UtcMs, UtcMs)>,
     pub missing_assets: BTreeSet<String>,
+    /// Each store write of the horizon keeper fails with this probability (`store:p=P`).
+    pub store_failure_p: f64,
+    /// At each keeper tick a channel's furthest unpublished day is rebuilt with this
+    /// probability (`rebuild:p=P`).
+    pub rebuild_p: f64,
+    /// `swarm`: the fault mix is drawn from the run's seed (SIM-013).
+    pub swarm: bool,
 }
 
 impl FaultPlan {
@@ -31,6 +39,22 @@ impl FaultPlan {
         }
         for item in spec.split(',').map(str::trim) {
             let bad = |why: &str| format!("--faults item {item:?}: {why}");
+            if item == "swarm" {
+                plan.swarm = true;
+                continue;
+            }
+            let probability = |arg: &str| -> Result<f64, String> {
+                let p: f64 = arg
+                    .strip_prefix("p=")
+                    .ok_or_else(|| bad("expected p=P"))?
+                    .parse()
+                    .map_err(|_| bad("P is not a number"))?;
+                if (0.0..=1.0).contains(&p) {
+                    Ok(p)
+                } else {
+                    Err(bad("P must be between 0 and 1"))
+                }
+            };
             let channel = |id: &str| -> Result<String, String> {
                 if channels.iter().any(|c| c == id) {
                     Ok(id.to_string())
@@ -96,9 +120,12 @@ impl FaultPlan {
                     }
                     plan.missing_assets.insert(arg.to_string());
                 }
+                "store" => plan.store_failure_p = probability(arg)?,
+                "rebuild" => plan.rebuild_p = probability(arg)?,
                 _ => {
                     return Err(bad(
-                        "unknown fault kind (crash, slow-start, stall, down, missing-asset)",
+                        "unknown fault kind (crash, slow-start, stall, down, missing-asset, \
+                         store, rebuild, swarm)",
                     ))
                 }
             }
@@ -130,11 +157,69 @@ impl FaultPlan {
         for asset in &self.missing_assets {
             items.push(format!("missing-asset:{asset}"));
         }
+        if self.store_failure_p > 0.0 {
+            items.push(format!("store:p={}", self.store_failure_p));
+        }
+        if self.rebuild_p > 0.0 {
+            items.push(format!("rebuild:p={}", self.rebuild_p));
+        }
+        if self.swarm {
+            items.push("swarm".to_string());
+        }
         if items.is_empty() {
             "none".to_string()
         } else {
             items.join(",")
         }
+    }
+
+    /// The plan a run uses: a `swarm` item is replaced by a mix drawn from `seed` (SIM-013) —
+    /// each fault kind present or not, at a drawn strength, on drawn channels and instants in
+    /// `[start, end)` — added to the explicit items.
+    pub fn resolve(&self, seed: u64, channels: &[String], start: UtcMs, end: UtcMs) -> FaultPlan {
+        let mut plan = self.clone();
+        if !plan.swarm {
+            return plan;
+        }
+        plan.swarm = false;
+        let mut rng = SplitMix64::new(seed ^ stable_hash(&[b"swarm"]));
+        let coin = |rng: &mut SplitMix64| rng.below(2) == 1;
+        let span = (end - start).max(1) as u64;
+        let instant = |rng: &mut SplitMix64| start + rng.below(span) as i64;
+        if channels.is_empty() {
+            return plan;
+        }
+        let pick =
+            |rng: &mut SplitMix64| channels[rng.below(channels.len() as u64) as usize].clone();
+        if coin(&mut rng) {
+            plan.crash_rate_per_hour = [0.25, 1.0, 4.0][rng.below(3) as usize];
+        }
+        if coin(&mut rng) {
+            plan.store_failure_p = [0.05, 0.2, 0.5][rng.below(3) as usize];
+        }
+        if coin(&mut rng) {
+            plan.rebuild_p = [0.05, 0.2][rng.below(2) as usize];
+        }
+        if coin(&mut rng) {
+            plan.slow_start_all_ms = [1_500, 12_000][rng.below(2) as usize];
+        }
+        if coin(&mut rng) {
+            let ch = pick(&mut rng);
+            let at = instant(&mut rng);
+            plan.stalls.push((ch, at));
+        }
+        if coin(&mut rng) {
+            let ch = pick(&mut rng);
+            let at = instant(&mut rng);
+            plan.crashes.push((ch, at));
+        }
+        if coin(&mut rng) {
+            let ch = pick(&mut rng);
+            let from = instant(&mut rng);
+            let minutes = 1 + rng.below(20) as i64;
+            plan.down.push((ch, from, from + minutes * 60_000));
+        }
+        plan
     }
 
     pub fn start_delay_ms(&self, channel: &str) -> i64 {

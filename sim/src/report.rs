@@ -112,6 +112,9 @@ struct JsonStats {
     gave_up: u64,
     answered_500: u64,
     answered_503: u64,
+    store_failures: u64,
+    keeper_retries: u64,
+    rebuilds: u64,
 }
 
 /// Guide rows from the first day's effective start to the horizon end (the last one cut there).
@@ -239,6 +242,9 @@ pub fn to_json(outcome: &SimOutcome) -> String {
             gave_up: s.gave_up,
             answered_500: s.answered_500,
             answered_503: s.answered_503,
+            store_failures: s.store_failures,
+            keeper_retries: s.keeper_retries,
+            rebuilds: s.rebuilds,
         },
         digest: String::new(),
     };
@@ -331,14 +337,17 @@ pub fn to_human(outcome: &SimOutcome) -> String {
     let _ = writeln!(
         out,
         "totals: tune-ins {}, engine starts {}, engine crashes {}, restarts {}, gave up {}, \
-         answered 500 {}, answered 503 {}",
+         answered 500 {}, answered 503 {}, store failures {}, keeper retries {}, rebuilds {}",
         s.tune_ins,
         s.engine_starts,
         s.engine_crashes,
         s.restarts,
         s.gave_up,
         s.answered_500,
-        s.answered_503
+        s.answered_503,
+        s.store_failures,
+        s.keeper_retries,
+        s.rebuilds
     );
     let _ = writeln!(out, "violations: {}", outcome.violation_count());
     out

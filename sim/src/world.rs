@@ -2,24 +2,20 @@
 //! viewers and playout engines, driven event by event in virtual time and checked after every
 //! step (contracts/sim.md).
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use chrono::NaiveDate;
-use retrovue_core::asrun::AsRunRecorder;
-use retrovue_core::engine::{Block, EngineEvidence, EngineExit, SegmentRef};
+use retrovue_core::chain::{ChainState, DayChain};
+use retrovue_core::channel::{ChannelAction, ChannelMachine, ChannelNotice, EngineReport};
+use retrovue_core::engine::{Block, EngineExit};
 use retrovue_core::epg::epg_rows;
-use retrovue_core::horizon::{HorizonAction, HorizonConfig, HorizonKeeper};
+use retrovue_core::horizon::{known_until, HorizonAction, HorizonConfig, HorizonKeeper};
 use retrovue_core::invariants::{check_channel_days, Violation};
-use retrovue_core::manager::{
-    Action, Answer, ChannelManager, ManagerConfig, Notice, PlaylogSource, SessionId, ViewerId,
-};
+use retrovue_core::manager::{Answer, ManagerConfig, Notice, PlaylogSource, SessionId, ViewerId};
 use retrovue_core::model::{
-    AsRunRecord, AsRunStatus, Channel, Lineup, PlaylogEvent, RotationState, ScheduleDay,
-    TrafficState, UtcMs,
+    AsRunRecord, AsRunStatus, Channel, Lineup, PlaylogEvent, ScheduleDay, UtcMs, MS_PER_MINUTE,
 };
 use retrovue_core::plan::{event_at, plan_at, PlanOutcome, Segment};
-use retrovue_core::playlog::{build_playlog, TrafficPlanner};
-use retrovue_core::schedule::{build_schedule_day, SchedulingContext};
 use retrovue_core::stable::{stable_hash, SplitMix64};
 use retrovue_core::time::{fmt_utc, ChannelClock};
 
@@ -63,6 +59,12 @@ pub struct SimStats {
     pub gave_up: u64,
     pub answered_500: u64,
     pub answered_503: u64,
+    /// Store writes of the horizon keeper that failed (`store:p=P`).
+    pub store_failures: u64,
+    /// Retries the keeper made after them.
+    pub keeper_retries: u64,
+    /// Days rebuilt mid-run (`rebuild:p=P`).
+    pub rebuilds: u64,
     pub steps: u64,
 }
 
@@ -122,7 +124,8 @@ struct FedSegment {
     segment: Segment,
 }
 
-/// A simulated playout engine process: follows the fed plan and reports evidence.
+/// A simulated playout engine process: follows the fed plan and reports by event id, the way
+/// a real engine does (segment started, aired or errored, truncated when stopped).
 #[derive(Debug)]
 struct SimEngine {
     session: SessionId,
@@ -130,16 +133,16 @@ struct SimEngine {
     fed_until: UtcMs,
     started_at: Option<UtcMs>,
     stalled: bool,
-    /// End of the last as-run record of this session, for the abutment check.
-    last_record_end: Option<UtcMs>,
+    /// The front segment went on air at this instant (its `segment_started` was reported).
+    on_air_since: Option<UtcMs>,
 }
 
-/// The published playlog the manager may read, and the fault plan's view of files.
+/// The published playlog the machine may read, and the fault plan's view of files.
 struct Published<'a> {
     events: &'a [PlaylogEvent],
     faults: &'a FaultPlan,
-    /// The published horizon: fault days inside it have no events.
-    until: UtcMs,
+    /// The published horizon (CHAN-004): a missing event before it is a schedule gap.
+    known_until: UtcMs,
 }
 
 impl PlaylogSource for Published<'_> {
@@ -150,25 +153,31 @@ impl PlaylogSource for Published<'_> {
         self.faults.missing_assets.contains(asset)
     }
     fn known_until(&self) -> UtcMs {
-        self.until
+        self.known_until
     }
+}
+
+/// What the simulator's store holds of one built day.
+struct BuiltDay {
+    day: ScheduleDay,
+    after: ChainState,
+    /// Index of the day's first event in the channel's playlog.
+    first_event: usize,
 }
 
 struct Chan {
     channel: Channel,
     clock: ChannelClock,
-    planner_seed: u64,
-    manager: ChannelManager,
-    recorder: AsRunRecorder,
-    days: Vec<ScheduleDay>,
-    rotation: RotationState,
-    traffic: TrafficState,
+    machine: ChannelMachine,
+    days: Vec<BuiltDay>,
     playlog: Vec<PlaylogEvent>,
-    /// Days whose playlog is built.
-    playlog_days: usize,
-    /// Events `[..published]` are visible to the manager.
+    /// Events `[..published]` are visible to the machine.
     published: usize,
     published_until: UtcMs,
+    known_until: UtcMs,
+    /// How many times days were rebuilt (each rebuild draws from a fresh seed).
+    rebuild_generation: u64,
+    next_rebuild_draw: UtcMs,
     start: UtcMs,
     end: Option<UtcMs>,
     ended: bool,
@@ -177,6 +186,10 @@ struct Chan {
     watching: BTreeSet<ViewerId>,
     timeout_at: Option<UtcMs>,
     engine: Option<SimEngine>,
+    /// Sessions the simulator stopped or crashed: their records may be truncated.
+    closing: BTreeSet<SessionId>,
+    /// End of each session's last as-run record, for the abutment check.
+    last_record_end: BTreeMap<SessionId, UtcMs>,
     fault_open: Option<UtcMs>,
     fault_windows: Vec<(UtcMs, UtcMs)>,
     asrun: Vec<AsRunRecord>,
@@ -209,14 +222,22 @@ impl Chan {
 struct World<'a> {
     lineup: &'a Lineup,
     config: &'a SimConfig,
-    ctx: SchedulingContext<'a>,
+    /// The run's faults, with a swarm drawn from the seed resolved (SIM-013).
+    faults: FaultPlan,
     chans: Vec<Chan>,
     keeper: HorizonKeeper,
+    /// Draws the store's failures and the rebuilds.
+    store_rng: SplitMix64,
+    /// Store faults and rebuilds stop here: the heal phase runs to the end (SIM-014).
+    heal_from: UtcMs,
     queue: EventQueue<Ev>,
     next_viewer: ViewerId,
     stats: SimStats,
     last_date: NaiveDate,
 }
+
+/// The heal phase: the last two hours of a run have no store faults and no rebuilds.
+const HEAL_MS: UtcMs = 2 * 60 * MS_PER_MINUTE;
 
 /// Run the simulation of `lineup` (its active channels) as `config` says.
 pub fn run(lineup: &Lineup, config: &SimConfig) -> SimOutcome {
@@ -238,16 +259,14 @@ pub fn run(lineup: &Lineup, config: &SimConfig) -> SimOutcome {
             channel: channel.clone(),
             start: clock.day_start(config.start),
             clock,
-            planner_seed: config.seed,
-            manager: ChannelManager::new(&channel.id, config.manager.clone()),
-            recorder: AsRunRecorder::new(&channel.id),
+            machine: ChannelMachine::new(&channel.id, config.manager.clone()),
             days: Vec::new(),
-            rotation: RotationState::default(),
-            traffic: TrafficState::default(),
             playlog: Vec::new(),
-            playlog_days: 0,
             published: 0,
             published_until: UtcMs::MIN,
+            known_until: UtcMs::MIN,
+            rebuild_generation: 0,
+            next_rebuild_draw: UtcMs::MIN,
             end: None,
             ended: false,
             rng: SplitMix64::new(channel_seed),
@@ -255,18 +274,27 @@ pub fn run(lineup: &Lineup, config: &SimConfig) -> SimOutcome {
             watching: BTreeSet::new(),
             timeout_at: None,
             engine: None,
+            closing: BTreeSet::new(),
+            last_record_end: BTreeMap::new(),
             fault_open: None,
             fault_windows: Vec::new(),
             asrun: Vec::new(),
             violations: Vec::new(),
         });
     }
+    let first_start = chans.iter().map(|c| c.start).min().unwrap_or(0);
+    let ids: Vec<String> = chans.iter().map(|c| c.channel.id.clone()).collect();
+    let run_end = first_start + days as i64 * 24 * 60 * MS_PER_MINUTE;
     let mut world = World {
         lineup,
         config,
-        ctx: SchedulingContext::new(&lineup.catalog, config.seed),
+        faults: config
+            .faults
+            .resolve(config.seed, &ids, first_start, run_end),
         chans,
         keeper,
+        store_rng: SplitMix64::new(config.seed ^ 0x5708E),
+        heal_from: run_end - HEAL_MS,
         queue: EventQueue::default(),
         next_viewer: 1,
         stats: SimStats::default(),
@@ -298,12 +326,12 @@ impl World<'_> {
                 }
             }
             let id = self.chans[i].channel.id.clone();
-            for (ch, at) in &self.config.faults.crashes {
+            for (ch, at) in &self.faults.crashes {
                 if *ch == id {
                     self.queue.push(*at, Ev::Crash(i, None));
                 }
             }
-            for (ch, at) in &self.config.faults.stalls {
+            for (ch, at) in &self.faults.stalls {
                 if *ch == id {
                     self.queue.push(*at, Ev::Stall(i));
                 }
@@ -316,13 +344,13 @@ impl World<'_> {
             self.stats.steps += 1;
             let touched = self.step(now, ev);
             if let Some(i) = touched {
-                self.drain_manager(now, i);
+                self.drain_machine(now, i);
                 self.check_channel(now, i);
             }
         }
     }
 
-    /// Handle one event; returns the channel whose manager may have output.
+    /// Handle one event; returns the channel whose machine may have output.
     fn step(&mut self, now: UtcMs, ev: Ev) -> Option<usize> {
         match ev {
             Ev::KeeperTick => {
@@ -344,10 +372,10 @@ impl World<'_> {
                 }
                 let source = Published {
                     events: &ch.playlog[..ch.published],
-                    faults: &self.config.faults,
-                    until: ch.published_until,
+                    faults: &self.faults,
+                    known_until: ch.known_until,
                 };
-                ch.manager.handle_viewer_joined(now, viewer, &source);
+                ch.machine.viewer_joined(now, viewer, &source);
                 Some(i)
             }
             Ev::Departure(i, viewer) => {
@@ -355,8 +383,8 @@ impl World<'_> {
                 if !ch.watching.remove(&viewer) {
                     return None;
                 }
-                ch.manager.handle_viewer_left(now, viewer);
-                if !ch.manager.is_active() {
+                ch.machine.viewer_left(now, viewer);
+                if !ch.machine.is_active() {
                     ch.close_fault(now);
                 }
                 Some(i)
@@ -369,17 +397,18 @@ impl World<'_> {
                 ch.timeout_at = None;
                 let source = Published {
                     events: &ch.playlog[..ch.published],
-                    faults: &self.config.faults,
-                    until: ch.published_until,
+                    faults: &self.faults,
+                    known_until: ch.known_until,
                 };
-                ch.manager.handle_timeout(now, &source);
+                ch.machine.timeout(now, &source);
                 Some(i)
             }
             Ev::EngineStarted(i, session) => {
                 let ch = &mut self.chans[i];
                 let engine = ch.engine.as_mut().filter(|e| e.session == session)?;
                 engine.started_at = Some(now);
-                ch.manager.handle_engine_started(now, session);
+                ch.machine
+                    .engine_report(now, session, &EngineReport::Started);
                 ch.close_fault(now);
                 self.advance_engine(now, i, true);
                 Some(i)
@@ -402,19 +431,19 @@ impl World<'_> {
                 if target.is_some_and(|s| s != engine.session) {
                     return None;
                 }
+                // A crashing engine reports nothing more: the machine closes what was on air.
                 let session = engine.session;
-                let mut engine = ch.engine.take().expect("checked above");
+                ch.engine = None;
                 ch.open_fault(now);
-                self.record_crash(now, i, &mut engine, "injected crash");
-                let ch = &mut self.chans[i];
-                ch.manager.handle_engine_exited(
+                ch.closing.insert(session);
+                ch.machine.engine_exited(
                     now,
                     session,
                     &EngineExit::Crashed {
                         reason: "injected crash".to_string(),
                     },
                 );
-                if !ch.manager.is_active() {
+                if !ch.machine.is_active() {
                     ch.close_fault(now);
                 }
                 Some(i)
@@ -430,16 +459,23 @@ impl World<'_> {
             Ev::ChannelEnd(i) => {
                 let ch = &mut self.chans[i];
                 ch.ended = true;
-                ch.manager.handle_shutdown(now);
+                ch.machine.shutdown(now);
                 ch.close_fault(now);
                 Some(i)
             }
         }
     }
 
+    /// Does the store fail this write (`store:p=P`, outside the heal phase)?
+    fn store_fails(&mut self, now: UtcMs) -> bool {
+        let p = self.faults.store_failure_p;
+        p > 0.0 && now < self.heal_from && self.store_rng.unit() < p
+    }
+
     fn keeper_tick(&mut self, now: UtcMs) {
         // contract: SIM-007 (horizon_short, checked before the tick fills up)
         self.check_horizons(now, true);
+        self.maybe_rebuild(now);
         self.keeper.handle_tick(now);
         while let Some(action) = self.keeper.poll_action() {
             match action {
@@ -447,15 +483,51 @@ impl World<'_> {
                     channel,
                     from,
                     days,
-                } => self.build_days(&channel, from, days),
+                } => self.build_days(now, &channel, from, days),
                 HorizonAction::ExtendPlaylog { channel, until } => {
-                    self.extend_playlog(&channel, until)
+                    if self.store_fails(now) {
+                        self.keeper.handle_publish_failed(&channel, now);
+                    } else {
+                        self.publish(now, &channel, until)
+                    }
                 }
             }
         }
         self.check_horizons(now, false);
         if let Some(next) = self.keeper.poll_timeout() {
             self.queue.push(next.max(now + 1), Ev::KeeperTick);
+        }
+    }
+
+    /// `rebuild:p=P`: at a keeper tick, rebuild a channel's furthest unpublished day with a
+    /// fresh seed; the chain carries the change forward (SIM-015).
+    fn maybe_rebuild(&mut self, now: UtcMs) {
+        let p = self.faults.rebuild_p;
+        if p <= 0.0 || now >= self.heal_from {
+            return;
+        }
+        for i in 0..self.chans.len() {
+            // One draw per channel per hour of virtual time.
+            if now < self.chans[i].next_rebuild_draw {
+                continue;
+            }
+            self.chans[i].next_rebuild_draw = now + 60 * MS_PER_MINUTE;
+            if self.store_rng.unit() >= p {
+                continue;
+            }
+            let ch = &self.chans[i];
+            let Some(k) = ch
+                .days
+                .iter()
+                .position(|d| d.day.effective_start >= ch.published_until.max(now))
+            else {
+                continue;
+            };
+            let date = ch.days[k].day.date;
+            let id = ch.channel.id.clone();
+            self.chans[i].rebuild_generation += 1;
+            self.keeper.handle_rebuild(&id, date);
+            self.stats.rebuilds += 1;
         }
     }
 
@@ -466,42 +538,72 @@ impl World<'_> {
             .expect("keeper only knows our channels")
     }
 
-    fn build_days(&mut self, id: &str, from: NaiveDate, days: u32) {
+    /// The store's build: each day from the stored state before it, through the core's day
+    /// chain; a day that already exists is replaced with everything after it.
+    fn build_days(&mut self, now: UtcMs, id: &str, from: NaiveDate, days: u32) {
         let i = self.channel_index(id);
-        let ch = &mut self.chans[i];
         let mut date = from;
         for _ in 0..days {
-            let previous = ch.days.last().and_then(ScheduleDay::last_slot_end);
-            let day = build_schedule_day(&self.ctx, &ch.channel, date, previous, &mut ch.rotation);
-            ch.days.push(day);
+            if self.store_fails(now) {
+                self.keeper.handle_build_failed(id, now);
+                return;
+            }
+            let ch = &mut self.chans[i];
+            let seed = match ch.rebuild_generation {
+                0 => self.config.seed,
+                g => self.config.seed ^ stable_hash(&[b"rebuild", &g.to_be_bytes()]),
+            };
+            let channel = ch.channel.clone();
+            let chain = DayChain::new(&self.lineup.catalog, &channel, seed);
+            // Replace the day and every later one: the chain after it changes.
+            let k = ch.days.partition_point(|d| d.day.date < date);
+            if k < ch.days.len() {
+                let cut = ch.days[k].first_event;
+                if cut < ch.published {
+                    ch.violate(
+                        "rebuilt_published",
+                        now,
+                        format!("day {date} was rebuilt after it was published"),
+                    );
+                }
+                ch.days.truncate(k);
+                ch.playlog.truncate(cut);
+            }
+            let before = ch.days.last().map(|d| d.after.clone()).unwrap_or_default();
+            let built = chain.build_day(date, &before);
+            let first_event = ch.playlog.len();
+            ch.playlog.extend(built.playlog);
+            ch.days.push(BuiltDay {
+                day: built.day,
+                after: built.after,
+                first_event,
+            });
             self.keeper.handle_days_built(id, date);
             if date == self.last_date {
-                let last = ch.days.last().expect("just built");
+                let last = &ch.days.last().expect("just built").day;
                 let end = last
                     .window_end
                     .max(last.last_slot_end().unwrap_or(last.window_end));
+                if ch.end.is_none() {
+                    self.queue.push(end, Ev::ChannelEnd(i));
+                }
                 ch.end = Some(end);
                 self.keeper.set_end(id, end);
-                self.queue.push(end, Ev::ChannelEnd(i));
             }
             date = date.succ_opt().expect("date in range");
         }
     }
 
-    fn extend_playlog(&mut self, id: &str, until: UtcMs) {
+    /// Publish the playlog up to `until` and the horizon known from the built days.
+    fn publish(&mut self, now: UtcMs, id: &str, until: UtcMs) {
         let i = self.channel_index(id);
         let ch = &mut self.chans[i];
-        let planner = TrafficPlanner::new(&self.lineup.catalog, &ch.channel, ch.planner_seed);
-        while ch.playlog_days < ch.days.len() && ch.playlog.last().is_none_or(|e| e.end < until) {
-            let day = &ch.days[ch.playlog_days];
-            let events = build_playlog(day, &ch.channel, &planner, &mut ch.traffic);
-            ch.playlog.extend(events);
-            ch.playlog_days += 1;
-        }
-        let covered = ch.playlog.last().map_or(UtcMs::MIN, |e| e.end);
+        let covered = ch.days.last().map_or(UtcMs::MIN, |d| d.day.covers_until);
         let until = until.min(covered).min(ch.end.unwrap_or(UtcMs::MAX));
         ch.published_until = ch.published_until.max(until);
         ch.published = ch.playlog.partition_point(|e| e.start < ch.published_until);
+        let days: Vec<ScheduleDay> = ch.days.iter().map(|d| d.day.clone()).collect();
+        ch.known_until = known_until(&days, now.max(ch.start), ch.published_until);
         self.keeper.handle_playlog_extended(id, ch.published_until);
     }
 
@@ -511,6 +613,11 @@ impl World<'_> {
         let days_ahead = self.config.horizon.days_ahead as u64;
         for ch in &mut self.chans {
             if now < ch.start || ch.ended || (before_tick && ch.published_until == UtcMs::MIN) {
+                continue;
+            }
+            // A store failure waiting for its retry is survived: the margin covers it; what
+            // must never happen is an engine that cannot be fed (PlaylogShort) — SIM-014.
+            if self.keeper.is_retrying(&ch.channel.id) {
                 continue;
             }
             let end = ch.end.unwrap_or(UtcMs::MAX);
@@ -528,28 +635,30 @@ impl World<'_> {
             let as_of = if before_tick { now - 1 } else { now };
             let want = (ch.clock.broadcast_date(as_of) + chrono::Days::new(days_ahead))
                 .min(self.last_date);
-            if ch.days.last().is_none_or(|d| d.date < want) {
+            if ch.days.last().is_none_or(|d| d.day.date < want) {
                 let detail = format!("ScheduleDays not built through {want}");
                 ch.violate("horizon_short", now, detail);
             }
         }
     }
 
-    /// Carry out the manager's actions and re-arm its timeout.
-    fn drain_manager(&mut self, now: UtcMs, i: usize) {
-        while let Some(action) = self.chans[i].manager.poll_action() {
+    /// Carry out the machine's actions and re-arm its timeout.
+    fn drain_machine(&mut self, now: UtcMs, i: usize) {
+        while let Some(action) = self.chans[i].machine.poll_action() {
             match action {
-                Action::SpawnEngine {
+                ChannelAction::SpawnEngine {
                     session,
                     join_at,
                     blocks,
                     restart: _,
                 } => self.spawn_engine(now, i, session, join_at, blocks),
-                Action::FeedBlock { session, block } => self.feed_engine(now, i, session, block),
-                Action::StopEngine { session, reason } => {
+                ChannelAction::FeedBlock { session, block } => {
+                    self.feed_engine(now, i, session, block)
+                }
+                ChannelAction::StopEngine { session, reason } => {
                     self.stop_engine(now, i, session, &reason)
                 }
-                Action::AnswerViewer { viewer, answer } => {
+                ChannelAction::AnswerViewer { viewer, answer } => {
                     let ch = &mut self.chans[i];
                     match answer {
                         Answer::Stream => {
@@ -560,26 +669,36 @@ impl World<'_> {
                         Answer::NotFound => {}
                     }
                 }
-                Action::CloseViewers { viewers, .. } => {
+                ChannelAction::CloseViewers { viewers, .. } => {
                     let ch = &mut self.chans[i];
                     for v in viewers {
                         ch.watching.remove(&v);
                     }
                     ch.close_fault(now);
                 }
-                Action::Notice(Notice::PlaylogShort { at }) => {
+                ChannelAction::AsRun { session, record } => {
+                    let ch = &mut self.chans[i];
+                    let previous = ch.last_record_end.get(&session).copied();
+                    let stopped = ch.closing.contains(&session);
+                    check_record(ch, &record, previous, stopped, &self.faults);
+                    ch.last_record_end.insert(session, record.end);
+                    ch.asrun.push(record);
+                }
+                ChannelAction::Notice(ChannelNotice::Manager(Notice::PlaylogShort { at })) => {
                     let ch = &mut self.chans[i];
                     if ch.end.is_none_or(|e| at < e) {
                         let detail = format!("manager could not feed past {}", fmt_utc(at));
                         ch.violate("horizon_short", now, detail);
                     }
                 }
-                Action::Notice(Notice::GaveUp { .. }) => self.stats.gave_up += 1,
-                Action::Notice(Notice::EngineFailed { .. }) => {}
+                ChannelAction::Notice(ChannelNotice::Manager(Notice::GaveUp { .. })) => {
+                    self.stats.gave_up += 1
+                }
+                ChannelAction::Notice(_) => {}
             }
         }
         let ch = &mut self.chans[i];
-        let next = ch.manager.poll_timeout();
+        let next = ch.machine.poll_timeout();
         if next != ch.timeout_at {
             ch.timeout_at = next;
             if let Some(at) = next {
@@ -597,7 +716,7 @@ impl World<'_> {
         join_at: UtcMs,
         blocks: Vec<Block>,
     ) {
-        let faults = &self.config.faults;
+        let faults = &self.faults;
         let ch = &mut self.chans[i];
         if ch.engine.is_some() {
             ch.violate(
@@ -633,7 +752,7 @@ impl World<'_> {
             fed_until: join_at,
             started_at: None,
             stalled: false,
-            last_record_end: None,
+            on_air_since: None,
         };
         for block in blocks {
             push_block(&mut engine, block);
@@ -688,28 +807,29 @@ impl World<'_> {
         }
     }
 
+    /// The engine is told to stop: like a real engine it reports the segment it cuts, then
+    /// exits; both reach the machine (CHAN-002).
     fn stop_engine(&mut self, now: UtcMs, i: usize, session: SessionId, reason: &str) {
         let ch = &mut self.chans[i];
         let Some(engine) = ch.engine.take().filter(|e| e.session == session) else {
             return;
         };
-        let Some(started) = engine.started_at.filter(|_| !engine.stalled) else {
-            return;
-        };
-        let evidence = engine.fed.front().and_then(|current| {
-            let seg = &current.segment;
-            let begin = seg.start.max(started);
-            (begin < now && now < seg.end).then(|| EngineEvidence::SegmentTruncated {
-                segment: SegmentRef::of(seg),
-                start: begin,
-                end: now,
-                reason: format!("stopped: {reason}"),
-            })
-        });
-        if let Some(evidence) = evidence {
-            let mut engine = engine;
-            self.record(now, i, &mut engine, &evidence, true);
+        ch.closing.insert(session);
+        if !engine.stalled {
+            if let (Some(front), Some(since)) = (engine.fed.front(), engine.on_air_since) {
+                let seg = &front.segment;
+                if since < now && now < seg.end {
+                    let report = EngineReport::SegmentTruncated {
+                        event_id: seg.event_id.clone(),
+                        start: since,
+                        end: now,
+                        reason: format!("stopped: {reason}"),
+                    };
+                    ch.machine.engine_report(now, session, &report);
+                }
+            }
         }
+        ch.machine.engine_exited(now, session, &EngineExit::Ended);
     }
 
     /// The engine just came up (`first`) or finished its front segment: report, move on.
@@ -724,20 +844,28 @@ impl World<'_> {
         match engine.fed.front() {
             Some(next) => {
                 if next.first_of_block || first {
-                    let evidence = EngineEvidence::BlockStarted {
+                    let report = EngineReport::BlockStarted {
                         seq: next.block_seq,
                         at: now,
                     };
-                    ch.manager.handle_engine_evidence(now, session, &evidence);
+                    ch.machine.engine_report(now, session, &report);
                 }
+                let event_id = next.segment.event_id.clone();
                 let end = next.segment.end;
+                engine.on_air_since = Some(now);
+                ch.machine.engine_report(
+                    now,
+                    session,
+                    &EngineReport::SegmentStarted { event_id, at: now },
+                );
                 self.queue.push(end, Ev::SegmentEnd(i, session));
             }
             None => {
+                engine.on_air_since = None;
                 // At a schedule gap (a day without a plan) the fed plan ends by design: the
-                // engine idles until the manager takes it off the air (MGR-010).
-                let at_gap = event_at(&ch.playlog[..ch.published], now).is_none()
-                    && now < ch.published_until;
+                // engine idles until the machine takes it off the air (MGR-010).
+                let at_gap =
+                    event_at(&ch.playlog[..ch.published], now).is_none() && now < ch.known_until;
                 if !at_gap && ch.end.is_none_or(|e| now < e) {
                     ch.violate(
                         "engine_starved",
@@ -745,7 +873,10 @@ impl World<'_> {
                         format!("engine session {session} ran out of fed segments"),
                     );
                     ch.engine = None;
-                    ch.manager.handle_engine_exited(
+                    ch.closing.insert(session);
+                    ch.machine
+                        .engine_report(now, session, &EngineReport::Starved { at: now });
+                    ch.machine.engine_exited(
                         now,
                         session,
                         &EngineExit::Crashed {
@@ -758,99 +889,43 @@ impl World<'_> {
     }
 
     fn segment_ended(&mut self, now: UtcMs, i: usize) {
-        let missing = {
-            let ch = &self.chans[i];
-            let engine = ch.engine.as_ref().expect("live engine");
-            let front = engine.fed.front().expect("a segment was airing");
-            front
-                .segment
-                .asset
-                .as_ref()
-                .is_some_and(|a| self.config.faults.missing_assets.contains(a))
-        };
         let ch = &mut self.chans[i];
-        let mut engine = ch.engine.take().expect("live engine");
+        let engine = ch.engine.as_mut().expect("live engine");
         let front = engine.fed.pop_front().expect("a segment was airing");
         let seg = front.segment;
-        let start = seg.start.max(engine.started_at.unwrap_or(seg.start));
-        let evidence = if missing {
-            EngineEvidence::SegmentErrored {
-                segment: SegmentRef::of(&seg),
+        let start = engine.on_air_since.take().unwrap_or(seg.start);
+        let session = engine.session;
+        let missing = seg
+            .asset
+            .as_ref()
+            .is_some_and(|a| self.faults.missing_assets.contains(a));
+        let report = if missing {
+            EngineReport::SegmentErrored {
+                event_id: seg.event_id.clone(),
                 start,
                 end: now,
                 reason: "file missing; slate shown".to_string(),
             }
         } else {
-            EngineEvidence::SegmentAired {
-                segment: SegmentRef::of(&seg),
+            EngineReport::SegmentAired {
+                event_id: seg.event_id.clone(),
                 start,
                 end: now,
             }
         };
-        self.record(now, i, &mut engine, &evidence, false);
-        self.chans[i].engine = Some(engine);
+        ch.machine.engine_report(now, session, &report);
         self.advance_engine(now, i, false);
-    }
-
-    /// Pass evidence to the manager and the recorder, and check the records it makes.
-    fn record(
-        &mut self,
-        now: UtcMs,
-        i: usize,
-        engine: &mut SimEngine,
-        evidence: &EngineEvidence,
-        stopped: bool,
-    ) {
-        let ch = &mut self.chans[i];
-        ch.manager
-            .handle_engine_evidence(now, engine.session, evidence);
-        ch.recorder.handle_evidence(evidence);
-        self.drain_records(i, engine, stopped);
-    }
-
-    /// A crashing engine reports nothing more: the recorder closes the segment it had on air,
-    /// known from the `segment_started` evidence the engine gave when that segment began.
-    fn record_crash(&mut self, now: UtcMs, i: usize, engine: &mut SimEngine, reason: &str) {
-        let on_air = engine
-            .started_at
-            .filter(|_| !engine.stalled)
-            .and_then(|started| {
-                let current = &engine.fed.front()?.segment;
-                let begin = current.start.max(started);
-                (begin < now && now < current.end).then(|| (SegmentRef::of(current), begin))
-            });
-        if let Some((segment, at)) = on_air {
-            let started = EngineEvidence::SegmentStarted { segment, at };
-            self.record(now, i, engine, &started, true);
-        }
-        self.chans[i].recorder.handle_engine_exited(now, reason);
-        self.drain_records(i, engine, true);
-    }
-
-    /// Check and keep the records the recorder made.
-    fn drain_records(&mut self, i: usize, engine: &mut SimEngine, stopped: bool) {
-        let ch = &mut self.chans[i];
-        while let Some(record) = ch.recorder.poll_record() {
-            let first_of_session = engine.last_record_end.is_none();
-            check_record(
-                ch,
-                &record,
-                engine.last_record_end,
-                first_of_session,
-                stopped,
-                &self.config.faults,
-            );
-            engine.last_record_end = Some(record.end);
-            ch.asrun.push(record);
-        }
     }
 
     /// `engine_iff_viewers` and driver/machine agreement, after every step of a channel.
     fn check_channel(&mut self, now: UtcMs, i: usize) {
         // contract: SIM-007 (engine_iff_viewers, single_engine)
         let ch = &mut self.chans[i];
-        let active = ch.manager.is_active();
-        let lingering = ch.manager.linger_until().is_some_and(|u| u >= now);
+        let manager = ch.machine.manager();
+        let active = manager.is_active();
+        let lingering = manager.linger_until().is_some_and(|u| u >= now);
+        let manager_viewers = manager.viewers().len();
+        let manager_session = manager.session();
         if !ch.watching.is_empty() && !active && !ch.ended {
             let detail = format!("{} viewers but no engine", ch.watching.len());
             ch.violate("engine_iff_viewers", now, detail);
@@ -862,7 +937,7 @@ impl World<'_> {
                 "engine held with no viewer and no linger".to_string(),
             );
         }
-        if ch.manager.viewers().len() != ch.watching.len() {
+        if manager_viewers != ch.watching.len() {
             ch.violate(
                 "engine_iff_viewers",
                 now,
@@ -870,13 +945,23 @@ impl World<'_> {
             );
         }
         let engine_session = ch.engine.as_ref().map(|e| e.session);
-        if engine_session != ch.manager.session() {
+        if engine_session != manager_session {
             ch.violate(
                 "single_engine",
                 now,
                 format!(
-                    "engine process {engine_session:?} but manager session {:?}",
-                    ch.manager.session()
+                    "engine process {engine_session:?} but manager session {manager_session:?}"
+                ),
+            );
+        }
+        // Every process the machine knows of is alive in the simulator, and vice versa.
+        let live: Vec<SessionId> = ch.machine.live_sessions().collect();
+        if live != engine_session.into_iter().collect::<Vec<_>>() {
+            ch.violate(
+                "single_engine",
+                now,
+                format!(
+                    "the machine tracks sessions {live:?}, the simulator runs {engine_session:?}"
                 ),
             );
         }
@@ -884,13 +969,33 @@ impl World<'_> {
 
     fn finish(self) -> SimOutcome {
         let mut stats = self.stats;
+        let keeper_stats = self.keeper.stats().clone();
+        stats.store_failures = keeper_stats.store_failures;
+        stats.keeper_retries = keeper_stats.retries;
         let mut channels = Vec::new();
         for mut ch in self.chans {
+            // contract: SIM-014 (after the heal phase every horizon has caught up)
+            let id = ch.channel.id.clone();
+            let built = self.keeper.days_built_through(&id);
+            let published = self.keeper.playlog_until(&id).unwrap_or(UtcMs::MIN);
+            let end = ch.end.unwrap_or(UtcMs::MAX);
+            if self.keeper.is_retrying(&id) || built < Some(self.last_date) || published < end {
+                let detail = format!(
+                    "after the heal phase: days built through {built:?}, playlog published until {}",
+                    fmt_utc(published)
+                );
+                ch.violate(
+                    "horizon_not_healed",
+                    end.min(published.max(ch.start)),
+                    detail,
+                );
+            }
+            let days: Vec<ScheduleDay> = ch.days.into_iter().map(|d| d.day).collect();
             // contract: SIM-007 (the scheduling invariants of the built days)
-            let rows = epg_rows(&ch.channel, &ch.days);
-            let schedule_violations = check_channel_days(&ch.channel, &ch.days, &ch.playlog, &rows);
+            let rows = epg_rows(&ch.channel, &days);
+            let schedule_violations = check_channel_days(&ch.channel, &days, &ch.playlog, &rows);
             ch.violations.extend(schedule_violations);
-            let m = ch.manager.stats();
+            let m = ch.machine.stats();
             stats.tune_ins += m.tune_ins;
             stats.restarts += m.restarts;
             stats.engine_crashes += m.engine_failures;
@@ -902,7 +1007,7 @@ impl World<'_> {
                 start: ch.start,
                 end: ch.end.unwrap_or(ch.start),
                 channel: ch.channel,
-                days: ch.days,
+                days,
                 playlog: ch.playlog,
                 asrun: ch.asrun,
                 violations: ch.violations,
@@ -913,7 +1018,7 @@ impl World<'_> {
             start: self.config.start,
             days: self.config.days,
             viewers: self.config.viewers.describe(),
-            faults: self.config.faults.describe(),
+            faults: self.faults.describe(),
             channels,
             stats,
         }
@@ -935,7 +1040,6 @@ fn check_record(
     ch: &mut Chan,
     record: &AsRunRecord,
     previous_end: Option<UtcMs>,
-    first_of_session: bool,
     stopped: bool,
     faults: &FaultPlan,
 ) {
@@ -953,7 +1057,7 @@ fn check_record(
             if event.asset != record.asset {
                 problems.push("asset differs from the playlog".to_string());
             }
-            if record.start != event.start && !first_of_session {
+            if record.start != event.start && previous_end.is_some() {
                 problems.push("starts after the event's start mid-session".to_string());
             }
             match record.status {
