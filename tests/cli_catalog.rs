@@ -237,10 +237,10 @@ fn collections(db: &TestDb) {
     // contract: CLI-013
     let off = rv.bad(&["collection", "ingest", "tv"]);
     assert!(off.contains("--ingest on"), "{off}");
-    let none = rv.json(&["collection", "ingest", "--all"]);
+    let none = rv.json(&["collection", "ingest", "--all"])["collections"].clone();
     assert_eq!(count(&none), 0, "--all skips collections with ingest off");
     rv.ok(&["collection", "update", "tv", "--ingest", "on"]);
-    let all = rv.json(&["collection", "ingest", "--all"]);
+    let all = rv.json(&["collection", "ingest", "--all"])["collections"].clone();
     assert_eq!(all[0]["inserted"], 3);
     let shown = rv.json(&["collection", "show", "tv"]);
     assert_eq!(shown["assets"], 3);
@@ -384,14 +384,14 @@ fn reingest(db: &TestDb) {
     fake_video(&f.media.path, "Movies/Heat (1995).mkv", 6_000_000);
     fake_video(&f.media.path, "movies/Heat (1995).mkv", 6_000_000);
     add_and_discover(&f);
-    let dry = rv.json(&["collection", "ingest", "tv", "--dry-run"]);
+    let dry = rv.json(&["collection", "ingest", "tv", "--dry-run"])["collections"].clone();
     assert_eq!(dry[0]["inserted"], 5);
     assert_eq!(
         count(&rv.json(&["asset", "list"])),
         0,
         "dry run wrote nothing"
     );
-    let first = rv.json(&["collection", "ingest", "tv"]);
+    let first = rv.json(&["collection", "ingest", "tv"])["collections"].clone();
     assert_eq!(first[0]["inserted"], 5);
     let upper = asset_by_key(rv, "Movies/Heat (1995).mkv");
     let lower = asset_by_key(rv, "movies/Heat (1995).mkv");
@@ -402,7 +402,7 @@ fn reingest(db: &TestDb) {
     rv.ok(&["asset", "approve", "--collection", "tv"]);
     let before = rv.json(&["asset", "list"]);
 
-    let again = rv.json(&["collection", "ingest", "tv"]);
+    let again = rv.json(&["collection", "ingest", "tv"])["collections"].clone();
     assert_eq!(
         (
             again[0]["inserted"].as_i64(),
@@ -433,7 +433,7 @@ fn reingest(db: &TestDb) {
     // Vanished file.
     let one = "Show/Season 01/Show - S01E01 - One.mkv";
     std::fs::remove_file(f.media.join(one)).unwrap();
-    let changed = rv.json(&["collection", "ingest", "tv"]);
+    let changed = rv.json(&["collection", "ingest", "tv"])["collections"].clone();
     assert_eq!(changed[0]["updated"], 2, "{changed}");
     assert_eq!(changed[0]["vanished"], 1);
     assert_eq!(changed[0]["inserted"], 0);
@@ -465,7 +465,7 @@ fn reingest(db: &TestDb) {
     );
     // The file comes back.
     fake_video(&f.media.path, one, 1_320_000);
-    let back = rv.json(&["collection", "ingest", "tv"]);
+    let back = rv.json(&["collection", "ingest", "tv"])["collections"].clone();
     assert_eq!(back[0]["inserted"], 0);
     assert_eq!(asset_by_key(rv, one)["deleted"], false);
     assert_eq!(count(&rv.json(&["asset", "list", "--include-deleted"])), 5);
@@ -481,7 +481,7 @@ fn without_enricher(db: &TestDb) {
     )
     .unwrap();
     add_and_discover(&f);
-    let report = rv.json(&["collection", "ingest", "tv"]);
+    let report = rv.json(&["collection", "ingest", "tv"])["collections"].clone();
     assert_eq!(report[0]["not_ready"][0]["reason"], "duration unknown and no ingest enricher is configured (add one: retrovue enricher add ffprobe)");
     let new = rv.json(&["asset", "list", "--state", "new"]);
     assert_eq!(count(&new), 1);

@@ -38,7 +38,7 @@ fn journey(db: &TestDb) {
 
     // contract: ASSET-001
     // contract: ASSET-005
-    let report = rv.json(&["collection", "ingest", "my-tv"]);
+    let report = rv.json(&["collection", "ingest", "my-tv"])["collections"].clone();
     assert_eq!(report[0]["inserted"], 4, "{report}");
     assert_eq!(report[0]["enriched"], 4);
     let not_ready = report[0]["not_ready"].as_array().unwrap();
@@ -65,7 +65,7 @@ fn journey(db: &TestDb) {
     assert!(pilot["probe_json"].as_str().unwrap().contains("mpeg4"));
 
     // contract: ASSET-003
-    let again = rv.json(&["collection", "ingest", "my-tv"]);
+    let again = rv.json(&["collection", "ingest", "my-tv"])["collections"].clone();
     assert_eq!(again[0]["inserted"], 0);
     assert_eq!(again[0]["updated"], 0);
     assert_eq!(again[0]["unchanged"], 4);
@@ -73,7 +73,7 @@ fn journey(db: &TestDb) {
         again[0]["enriched"], 0,
         "unchanged files are not probed again"
     );
-    let reprobe = rv.json(&["collection", "ingest", "my-tv", "--reprobe"]);
+    let reprobe = rv.json(&["collection", "ingest", "my-tv", "--reprobe"])["collections"].clone();
     assert_eq!(
         reprobe[0]["enriched"], 1,
         "only the broken file is probed again"

@@ -99,7 +99,7 @@ fn plex(db: &TestDb) {
     );
     rv.bad(&["collection", "ingest", "plex-tv-shows"]);
     rv.ok(&["collection", "update", "plex-tv-shows", "--ingest", "on"]);
-    let report = rv.json(&["collection", "ingest", "plex-tv-shows"]);
+    let report = rv.json(&["collection", "ingest", "plex-tv-shows"])["collections"].clone();
     assert_eq!(report[0]["inserted"], 2, "{report}");
     let assets = rv.json(&["asset", "list", "--series", "Cheers"]);
     assert_eq!(assets[0]["path"], "/mnt/nas/tv/Cheers/S01E01.mkv");
@@ -111,7 +111,7 @@ fn plex(db: &TestDb) {
         "the provider's duration is enough"
     );
     assert_eq!(assets[1]["duration_ms"], 1_380_000);
-    let again = rv.json(&["collection", "ingest", "plex-tv-shows"]);
+    let again = rv.json(&["collection", "ingest", "plex-tv-shows"])["collections"].clone();
     assert_eq!(again[0]["unchanged"], 2);
     assert_eq!(again[0]["inserted"], 0);
 }

@@ -16,6 +16,7 @@ use crate::cli::operator::{
 use crate::cli::schedule::require_channel;
 use crate::cli::Global;
 use crate::error::{AppError, AppResult};
+use crate::store::media_check::vanished_media;
 use crate::store::Store;
 
 #[derive(Debug, Subcommand)]
@@ -490,27 +491,50 @@ fn validate(args: IdArg, global: &Global) -> AppResult<()> {
             fmt_hhmm(if end == 0 && to == 1440 { 1440 } else { end })
         ));
     }
+    // CLI-026: stored unaired days naming media that can no longer air (INGEST-016).
+    let vanished = vanished_media(store.as_mut(), Some(&channel.id), crate::store::now_ms())?;
+    let valid = errors.is_empty() && vanished.is_empty();
     if global.json {
         print_json(&serde_json::json!({
-            "channel": channel.id, "valid": errors.is_empty(), "errors": errors, "warnings": warnings,
+            "channel": channel.id, "valid": valid, "errors": errors, "warnings": warnings,
+            "vanished": vanished,
         }));
     } else {
         for w in &warnings {
             println!("warning: {w}");
         }
-        if errors.is_empty() {
+        for day in &vanished {
+            println!(
+                "vanished: {}: {} playlog events name vanished media: {}",
+                day.date,
+                day.events(),
+                day.describe_assets()
+            );
+        }
+        if valid {
             println!("channel {} is valid", channel.id);
         }
     }
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(AppError::bad(format!(
+    if !errors.is_empty() {
+        return Err(AppError::bad(format!(
             "channel {:?}: {}",
             channel.id,
             errors.join("; ")
-        )))
+        )));
     }
+    if !vanished.is_empty() {
+        let dates: Vec<String> = vanished.iter().map(|d| d.date.to_string()).collect();
+        let (first, last) = (vanished[0].date, vanished[vanished.len() - 1].date);
+        return Err(AppError::runtime(format!(
+            "channel {:?}: {} stored unaired days name vanished media: {}; rebuild them: retrovue schedule build --channel {} --from {first} --days {}",
+            channel.id,
+            vanished.len(),
+            dates.join(", "),
+            channel.id,
+            (last - first).num_days() + 1
+        )));
+    }
+    Ok(())
 }
 
 pub fn run(cmd: ChannelCommand, global: &Global) -> AppResult<()> {

@@ -12,7 +12,8 @@ use crate::cli::Global;
 use crate::error::{AppError, AppResult};
 use crate::ingest::pathmap::PathMap;
 use crate::ingest::pipeline::{
-    build_enrichers, draw_progress, ingest_collection, IngestOptions, IngestReport,
+    build_enrichers, draw_progress, ingest_collection, vanished_after_ingest, vanished_warning,
+    IngestOptions, IngestReport,
 };
 use crate::store::{AssetFilter, CollectionRecord, Store};
 
@@ -265,10 +266,19 @@ fn ingest(args: IngestArgs, global: &Global) -> AppResult<()> {
         }
         reports.push(report);
     }
+    // INGEST-017: what the stored unaired days can no longer air, now that the catalog knows.
+    let vanished = vanished_after_ingest(store.as_mut(), crate::store::now_ms())?;
     if global.json {
-        print_json(&reports);
+        print_json(&serde_json::json!({
+            "collections": reports,
+            "vanished": vanished,
+            "dry_run": args.dry_run.dry_run,
+        }));
     } else if targets.is_empty() {
         println!("no collection has ingest on; see `retrovue collection list`");
+    }
+    for day in &vanished {
+        eprintln!("{}", vanished_warning(day));
     }
     Ok(())
 }

@@ -11,6 +11,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::error::{AppError, AppResult};
+use crate::store::media_check::{vanished_media, VanishedDay};
 use crate::store::{
     AssetFilter, CatalogAsset, CollectionRecord, EnricherRecord, IngestWrite, SourceRecord, Store,
 };
@@ -492,6 +493,25 @@ pub fn ingest_discovery(
         store.apply_ingest(&write)?;
     }
     Ok(report)
+}
+
+/// INGEST-017: after an ingest, the stored unaired days of every channel whose playlog names
+/// media that is now deleted, retired, missing or unreadable (INGEST-016), checked at `now`.
+pub fn vanished_after_ingest(store: &mut dyn Store, now: i64) -> AppResult<Vec<VanishedDay>> {
+    Ok(vanished_media(store, None, now)?)
+}
+
+/// The warning line for one such day, naming the channel, the date, the assets and the fix.
+pub fn vanished_warning(day: &VanishedDay) -> String {
+    format!(
+        "warning: channel {} {}: {} playlog events name vanished media: {}; rebuild it: retrovue schedule build --channel {} --from {}",
+        day.channel,
+        day.date,
+        day.events(),
+        day.describe_assets(),
+        day.channel,
+        day.date
+    )
 }
 
 fn place(

@@ -3,6 +3,7 @@
 
 pub mod build;
 pub mod catalog;
+pub mod media_check;
 pub mod migrations;
 pub mod postgres;
 pub mod sql;
