@@ -95,7 +95,10 @@ impl Daemon {
         };
         for task in tasks.flatten() {
             if let Ok(text) = std::fs::read_to_string(task.path().join("children")) {
-                out.extend(text.split_whitespace().filter_map(|p| p.parse::<u32>().ok()));
+                out.extend(
+                    text.split_whitespace()
+                        .filter_map(|p| p.parse::<u32>().ok()),
+                );
             }
         }
         out.sort_unstable();
@@ -236,7 +239,10 @@ interstitials = []
 
 fn ensure_ffmpeg() {
     let status = Command::new("bash")
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/ensure-ffmpeg.sh"))
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/scripts/ensure-ffmpeg.sh"
+        ))
         .status()
         .unwrap();
     assert!(status.success(), "ffmpeg is needed");
@@ -249,7 +255,9 @@ fn kill_the_engine_under_a_viewer(engine: &str, before: usize, after: usize) {
     let lineup = bars_lineup(&dir.0);
     let daemon = Daemon::start(&["--lineup", &lineup, "--engine", engine]);
     let viewer = Viewer::tune(&daemon.addr, "alpha");
-    eventually(30, "the first session's bytes", || viewer.received() >= before);
+    eventually(30, "the first session's bytes", || {
+        viewer.received() >= before
+    });
     let engines = daemon.engines();
     assert_eq!(engines.len(), 1, "one engine: {engines:?}");
     // SAFETY: kill(2) on the daemon's engine child, found in /proc.

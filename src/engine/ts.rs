@@ -298,6 +298,35 @@ pub fn set_continuity_counter(packet: &mut [u8], counter: u8) {
     packet[3] = (packet[3] & 0xF0) | (counter & 0x0F);
 }
 
+pub fn continuity_counter(packet: &[u8]) -> u8 {
+    packet[3] & 0x0F
+}
+
+/// Sets `discontinuity_indicator` in the packet's adaptation field; false (and the packet
+/// unchanged) when it has no adaptation field with a flags byte.
+pub fn set_discontinuity_indicator(packet: &mut [u8]) -> bool {
+    match adaptation_length(packet) {
+        Some(length) if length >= 1 => {
+            packet[5] |= 0x80;
+            true
+        }
+        _ => false,
+    }
+}
+
+/// An adaptation-field-only packet on `pid` (no payload, so `counter` is the PID's current
+/// counter, not the next) with `discontinuity_indicator` set and stuffing after the flags.
+pub fn discontinuity_packet(pid: u16, counter: u8) -> Packet {
+    let mut packet = [0xFFu8; PACKET_SIZE];
+    packet[0] = SYNC_BYTE;
+    packet[1] = (pid >> 8) as u8 & 0x1F;
+    packet[2] = pid as u8;
+    packet[3] = 0x20 | (counter & 0x0F);
+    packet[4] = 183;
+    packet[5] = 0x80;
+    packet
+}
+
 /// PTS and DTS of the PES header starting in this packet, if any.
 pub fn read_pes_timestamps(packet: &[u8]) -> (Option<u64>, Option<u64>) {
     match pes_timestamp_offsets(packet) {

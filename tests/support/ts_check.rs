@@ -98,9 +98,9 @@ pub fn check(bytes: &[u8]) -> Report {
         let cc = p[3] & 0x0F;
         let af_len = if has_af { p[4] as usize } else { 0 };
         if has_af && af_len > 183 {
-            report
-                .problems
-                .push(format!("packet {n} pid {pid:#x}: adaptation field too long"));
+            report.problems.push(format!(
+                "packet {n} pid {pid:#x}: adaptation field too long"
+            ));
             continue;
         }
         let flags = if has_af && af_len > 0 { p[5] } else { 0 };
@@ -286,9 +286,21 @@ mod tests {
     fn a_continuous_stream_passes_and_wraps_are_forward() {
         let mut s = Vec::new();
         for i in 0..40u8 {
-            s.extend(packet(0x101, i, true, None, Some(&pes(WRAP_90K - 20 * 3000 + i as i64 * 3000))));
+            s.extend(packet(
+                0x101,
+                i,
+                true,
+                None,
+                Some(&pes(WRAP_90K - 20 * 3000 + i as i64 * 3000)),
+            ));
         }
-        s.extend(packet(0x100, 0, false, Some(&pcr_af(WRAP_27M - 300, false)), None));
+        s.extend(packet(
+            0x100,
+            0,
+            false,
+            Some(&pcr_af(WRAP_27M - 300, false)),
+            None,
+        ));
         s.extend(packet(0x100, 0, false, Some(&pcr_af(600, false)), None));
         s.extend(packet(NULL_PID, 7, false, None, Some(&[])));
         let report = check(&s);
@@ -329,15 +341,39 @@ mod tests {
     fn a_backward_pcr_is_reported_unless_signalled() {
         let second = 27_000_000;
         let mut s = Vec::new();
-        s.extend(packet(0x100, 0, false, Some(&pcr_af(20 * second, false)), None));
-        s.extend(packet(0x100, 0, false, Some(&pcr_af(5 * second, false)), None));
+        s.extend(packet(
+            0x100,
+            0,
+            false,
+            Some(&pcr_af(20 * second, false)),
+            None,
+        ));
+        s.extend(packet(
+            0x100,
+            0,
+            false,
+            Some(&pcr_af(5 * second, false)),
+            None,
+        ));
         let report = check(&s);
         assert_eq!(report.problems.len(), 1, "{:?}", report.problems);
         assert!(report.problems[0].contains("PCR steps back 15000 ms"));
         assert_eq!(report.steps[0].delta_ms, -15_000);
         let mut s = Vec::new();
-        s.extend(packet(0x100, 0, false, Some(&pcr_af(20 * second, false)), None));
-        s.extend(packet(0x100, 0, false, Some(&pcr_af(5 * second, true)), None));
+        s.extend(packet(
+            0x100,
+            0,
+            false,
+            Some(&pcr_af(20 * second, false)),
+            None,
+        ));
+        s.extend(packet(
+            0x100,
+            0,
+            false,
+            Some(&pcr_af(5 * second, true)),
+            None,
+        ));
         let report = check(&s);
         assert!(report.ok(), "{:?}", report.problems);
         assert!(report.steps[0].signalled);
