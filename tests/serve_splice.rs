@@ -285,14 +285,19 @@ fn kill_the_engine_under_a_viewer(engine: &str, before: usize, after: usize) {
         !report.discontinuities.is_empty(),
         "{engine}: no discontinuity mark: the restart's splice is not in the capture"
     );
-    let splice_pcr: Vec<_> = report
-        .steps
-        .iter()
-        .filter(|s| s.kind == "pcr" && s.signalled)
-        .collect();
+    // ENGINE-012: the new session continues forward on the UTC time base (the daemon's restart
+    // backoff, at least 0.5 s, exceeds the engines' presentation delay), so even without the
+    // marks nothing at the splice steps back.
+    let at_splice: Vec<_> = report.steps.iter().filter(|s| s.signalled).collect();
     assert!(
-        splice_pcr.iter().all(|s| s.delta_ms > 0),
-        "{engine}: the PCR steps back at the splice: {splice_pcr:?}"
+        at_splice.iter().any(|s| s.kind == "pcr"),
+        "{engine}: no PCR at the splice: {:?}",
+        report.steps
+    );
+    assert!(
+        report.steps.iter().all(|s| s.delta_ms > 0),
+        "{engine}: a timestamp steps back: {:?}",
+        report.steps
     );
 }
 

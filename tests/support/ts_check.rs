@@ -11,7 +11,7 @@ const NULL_PID: u16 = 0x1FFF;
 const WRAP_90K: i64 = 1 << 33;
 const WRAP_27M: i64 = WRAP_90K * 300;
 
-/// A timestamp step worth reporting: backward, or forward by more than half a second.
+/// A timestamp step worth reporting: backward, forward by more than half a second, or signalled.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Step {
     pub packet: usize,
@@ -31,7 +31,7 @@ pub struct Report {
     pub problems: Vec<String>,
     /// Packets carrying discontinuity_indicator = 1.
     pub discontinuities: Vec<(usize, u16)>,
-    /// Backward steps and forward steps over 500 ms.
+    /// Backward steps, forward steps over 500 ms, and every step a discontinuity covers.
     pub steps: Vec<Step>,
 }
 
@@ -158,7 +158,7 @@ pub fn check(bytes: &[u8]) -> Report {
             if let Some(last) = state.last_pcr {
                 let delta = wrap_diff(pcr, last, WRAP_27M);
                 let signalled = state.pcr_signalled;
-                if delta <= 0 || delta > 13_500_000 {
+                if delta <= 0 || delta > 13_500_000 || signalled {
                     report.steps.push(Step {
                         packet: n,
                         pid,
@@ -190,7 +190,7 @@ pub fn check(bytes: &[u8]) -> Report {
                 if let Some(last) = state.last_dts {
                     let delta = wrap_diff(dts, last, WRAP_90K);
                     let signalled = state.dts_signalled || state.breaks_at_dts != time_base_breaks;
-                    if delta <= 0 || delta > 45_000 {
+                    if delta <= 0 || delta > 45_000 || signalled {
                         report.steps.push(Step {
                             packet: n,
                             pid,
