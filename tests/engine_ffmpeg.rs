@@ -234,6 +234,7 @@ fn two_clips_become_one_stream_with_continuous_timestamps() {
 }
 
 // contract: ENGINE-011
+// contract: ENGINE-012
 #[test]
 fn a_missing_file_is_errored_and_its_slot_padded() {
     let _turn = one_at_a_time();
@@ -247,7 +248,29 @@ fn a_missing_file_is_errored_and_its_slot_padded() {
         join + 60_000,
     )];
     let (bytes, evidence, code) = play(join, segments, Duration::from_millis(1_500));
+    let ran_ms = now_ms() - join;
     assert_eq!(code, 0);
+    // ENGINE-012: stamped on the UTC playhead — the first PCR lies between join_at and the end
+    // of the run, and the first video DTS right after it (ffmpeg's 0.1 s mux delay).
+    {
+        use retrovue::engine::ts;
+        let first_pcr = bytes.chunks(188).find_map(ts::read_pcr).expect("a PCR");
+        let after_join = (first_pcr + ts::PCR_WRAP - ts::utc_pcr(join)) % ts::PCR_WRAP / 27_000;
+        assert!(
+            (after_join as i64) <= ran_ms,
+            "first PCR {after_join} ms after join_at, the run lasted {ran_ms} ms"
+        );
+        let first_dts = bytes
+            .chunks(188)
+            .filter(|p| ts::packet_pid(p) == ts::VIDEO_PID)
+            .find_map(|p| {
+                let (pts, dts) = ts::read_pes_timestamps(p);
+                dts.or(pts)
+            })
+            .expect("a video timestamp");
+        let lead = (first_dts + ts::TIMESTAMP_WRAP - first_pcr / 300) % ts::TIMESTAMP_WRAP;
+        assert!(lead < 45_000, "first DTS {lead} ticks after the first PCR");
+    }
     match evidence
         .iter()
         .find(|e| matches!(e, Evidence::SegmentErrored { .. }))
