@@ -435,7 +435,7 @@ mod tests {
         let video_pcr = |chunk: &Chunk| {
             packets(chunk)
                 .into_iter()
-                .find_map(|p| ts::read_pcr(p))
+                .find_map(ts::read_pcr)
                 .expect("a PCR")
         };
         assert_eq!(video_pcr(&chunks[1]), 2);

@@ -72,7 +72,7 @@ fn wrap_diff(a: i64, b: i64, wrap: i64) -> i64 {
 /// Checks a byte stream of whole TS packets.
 pub fn check(bytes: &[u8]) -> Report {
     let mut report = Report::default();
-    if bytes.len() % PACKET != 0 {
+    if !bytes.len().is_multiple_of(PACKET) {
         report.problems.push(format!(
             "{} bytes is not a whole number of packets",
             bytes.len()
