@@ -397,9 +397,13 @@ fn make_timed_clip(dir: &Path, name: &str, pattern: &str, rate: u32, seconds: &s
     path.to_string_lossy().into_owned()
 }
 
-/// The PCR (in seconds) of every packet that carries one, in file order.
+/// The PCR (in seconds) of every packet that carries one, in file order, unwrapped (the output
+/// is on the UTC time base, ENGINE-012, which wraps every 2^33 / 90 kHz, about 26.5 h).
 fn pcr_seconds(bytes: &[u8]) -> Vec<f64> {
-    bytes
+    let wrap = (1u64 << 33) as f64 / 90_000.0;
+    let mut turns = 0.0;
+    let mut previous: Option<f64> = None;
+    let raw: Vec<f64> = bytes
         .chunks_exact(188)
         .filter(|p| p[3] & 0x20 != 0 && p[4] > 0 && p[5] & 0x10 != 0)
         .map(|p| {
@@ -410,6 +414,15 @@ fn pcr_seconds(bytes: &[u8]) -> Vec<f64> {
                 | (u64::from(p[10]) >> 7);
             let extension = (u64::from(p[10] & 1) << 8) | u64::from(p[11]);
             (base * 300 + extension) as f64 / 27_000_000.0
+        })
+        .collect();
+    raw.into_iter()
+        .map(|pcr| {
+            if previous.is_some_and(|p| pcr < p - wrap / 2.0) {
+                turns += wrap;
+            }
+            previous = Some(pcr);
+            pcr + turns
         })
         .collect()
 }
