@@ -234,6 +234,7 @@ fn two_clips_become_one_stream_with_continuous_timestamps() {
 }
 
 // contract: ENGINE-011
+// contract: ENGINE-012
 #[test]
 fn a_missing_file_is_errored_and_its_slot_padded() {
     let _turn = one_at_a_time();
@@ -247,7 +248,29 @@ fn a_missing_file_is_errored_and_its_slot_padded() {
         join + 60_000,
     )];
     let (bytes, evidence, code) = play(join, segments, Duration::from_millis(1_500));
+    let ran_ms = now_ms() - join;
     assert_eq!(code, 0);
+    // ENGINE-012: stamped on the UTC playhead — the first PCR lies between join_at and the end
+    // of the run, and the first video DTS right after it (ffmpeg's 0.1 s mux delay).
+    {
+        use retrovue::engine::ts;
+        let first_pcr = bytes.chunks(188).find_map(ts::read_pcr).expect("a PCR");
+        let after_join = (first_pcr + ts::PCR_WRAP - ts::utc_pcr(join)) % ts::PCR_WRAP / 27_000;
+        assert!(
+            (after_join as i64) <= ran_ms,
+            "first PCR {after_join} ms after join_at, the run lasted {ran_ms} ms"
+        );
+        let first_dts = bytes
+            .chunks(188)
+            .filter(|p| ts::packet_pid(p) == ts::VIDEO_PID)
+            .find_map(|p| {
+                let (pts, dts) = ts::read_pes_timestamps(p);
+                dts.or(pts)
+            })
+            .expect("a video timestamp");
+        let lead = (first_dts + ts::TIMESTAMP_WRAP - first_pcr / 300) % ts::TIMESTAMP_WRAP;
+        assert!(lead < 45_000, "first DTS {lead} ticks after the first PCR");
+    }
     match evidence
         .iter()
         .find(|e| matches!(e, Evidence::SegmentErrored { .. }))
@@ -374,9 +397,13 @@ fn make_timed_clip(dir: &Path, name: &str, pattern: &str, rate: u32, seconds: &s
     path.to_string_lossy().into_owned()
 }
 
-/// The PCR (in seconds) of every packet that carries one, in file order.
+/// The PCR (in seconds) of every packet that carries one, in file order, unwrapped (the output
+/// is on the UTC time base, ENGINE-012, which wraps every 2^33 / 90 kHz, about 26.5 h).
 fn pcr_seconds(bytes: &[u8]) -> Vec<f64> {
-    bytes
+    let wrap = (1u64 << 33) as f64 / 90_000.0;
+    let mut turns = 0.0;
+    let mut previous: Option<f64> = None;
+    let raw: Vec<f64> = bytes
         .chunks_exact(188)
         .filter(|p| p[3] & 0x20 != 0 && p[4] > 0 && p[5] & 0x10 != 0)
         .map(|p| {
@@ -387,6 +414,15 @@ fn pcr_seconds(bytes: &[u8]) -> Vec<f64> {
                 | (u64::from(p[10]) >> 7);
             let extension = (u64::from(p[10] & 1) << 8) | u64::from(p[11]);
             (base * 300 + extension) as f64 / 27_000_000.0
+        })
+        .collect();
+    raw.into_iter()
+        .map(|pcr| {
+            if previous.is_some_and(|p| pcr < p - wrap / 2.0) {
+                turns += wrap;
+            }
+            previous = Some(pcr);
+            pcr + turns
         })
         .collect()
 }

@@ -320,6 +320,52 @@ fn bad_lines_are_reported_starvation_is_padded_and_eof_ends_cleanly() {
     );
 }
 
+// contract: ENGINE-012
+#[test]
+fn output_is_stamped_on_the_utc_playhead_of_join_at() {
+    use retrovue::engine::ts;
+    // A join far from now: the stamps follow `join_at`, not the host's wall clock.
+    let join = 1_234_567_890_123;
+    let block = Block {
+        id: "b1".into(),
+        start: join,
+        end: join + 60_000,
+        segments: vec![segment(
+            "a",
+            "content",
+            Some("synthetic:x"),
+            join,
+            join + 60_000,
+        )],
+    };
+    let (bytes, _, code) = run_engine(
+        &[],
+        &[start_line(join, vec![block])],
+        Duration::from_millis(600),
+        true,
+    );
+    assert_eq!(code, 0);
+    let packets: Vec<&[u8]> = bytes.chunks(188).collect();
+    let first_pcr = packets.iter().find_map(|p| ts::read_pcr(p)).expect("a PCR");
+    let first_video_pts = packets
+        .iter()
+        .filter(|p| ts::packet_pid(p) == ts::VIDEO_PID)
+        .find_map(|p| ts::read_pes_timestamps(p).0)
+        .expect("a video PTS");
+    // The first PCR goes out in one of the first packet slots after join_at (a slot is 0.75 ms
+    // at 2 Mbit/s); the first frame is presented at join_at plus the 200 ms delay.
+    let after_join = (first_pcr + ts::PCR_WRAP - ts::utc_pcr(join)) % ts::PCR_WRAP;
+    assert!(
+        after_join < 27_000 * 10,
+        "first PCR {after_join} after join_at"
+    );
+    assert_eq!(
+        first_video_pts,
+        ts::wrap_add(ts::utc_90khz(join), 18_000),
+        "first video PTS"
+    );
+}
+
 #[test]
 fn a_bad_bitrate_exits_two_with_a_message() {
     let output = Command::new(ENGINE)

@@ -1,6 +1,7 @@
 //! The ffmpeg engine's renderer (ENGINE-009, ENGINE-011): one `ffmpeg` child per segment producing
 //! MPEG-TS in one normalised format, spliced into a single stream by rewriting PCR/PTS/DTS onto
-//! the engine clock and renumbering continuity counters, and paced by the children's PCR.
+//! the engine clock's UTC time base (ENGINE-012) and renumbering continuity counters, and paced by
+//! the children's PCR.
 //!
 //! Each child's output is placed at its planned start on the output timeline, then pushed later
 //! if needed so that no stream's DTS (nor the PCR) steps back or repeats across a splice
@@ -27,9 +28,7 @@ use super::timeline::Timeline;
 use super::ts::{self, Packet, PACKET_SIZE};
 use super::{EngineClock, Renderer, Sink};
 
-/// 27 MHz PCR of the engine clock's `join_at` (a positive origin keeps early PTS positive).
-const OUTPUT_ORIGIN_27MHZ: u64 = 27_000_000;
-const PCR_WRAP: u64 = ts::TIMESTAMP_WRAP * 300;
+const PCR_WRAP: u64 = ts::PCR_WRAP;
 /// Prepare the next segment's child this long before the boundary.
 const PREPARE_AHEAD_MS: i64 = 2_000;
 /// While starved, pad in chunks of this length.
@@ -402,8 +401,10 @@ impl FfmpegRenderer {
     /// frames and overlaps. Staying within the tolerance of the plan keeps the output on the
     /// engine clock, so the small corrections never accumulate.
     fn placement(&self, feed: &Feed, base_pcr: u64, join_at: UtcMs) -> i64 {
-        let start_27 = OUTPUT_ORIGIN_27MHZ + ((feed.play_start - join_at).max(0) as u64) * 27_000;
-        let planned = (start_27 / 300) as i64 - (base_pcr / 300) as i64;
+        // ENGINE-012: the output time base is the UTC playhead, so the planned place of a feed
+        // is its start's UTC time, whichever session it belongs to.
+        let start_90khz = ts::utc_pcr(feed.play_start.max(join_at)) / 300;
+        let planned = wrap_diff(start_90khz, base_pcr / 300);
         let mut firsts: BTreeMap<u16, u64> = BTreeMap::new();
         for packet in &feed.held {
             if let Some(first) = pes_decode_time(packet) {
@@ -417,7 +418,9 @@ impl FfmpegRenderer {
         ) {
             if last.step > 0 {
                 let continuous = wrap_diff(ts::wrap_add(last.at, last.step as i64), *first);
-                if (continuous - planned).abs() <= SPLICE_TOLERANCE_90KHZ {
+                let off_plan =
+                    wrap_diff(ts::wrap_add(0, continuous), ts::wrap_add(0, planned)).abs();
+                if off_plan <= SPLICE_TOLERANCE_90KHZ {
                     shift = continuous;
                 }
             }

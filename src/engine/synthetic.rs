@@ -1,5 +1,6 @@
 //! The synthetic engine's renderer (ENGINE-004, ENGINE-010): a constant-bitrate MPEG-TS mux of
-//! hand-written MPEG-1 pictures and silent Layer II audio, paced in real time by slot.
+//! hand-written MPEG-1 pictures and silent Layer II audio, paced in real time by slot and stamped
+//! on the UTC playhead (ENGINE-012).
 
 use std::collections::VecDeque;
 use std::io;
@@ -29,6 +30,9 @@ pub struct SyntheticRenderer {
     next_video_frame: u64,
     next_audio_frame: u64,
     next_psi_ns: u128,
+    /// The output time base at `join_at` (ENGINE-012): 27 MHz PCR and 90 kHz PTS.
+    origin_pcr: u64,
+    origin_90khz: u64,
     pat: Vec<u8>,
     pmt: Vec<u8>,
     audio_frame: [u8; 192],
@@ -45,6 +49,8 @@ impl SyntheticRenderer {
             next_video_frame: 0,
             next_audio_frame: 0,
             next_psi_ns: 0,
+            origin_pcr: 0,
+            origin_90khz: 0,
             pat: ts::pat_section(1),
             pmt: ts::pmt_section(
                 ts::VIDEO_PID,
@@ -95,7 +101,8 @@ impl SyntheticRenderer {
                 }
                 None => mpeg1::picture_for_kind("pad", true, frame),
             };
-            let pts = PRESENTATION_DELAY_90KHZ + frame * VIDEO_FRAME_TICKS_90KHZ;
+            let pts =
+                self.origin_90khz + PRESENTATION_DELAY_90KHZ + frame * VIDEO_FRAME_TICKS_90KHZ;
             let pes = ts::pes(0xE0, pts, None, &picture);
             self.queue
                 .extend(self.packetizer.packetize(ts::VIDEO_PID, &pes, true));
@@ -109,7 +116,7 @@ impl SyntheticRenderer {
             }
             let pes = ts::pes(
                 0xC0,
-                PRESENTATION_DELAY_90KHZ + ticks,
+                self.origin_90khz + PRESENTATION_DELAY_90KHZ + ticks,
                 None,
                 &self.audio_frame,
             );
@@ -121,7 +128,11 @@ impl SyntheticRenderer {
 }
 
 impl Renderer for SyntheticRenderer {
-    fn begin(&mut self, _clock: &EngineClock, _sink: &mut Sink) {}
+    fn begin(&mut self, clock: &EngineClock, _sink: &mut Sink) {
+        // ENGINE-012: stamped on the UTC playhead, so a later session continues forward.
+        self.origin_pcr = ts::utc_pcr(clock.join_at);
+        self.origin_90khz = ts::utc_90khz(clock.join_at);
+    }
 
     fn pump(
         &mut self,
@@ -138,7 +149,8 @@ impl Renderer for SyntheticRenderer {
             let packet = match self.queue.pop_front() {
                 Some(mut pending) => {
                     if pending.wants_pcr {
-                        ts::set_pcr(&mut pending.bytes, (slot_ns * 27 / 1000) as u64);
+                        let pcr = self.origin_pcr + (slot_ns * 27 / 1000) as u64;
+                        ts::set_pcr(&mut pending.bytes, pcr % ts::PCR_WRAP);
                     }
                     pending.bytes
                 }

@@ -14,7 +14,21 @@ pub const PROGRAM_NUMBER: u16 = 1;
 /// 33-bit PTS/DTS/PCR-base arithmetic wraps here (about 26.5 hours at 90 kHz).
 pub const TIMESTAMP_WRAP: u64 = 1 << 33;
 
+/// The 27 MHz PCR wraps with its 33-bit base.
+pub const PCR_WRAP: u64 = TIMESTAMP_WRAP * 300;
+
 pub type Packet = [u8; PACKET_SIZE];
+
+/// The 27 MHz PCR of a UTC instant in milliseconds, on the shared output time base (ENGINE-012).
+pub fn utc_pcr(ms: i64) -> u64 {
+    (ms as i128 * 27_000).rem_euclid(PCR_WRAP as i128) as u64
+}
+
+/// The 90 kHz PTS/DTS of a UTC instant in milliseconds, on the shared output time base
+/// (ENGINE-012).
+pub fn utc_90khz(ms: i64) -> u64 {
+    (ms as i128 * 90).rem_euclid(TIMESTAMP_WRAP as i128) as u64
+}
 
 /// CRC-32/MPEG-2 (polynomial 0x04C11DB7, init all ones, no reflection, no final xor).
 pub fn crc32_mpeg(data: &[u8]) -> u32 {
@@ -298,6 +312,35 @@ pub fn set_continuity_counter(packet: &mut [u8], counter: u8) {
     packet[3] = (packet[3] & 0xF0) | (counter & 0x0F);
 }
 
+pub fn continuity_counter(packet: &[u8]) -> u8 {
+    packet[3] & 0x0F
+}
+
+/// Sets `discontinuity_indicator` in the packet's adaptation field; false (and the packet
+/// unchanged) when it has no adaptation field with a flags byte.
+pub fn set_discontinuity_indicator(packet: &mut [u8]) -> bool {
+    match adaptation_length(packet) {
+        Some(length) if length >= 1 => {
+            packet[5] |= 0x80;
+            true
+        }
+        _ => false,
+    }
+}
+
+/// An adaptation-field-only packet on `pid` (no payload, so `counter` is the PID's current
+/// counter, not the next) with `discontinuity_indicator` set and stuffing after the flags.
+pub fn discontinuity_packet(pid: u16, counter: u8) -> Packet {
+    let mut packet = [0xFFu8; PACKET_SIZE];
+    packet[0] = SYNC_BYTE;
+    packet[1] = (pid >> 8) as u8 & 0x1F;
+    packet[2] = pid as u8;
+    packet[3] = 0x20 | (counter & 0x0F);
+    packet[4] = 183;
+    packet[5] = 0x80;
+    packet
+}
+
 /// PTS and DTS of the PES header starting in this packet, if any.
 pub fn read_pes_timestamps(packet: &[u8]) -> (Option<u64>, Option<u64>) {
     match pes_timestamp_offsets(packet) {
@@ -372,6 +415,25 @@ mod tests {
         for value in [0u64, 1, 90_000, TIMESTAMP_WRAP - 1] {
             assert_eq!(decode_timestamp(&encode_timestamp(0b0010, value)), value);
         }
+    }
+
+    // contract: ENGINE-012
+    #[test]
+    fn the_utc_time_base_is_milliseconds_times_the_clock_rate_modulo_the_wrap() {
+        assert_eq!(utc_pcr(1_000), 27_000_000);
+        assert_eq!(utc_90khz(1_000), 90_000);
+        let join = 1_700_000_000_000i64;
+        assert_eq!(
+            utc_pcr(join) as u128,
+            join as u128 * 27_000 % PCR_WRAP as u128
+        );
+        assert_eq!(
+            utc_90khz(join) as u128,
+            join as u128 * 90 % TIMESTAMP_WRAP as u128
+        );
+        // Two seconds later is 180 000 ticks on, however the wrap falls.
+        assert_eq!(wrap_add(utc_90khz(join), 180_000), utc_90khz(join + 2_000));
+        assert!(utc_90khz(-1) < TIMESTAMP_WRAP && utc_pcr(-1) < PCR_WRAP);
     }
 
     #[test]
