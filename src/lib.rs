@@ -2,6 +2,7 @@
 //! pure core. Everything that touches the clock, files, processes, sockets or databases is here.
 
 pub mod cli;
+pub mod clock;
 pub mod engine;
 pub mod error;
 pub mod http;

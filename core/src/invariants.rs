@@ -340,3 +340,70 @@ pub fn check_channel_days(
     }
     out
 }
+
+/// The covered stretches of sorted, possibly abutting intervals, merged, clipped to [from, to).
+fn coverage(spans: impl Iterator<Item = (UtcMs, UtcMs)>, from: UtcMs, to: UtcMs) -> Vec<(UtcMs, UtcMs)> {
+    let mut out: Vec<(UtcMs, UtcMs)> = Vec::new();
+    for (a, b) in spans {
+        let (a, b) = (a.max(from), b.min(to));
+        if a >= b {
+            continue;
+        }
+        match out.last_mut() {
+            Some(last) if last.1 == a => last.1 = b,
+            _ => out.push((a, b)),
+        }
+    }
+    out
+}
+
+/// A published snapshot (CHAN-004, HORIZON-008): within [from, to) its playlog events and guide
+/// rows never overlap, and they cover exactly the same time — guide = playlog, the only holes
+/// being schedule gaps that both show.
+pub fn check_snapshot(
+    events: &[PlaylogEvent],
+    rows: &[EpgRow],
+    from: UtcMs,
+    to: UtcMs,
+) -> Vec<Violation> {
+    let mut out = Vec::new();
+    for pair in events.windows(2) {
+        if pair[1].start < pair[0].end {
+            out.push(Violation::new(
+                "playlog_tiling",
+                pair[1].start,
+                format!("event {} overlaps {}", pair[1].id, pair[0].id),
+            ));
+        }
+    }
+    for pair in rows.windows(2) {
+        if pair[1].start < pair[0].end {
+            out.push(Violation::new(
+                "epg_abuts",
+                pair[1].start,
+                format!("row {:?} overlaps {:?}", pair[1].title, pair[0].title),
+            ));
+        }
+    }
+    let played = coverage(events.iter().map(|e| (e.start, e.end)), from, to);
+    let guided = coverage(rows.iter().map(|r| (r.start, r.end)), from, to);
+    if played != guided {
+        let at = played
+            .iter()
+            .zip(&guided)
+            .find(|(p, g)| p != g)
+            .map_or(from, |(p, g)| p.0.min(g.0));
+        out.push(Violation::new(
+            "epg_matches_playlog",
+            at,
+            format!(
+                "the guide covers {} stretches and the playlog {} between {} and {}",
+                guided.len(),
+                played.len(),
+                fmt_utc(from),
+                fmt_utc(to)
+            ),
+        ));
+    }
+    out
+}

@@ -178,6 +178,8 @@ fn a_short_playlog_horizon_is_reported() {
     let mut config = SimConfig::new(1, date("2026-03-02"), 1);
     config.viewers = ViewerModel::Constant(1);
     config.horizon = HorizonConfig {
+        retry_initial_ms: 1_000,
+        retry_max_ms: 60_000,
         days_ahead: 0,
         playlog_ahead_ms: 10_000,
         refill_ms: 60_000,

@@ -13,7 +13,7 @@ use tiny_http::Response;
 use super::{header, query_params, text, Route};
 use crate::runtime::metrics::ChannelMetrics;
 use crate::runtime::Shared;
-use crate::store::now_ms;
+use crate::clock::now_ms;
 
 type Answer = Response<Cursor<Vec<u8>>>;
 

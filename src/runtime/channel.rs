@@ -11,18 +11,18 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender};
-use retrovue_core::asrun::AsRunRecorder;
-use retrovue_core::engine::{Block, EngineEvidence, EngineExit, SegmentRef};
-use retrovue_core::manager::{Action, Answer, ChannelManager, PlaylogSource, SessionId, ViewerId};
-use retrovue_core::model::{AsRunRecord, AsRunStatus, PlaylogEvent, UtcMs};
-use retrovue_core::plan::{is_synthetic, Segment};
+use retrovue_core::channel::{ChannelAction, ChannelMachine, EngineReport, Severity};
+use retrovue_core::engine::{Block, EngineExit};
+use retrovue_core::manager::{Answer, PlaylogSource, SessionId, ViewerId};
+use retrovue_core::model::{PlaylogEvent, UtcMs};
+use retrovue_core::plan::is_synthetic;
 
 use super::engine::{EngineMessage, EngineProcess};
 use super::fanout::{Chunk, Departure, FanOut};
 use super::metrics::ChannelMetrics;
 use super::{ChannelSchedule, Shared};
 use crate::engine::protocol::{self, Control, Evidence};
-use crate::store::now_ms;
+use crate::clock::now_ms;
 
 /// Messages to a ChannelManager thread.
 pub enum Input {
@@ -188,7 +188,7 @@ fn spawn_thread(
 
 const ORDER: std::sync::atomic::Ordering = std::sync::atomic::Ordering::Relaxed;
 
-/// The manager's view of the playlog: the published events, files checked on disk.
+/// The machine's view of the playlog: the published events and horizon, files checked on disk.
 struct ShellSource<'a> {
     schedule: &'a ChannelSchedule,
     shared: &'a Shared,
@@ -205,22 +205,76 @@ impl PlaylogSource for ShellSource<'_> {
             None => false,
         }
     }
+
+    fn known_until(&self) -> UtcMs {
+        self.schedule.known_until
+    }
 }
+
+/// The engine protocol's evidence as the channel machine's report: a transport mapping only;
+/// what it means is decided in core (CHAN-001).
+pub fn engine_report(evidence: &Evidence) -> EngineReport {
+    match evidence.clone() {
+        Evidence::SessionStarted { .. } => EngineReport::Started,
+        Evidence::BlockStarted { block_id, at } => EngineReport::BlockStarted {
+            seq: block_id.parse().unwrap_or(u64::MAX),
+            at,
+        },
+        Evidence::SegmentStarted { event_id, at } => EngineReport::SegmentStarted { event_id, at },
+        Evidence::SegmentAired {
+            event_id,
+            actual_start,
+            actual_end,
+        } => EngineReport::SegmentAired {
+            event_id,
+            start: actual_start,
+            end: actual_end,
+        },
+        Evidence::SegmentTruncated {
+            event_id,
+            actual_start,
+            actual_end,
+            reason,
+        } => EngineReport::SegmentTruncated {
+            event_id,
+            start: actual_start,
+            end: actual_end,
+            reason,
+        },
+        Evidence::SegmentErrored {
+            event_id,
+            actual_start,
+            actual_end,
+            reason,
+        } => EngineReport::SegmentErrored {
+            event_id,
+            start: actual_start,
+            end: actual_end,
+            reason,
+        },
+        Evidence::SegmentSkipped { event_id, reason } => {
+            EngineReport::SegmentSkipped { event_id, reason }
+        }
+        Evidence::Starved { at } => EngineReport::Starved { at },
+        Evidence::ProtocolError { line, reason } => EngineReport::ProtocolError { line, reason },
+        Evidence::SessionEnded { reason } => EngineReport::SessionEnded { reason },
+    }
+}
+
+/// How long a stopped engine may take to report its last evidence and exit.
+const STOP_BOUND: Duration = Duration::from_millis(1_000);
 
 struct ChannelThread<'a> {
     shared: &'a Arc<Shared>,
     id: String,
     generation: u64,
-    manager: ChannelManager,
-    recorder: AsRunRecorder,
+    machine: ChannelMachine,
     fanout: Arc<FanOut>,
     engine: Option<EngineProcess>,
     messages_tx: Sender<EngineMessage>,
     messages_rx: Receiver<EngineMessage>,
-    /// Viewers asked to join, waiting for the manager's answer.
+    /// Viewers asked to join, waiting for the machine's answer.
     pending: BTreeMap<ViewerId, (Sender<Chunk>, Sender<Answer>)>,
-    /// Segments fed to the current engine, by event id, to turn wire evidence into core evidence.
-    segments: BTreeMap<String, Segment>,
     metrics: &'a ChannelMetrics,
 }
 
@@ -243,14 +297,12 @@ impl<'a> ChannelThread<'a> {
             shared,
             id: id.to_string(),
             generation,
-            manager: ChannelManager::new(id, shared.manager.clone()),
-            recorder: AsRunRecorder::new(id),
+            machine: ChannelMachine::new(id, shared.manager.clone()),
             fanout,
             engine: None,
             messages_tx,
             messages_rx,
             pending: BTreeMap::new(),
-            segments: BTreeMap::new(),
             metrics,
         }
     }
@@ -259,7 +311,7 @@ impl<'a> ChannelThread<'a> {
         loop {
             let schedule = self.shared.schedule(&self.id);
             let wait = self
-                .manager
+                .machine
                 .poll_timeout()
                 .map(|at| Duration::from_millis(at.saturating_sub(now_ms()).max(0) as u64))
                 .unwrap_or(Duration::from_secs(3600));
@@ -268,18 +320,14 @@ impl<'a> ChannelThread<'a> {
                     Ok(Input::Join { viewer, queue, reply }) => {
                         self.pending.insert(viewer, (queue, reply));
                         let source = ShellSource { schedule: &schedule, shared: self.shared };
-                        self.manager.handle_viewer_joined(now_ms(), viewer, &source);
+                        self.machine.viewer_joined(now_ms(), viewer, &source);
                     }
                     Ok(Input::Left(viewer)) => self.viewer_gone(viewer, false),
                     Ok(Input::Dropped(viewer)) => self.viewer_gone(viewer, true),
                     Ok(Input::Shutdown) | Err(_) => {
-                        self.manager.handle_shutdown(now_ms());
-                        self.carry_out(&schedule);
-                        if let Some(engine) = self.engine.take() {
-                            self.stop_engine(engine);
-                        }
+                        self.machine.shutdown(now_ms());
+                        self.carry_out();
                         self.fanout.clear();
-                        self.flush_asrun();
                         return;
                     }
                 },
@@ -290,15 +338,14 @@ impl<'a> ChannelThread<'a> {
                 },
                 default(wait) => {
                     let source = ShellSource { schedule: &schedule, shared: self.shared };
-                    self.manager.handle_timeout(now_ms(), &source);
+                    self.machine.timeout(now_ms(), &source);
                 },
             }
-            self.carry_out(&schedule);
-            self.flush_asrun();
+            self.carry_out();
             self.metrics
                 .viewers
-                .store(self.manager.viewers().len() as i64, ORDER);
-            if !self.manager.is_active() && self.manager.viewers().is_empty() {
+                .store(self.machine.manager().viewers().len() as i64, ORDER);
+            if self.machine.is_idle() {
                 // Idle: leave the registry unless a join slipped in (checked under its lock).
                 let mut threads = self.shared.registry.lock();
                 if inputs.is_empty() {
@@ -315,7 +362,7 @@ impl<'a> ChannelThread<'a> {
     }
 
     fn viewer_gone(&mut self, viewer: ViewerId, dropped: bool) {
-        if !self.manager.viewers().contains(&viewer) {
+        if !self.machine.manager().viewers().contains(&viewer) {
             return;
         }
         if dropped {
@@ -326,45 +373,15 @@ impl<'a> ChannelThread<'a> {
             ChannelMetrics::add(&self.metrics.dropped_viewers, 1);
         }
         self.fanout.remove(&[viewer]);
-        self.manager.handle_viewer_left(now_ms(), viewer);
+        self.machine.viewer_left(now_ms(), viewer);
     }
 
     fn engine_message(&mut self, message: EngineMessage) {
         let now = now_ms();
         match message {
             EngineMessage::Evidence(session, evidence) => {
-                if self.engine.as_ref().map(|e| e.session) != Some(session) {
-                    return;
-                }
-                match &evidence {
-                    Evidence::SessionStarted { .. } => {
-                        self.manager.handle_engine_started(now, session)
-                    }
-                    Evidence::ProtocolError { line, reason } => {
-                        log::warn!(
-                            "channel {}: engine protocol error line {line}: {reason}",
-                            self.id
-                        )
-                    }
-                    Evidence::SegmentSkipped { event_id, reason } => {
-                        if let Some(segment) = self.segments.remove(event_id) {
-                            self.record_skipped(&segment, reason);
-                            let core = EngineEvidence::SegmentTruncated {
-                                segment: SegmentRef::of(&segment),
-                                start: segment.start,
-                                end: segment.start,
-                                reason: reason.clone(),
-                            };
-                            self.manager.handle_engine_evidence(now, session, &core);
-                        }
-                    }
-                    _ => {
-                        if let Some(core) = self.core_evidence(&evidence, now) {
-                            self.recorder.handle_evidence(&core);
-                            self.manager.handle_engine_evidence(now, session, &core);
-                        }
-                    }
-                }
+                self.machine
+                    .engine_report(now, session, &engine_report(&evidence));
             }
             EngineMessage::Closed(session) => {
                 let Some(engine) = self.engine.take_if(|e| e.session == session) else {
@@ -378,120 +395,37 @@ impl<'a> ChannelThread<'a> {
                 log::warn!("channel {}: session {session}: {reason}", self.id);
                 self.metrics.engine_running.store(0, ORDER);
                 ChannelMetrics::add(&self.metrics.crashes, 1);
-                // What was on air aired until now (ASRUN-001).
-                self.recorder.handle_engine_exited(now, &reason);
-                self.flush_asrun();
-                self.manager
-                    .handle_engine_exited(now, session, &EngineExit::Crashed { reason });
+                self.machine
+                    .engine_exited(now, session, &EngineExit::Crashed { reason });
             }
         }
     }
 
-    /// Wire evidence about a segment, as the core's evidence about the fed segment.
-    fn core_evidence(&mut self, evidence: &Evidence, now: UtcMs) -> Option<EngineEvidence> {
-        let mut segment_ref = |id: &str| self.segments.remove(id).map(|s| SegmentRef::of(&s));
-        match evidence {
-            Evidence::BlockStarted { block_id, at } => Some(EngineEvidence::BlockStarted {
-                seq: block_id.parse().ok()?,
-                at: *at,
-            }),
-            Evidence::SegmentStarted { event_id, at } => Some(EngineEvidence::SegmentStarted {
-                // Still awaited: only closing evidence takes the segment off the fed list.
-                segment: self.segments.get(event_id).map(SegmentRef::of)?,
-                at: *at,
-            }),
-            Evidence::SegmentAired {
-                event_id,
-                actual_start,
-                actual_end,
-            } => Some(EngineEvidence::SegmentAired {
-                segment: segment_ref(event_id)?,
-                start: *actual_start,
-                end: *actual_end,
-            }),
-            Evidence::SegmentTruncated {
-                event_id,
-                actual_start,
-                actual_end,
-                reason,
-            } => Some(EngineEvidence::SegmentTruncated {
-                segment: segment_ref(event_id)?,
-                start: *actual_start,
-                end: *actual_end,
-                reason: reason.clone(),
-            }),
-            Evidence::SegmentErrored {
-                event_id,
-                actual_start,
-                actual_end,
-                reason,
-            } => Some(EngineEvidence::SegmentErrored {
-                segment: segment_ref(event_id)?,
-                start: *actual_start,
-                end: *actual_end,
-                reason: reason.clone(),
-            }),
-            Evidence::SessionEnded { reason } => Some(EngineEvidence::SessionEnded {
-                at: now,
-                reason: reason.clone(),
-            }),
-            _ => None,
-        }
-    }
-
-    fn record_skipped(&self, segment: &Segment, reason: &str) {
-        if let Some(sender) = self.shared.asrun_sender() {
-            let _ = sender.send(AsRunRecord {
-                channel: self.id.clone(),
-                playlog_id: segment.event_id.clone(),
-                start: segment.start,
-                end: segment.start,
-                asset: segment.asset.clone(),
-                kind: segment.kind,
-                status: AsRunStatus::Skipped,
-                reason: Some(reason.to_string()),
-            });
-        }
-    }
-
-    fn flush_asrun(&mut self) {
-        let sender = self.shared.asrun_sender();
-        while let Some(record) = self.recorder.poll_record() {
-            if let Some(sender) = &sender {
-                let _ = sender.send(record);
-            }
-        }
-    }
-
-    /// Carry out the manager's actions in order.
-    fn carry_out(&mut self, schedule: &ChannelSchedule) {
-        let _ = schedule;
-        while let Some(action) = self.manager.poll_action() {
+    /// Carry out the machine's actions in order.
+    fn carry_out(&mut self) {
+        while let Some(action) = self.machine.poll_action() {
             match action {
-                Action::SpawnEngine {
+                ChannelAction::SpawnEngine {
                     session,
                     join_at,
                     blocks,
                     restart,
                 } => self.spawn(session, join_at, blocks, restart),
-                Action::FeedBlock { session, block } => {
+                ChannelAction::FeedBlock { session, block } => {
                     if let Some(engine) = self.engine.as_mut().filter(|e| e.session == session) {
                         let control = Control::Feed {
                             block: wire_block(&block, &self.shared.asset_paths),
                         };
-                        for s in &block.segments {
-                            self.segments.insert(s.event_id.clone(), s.clone());
-                        }
                         engine.send(&control);
                     }
                 }
-                Action::StopEngine { session, reason } => {
+                ChannelAction::StopEngine { session, reason } => {
                     if let Some(engine) = self.engine.take_if(|e| e.session == session) {
                         log::info!("channel {}: stopping engine ({reason})", self.id);
                         self.stop_engine(engine);
                     }
                 }
-                Action::AnswerViewer { viewer, answer } => {
+                ChannelAction::AnswerViewer { viewer, answer } => {
                     if let Some((queue, reply)) = self.pending.remove(&viewer) {
                         if answer == Answer::Stream {
                             self.fanout.add(viewer, queue);
@@ -499,11 +433,11 @@ impl<'a> ChannelThread<'a> {
                         if reply.send(answer).is_err() {
                             // The HTTP side gave up waiting: the viewer is not watching.
                             self.fanout.remove(&[viewer]);
-                            self.manager.handle_viewer_left(now_ms(), viewer);
+                            self.machine.viewer_left(now_ms(), viewer);
                         }
                     }
                 }
-                Action::CloseViewers { viewers, reason } => {
+                ChannelAction::CloseViewers { viewers, reason } => {
                     log::warn!(
                         "channel {}: closing {} viewers: {reason}",
                         self.id,
@@ -511,39 +445,48 @@ impl<'a> ChannelThread<'a> {
                     );
                     self.fanout.remove(&viewers);
                 }
-                Action::Notice(notice) => log::warn!("channel {}: {notice:?}", self.id),
+                ChannelAction::AsRun { record, .. } => {
+                    if let Some(sender) = self.shared.asrun_sender() {
+                        let _ = sender.send(record);
+                    }
+                }
+                ChannelAction::Notice(notice) => {
+                    let level = match notice.severity() {
+                        Severity::Debug => log::Level::Debug,
+                        Severity::Info => log::Level::Info,
+                        Severity::Warn => log::Level::Warn,
+                    };
+                    log::log!(level, "channel {}: {}", self.id, notice.describe());
+                }
             }
         }
     }
 
-    /// Stop an engine and record its last evidence (the segment it truncated on the way out).
+    /// Stop an engine: its last evidence (the segment it cut) and its exit reach the machine
+    /// within a bound (CHAN-002).
     fn stop_engine(&mut self, engine: EngineProcess) {
         let session = engine.session;
         drop(engine);
         self.metrics.engine_running.store(0, ORDER);
-        let until = std::time::Instant::now() + Duration::from_millis(1_000);
+        let until = std::time::Instant::now() + STOP_BOUND;
         while let Some(left) = until.checked_duration_since(std::time::Instant::now()) {
             match self.messages_rx.recv_timeout(left) {
                 Ok(EngineMessage::Evidence(s, evidence)) if s == session => {
-                    if let Some(core) = self.core_evidence(&evidence, now_ms()) {
-                        self.recorder.handle_evidence(&core);
-                    }
+                    self.machine
+                        .engine_report(now_ms(), s, &engine_report(&evidence));
                 }
                 Ok(EngineMessage::Closed(s)) if s == session => break,
                 Ok(_) => {}
                 Err(_) => break,
             }
         }
+        self.machine
+            .engine_exited(now_ms(), session, &EngineExit::Ended);
     }
 
     fn spawn(&mut self, session: SessionId, join_at: UtcMs, blocks: Vec<Block>, restart: bool) {
         self.engine = None;
         self.fanout.forget_latest();
-        self.segments = blocks
-            .iter()
-            .flat_map(|b| &b.segments)
-            .map(|s| (s.event_id.clone(), s.clone()))
-            .collect();
         ChannelMetrics::add(&self.metrics.engine_starts, 1);
         if restart {
             ChannelMetrics::add(&self.metrics.restarts, 1);
@@ -583,7 +526,7 @@ impl<'a> ChannelThread<'a> {
                 let exit = EngineExit::Crashed {
                     reason: format!("spawn failed: {e}"),
                 };
-                self.manager.handle_engine_exited(now_ms(), session, &exit);
+                self.machine.engine_exited(now_ms(), session, &exit);
             }
         }
     }

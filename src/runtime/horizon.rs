@@ -15,7 +15,8 @@ use retrovue_core::time::ChannelClock;
 use super::{ChannelSchedule, ServeConfig, Shared};
 use crate::error::{AppError, AppResult};
 use crate::store::build::build_and_store;
-use crate::store::{self, now_ms, Store};
+use crate::clock::now_ms;
+use crate::store::{self, Store};
 
 /// The keeper thread; `stop` ends and joins it.
 pub struct KeeperHandle {
