@@ -50,6 +50,7 @@ fn core_write(lineup: &Lineup, channel: usize, day: &str) -> DayWrite {
         playlog: built.playlog,
         rotation: built.rotation,
         traffic: built.traffic,
+        previous_slot_end: None,
     }
 }
 
