@@ -614,7 +614,11 @@ fn assert_chain_whole(store: &mut dyn Store, lineup: &Lineup, channel: &str) {
         let ch = chain_channel(lineup, channel);
         let rebuilt = retrovue_core::chain::DayChain::new(&lineup.catalog, &ch, 0)
             .build_day(d.day.date, &before);
-        assert_eq!(rebuilt.day.effective_start, d.day.effective_start, "{}", d.day.date);
+        assert_eq!(
+            rebuilt.day.effective_start, d.day.effective_start,
+            "{}",
+            d.day.date
+        );
     }
 }
 
@@ -647,7 +651,16 @@ fn seed_changing(
 fn a_rebuild_carries_forward_through_the_chain(url: &str) {
     let (mut store, lineup) = chain_seeded(url);
     let channel = chain_channel(&lineup, "late");
-    let built = build(store.as_mut(), &lineup, &channel, "2030-01-07", 6, 0, early()).unwrap();
+    let built = build(
+        store.as_mut(),
+        &lineup,
+        &channel,
+        "2030-01-07",
+        6,
+        0,
+        early(),
+    )
+    .unwrap();
     assert!(built.iter().all(|b| b.outcome == DayOutcome::Built));
     let original = store
         .current_days("late", date("2030-01-07"), date("2030-01-12"))
@@ -657,7 +670,16 @@ fn a_rebuild_carries_forward_through_the_chain(url: &str) {
     assert_chain_whole(store.as_mut(), &lineup, "late");
 
     // The same seed: nothing after the rebuilt day changes, the carry-forward stops at once.
-    let same = build(store.as_mut(), &lineup, &channel, "2030-01-08", 1, 0, early()).unwrap();
+    let same = build(
+        store.as_mut(),
+        &lineup,
+        &channel,
+        "2030-01-08",
+        1,
+        0,
+        early(),
+    )
+    .unwrap();
     assert_eq!(same.len(), 1);
     assert_eq!(same[0].outcome, DayOutcome::Rebuilt);
     let after_same = store
@@ -671,19 +693,35 @@ fn a_rebuild_carries_forward_through_the_chain(url: &str) {
     // A seed that moves the film crossing into 2030-01-09: the change carries forward.
     let before = store.state_before("late", date("2030-01-08")).unwrap();
     let seed = seed_changing(&lineup, &channel, "2030-01-08", &before, true);
-    let rebuilt = build(store.as_mut(), &lineup, &channel, "2030-01-08", 1, seed, early()).unwrap();
+    let rebuilt = build(
+        store.as_mut(),
+        &lineup,
+        &channel,
+        "2030-01-08",
+        1,
+        seed,
+        early(),
+    )
+    .unwrap();
     assert_eq!(rebuilt[0].outcome, DayOutcome::Rebuilt);
     assert_eq!(rebuilt[1].date, date("2030-01-09"));
     assert_eq!(rebuilt[1].outcome, DayOutcome::CarriedForward);
     assert!(rebuilt[1..]
         .iter()
         .all(|b| b.outcome == DayOutcome::CarriedForward));
-    let nine = store.current_day("late", date("2030-01-09")).unwrap().unwrap();
+    let nine = store
+        .current_day("late", date("2030-01-09"))
+        .unwrap()
+        .unwrap();
     assert_ne!(nine.day.effective_start, original[2].day.effective_start);
     assert_chain_whole(store.as_mut(), &lineup, "late");
     // The day before the rebuilt one is untouched.
     assert_eq!(
-        store.current_day("late", date("2030-01-07")).unwrap().unwrap().id,
+        store
+            .current_day("late", date("2030-01-07"))
+            .unwrap()
+            .unwrap()
+            .id,
         original[0].id
     );
 }
@@ -693,7 +731,16 @@ fn a_rebuild_carries_forward_through_the_chain(url: &str) {
 fn a_change_reaching_an_aired_day_is_refused(url: &str) {
     let (mut store, lineup) = chain_seeded(url);
     let channel = chain_channel(&lineup, "late");
-    build(store.as_mut(), &lineup, &channel, "2030-01-07", 4, 0, early()).unwrap();
+    build(
+        store.as_mut(),
+        &lineup,
+        &channel,
+        "2030-01-07",
+        4,
+        0,
+        early(),
+    )
+    .unwrap();
     let original = store
         .current_days("late", date("2030-01-07"), date("2030-01-10"))
         .unwrap();
@@ -713,7 +760,16 @@ fn a_change_reaching_an_aired_day_is_refused(url: &str) {
         .unwrap();
     let before = store.state_before("late", date("2030-01-08")).unwrap();
     let seed = seed_changing(&lineup, &channel, "2030-01-08", &before, false);
-    let error = build(store.as_mut(), &lineup, &channel, "2030-01-08", 1, seed, early()).unwrap_err();
+    let error = build(
+        store.as_mut(),
+        &lineup,
+        &channel,
+        "2030-01-08",
+        1,
+        seed,
+        early(),
+    )
+    .unwrap_err();
     assert_eq!(error.kind, StoreErrorKind::Locked);
     assert!(
         error.message.contains("2030-01-09") && error.message.contains("2030-01-08"),
@@ -726,9 +782,22 @@ fn a_change_reaching_an_aired_day_is_refused(url: &str) {
         .unwrap();
     assert_eq!(now_stored, original);
     // A rebuild with the same inputs changes nothing downstream and is allowed.
-    build(store.as_mut(), &lineup, &channel, "2030-01-08", 1, 0, early()).unwrap();
+    build(
+        store.as_mut(),
+        &lineup,
+        &channel,
+        "2030-01-08",
+        1,
+        0,
+        early(),
+    )
+    .unwrap();
     assert_eq!(
-        store.current_day("late", date("2030-01-09")).unwrap().unwrap().id,
+        store
+            .current_day("late", date("2030-01-09"))
+            .unwrap()
+            .unwrap()
+            .id,
         original[2].id
     );
 }
@@ -738,8 +807,16 @@ fn an_aired_day_is_kept_whatever_now_says(url: &str) {
     let (mut store, lineup) = chain_seeded(url);
     let channel = chain_channel(&lineup, "late");
     // 2020: long past by the real clock. Building days never stored is allowed …
-    build(store.as_mut(), &lineup, &channel, "2020-01-07", 2, 0, instant("2019-01-01T00:00:00Z"))
-        .unwrap();
+    build(
+        store.as_mut(),
+        &lineup,
+        &channel,
+        "2020-01-07",
+        2,
+        0,
+        instant("2019-01-01T00:00:00Z"),
+    )
+    .unwrap();
     let original = store
         .current_days("late", date("2020-01-07"), date("2020-01-08"))
         .unwrap();
@@ -754,7 +831,10 @@ fn an_aired_day_is_kept_whatever_now_says(url: &str) {
         instant("2019-01-01T00:00:00Z"),
     )
     .unwrap();
-    assert!(again.iter().all(|b| b.outcome == DayOutcome::KeptLocked), "{again:?}");
+    assert!(
+        again.iter().all(|b| b.outcome == DayOutcome::KeptLocked),
+        "{again:?}"
+    );
     assert_eq!(
         store
             .current_days("late", date("2020-01-07"), date("2020-01-08"))
@@ -765,7 +845,11 @@ fn an_aired_day_is_kept_whatever_now_says(url: &str) {
     let mut changed = core_write(&lineup, 0, "2020-01-07");
     changed.day.channel = "late".to_string();
     let error = store
-        .put_day(&changed, Some(original[0].id), instant("2019-01-01T00:00:00Z"))
+        .put_day(
+            &changed,
+            Some(original[0].id),
+            instant("2019-01-01T00:00:00Z"),
+        )
         .unwrap_err();
     assert_eq!(error.kind, StoreErrorKind::Locked);
 }
@@ -774,7 +858,16 @@ fn an_aired_day_is_kept_whatever_now_says(url: &str) {
 fn a_builder_verifies_what_it_built_from(url: &str) {
     let (mut store, lineup) = chain_seeded(url);
     let channel = chain_channel(&lineup, "late");
-    build(store.as_mut(), &lineup, &channel, "2030-01-07", 4, 0, early()).unwrap();
+    build(
+        store.as_mut(),
+        &lineup,
+        &channel,
+        "2030-01-07",
+        4,
+        0,
+        early(),
+    )
+    .unwrap();
     // Builder B reads the chain from 2030-01-08 and builds with seed 1 …
     let read = store.read_chain("late", date("2030-01-08")).unwrap();
     let before = read.predecessor.as_ref().unwrap().after.clone();
@@ -782,7 +875,16 @@ fn a_builder_verifies_what_it_built_from(url: &str) {
         .build_day(date("2030-01-08"), &before);
     // … meanwhile builder A (seed 2) rebuilds from 2030-01-07, carrying forward.
     let mut other = open(url);
-    build(other.as_mut(), &lineup, &channel, "2030-01-07", 1, 2, early()).unwrap();
+    build(
+        other.as_mut(),
+        &lineup,
+        &channel,
+        "2030-01-07",
+        1,
+        2,
+        early(),
+    )
+    .unwrap();
     // B's write finds what it built from changed: a conflict, nothing written.
     let write = retrovue::store::ChainWrite {
         channel: "late".to_string(),
@@ -827,7 +929,16 @@ fn a_builder_verifies_what_it_built_from(url: &str) {
 fn a_fifty_hour_asset_stores_a_whole_chain(url: &str) {
     let (mut store, lineup) = chain_seeded(url);
     let channel = chain_channel(&lineup, "long");
-    build(store.as_mut(), &lineup, &channel, "2030-01-07", 4, 0, early()).unwrap();
+    build(
+        store.as_mut(),
+        &lineup,
+        &channel,
+        "2030-01-07",
+        4,
+        0,
+        early(),
+    )
+    .unwrap();
     let days = store
         .current_days("long", date("2030-01-07"), date("2030-01-10"))
         .unwrap();
@@ -845,7 +956,16 @@ fn a_fifty_hour_asset_stores_a_whole_chain(url: &str) {
         Some(days[0].day.items[0].slot_end)
     );
     // Rebuilding the covered day alone keeps the chain whole.
-    build(store.as_mut(), &lineup, &channel, "2030-01-08", 1, 0, early()).unwrap();
+    build(
+        store.as_mut(),
+        &lineup,
+        &channel,
+        "2030-01-08",
+        1,
+        0,
+        early(),
+    )
+    .unwrap();
     assert_chain_whole(store.as_mut(), &lineup, "long");
 }
 

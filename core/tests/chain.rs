@@ -82,10 +82,7 @@ fn a_covered_day_passes_the_carry_in_through_unchanged() {
     let (cat, ch) = marathon();
     let chain = DayChain::new(&cat, &ch, 0);
     let d1 = chain.build_day(date("2026-02-18"), &ChainState::default());
-    assert_eq!(
-        d1.after.previous_slot_end,
-        Some(ny("2026-02-20", "08:00"))
-    );
+    assert_eq!(d1.after.previous_slot_end, Some(ny("2026-02-20", "08:00")));
     let d2 = chain.build_day(date("2026-02-19"), &d1.after);
     assert!(d2.playlog.is_empty());
     assert_eq!(d2.after.previous_slot_end, d1.after.previous_slot_end);

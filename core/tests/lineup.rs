@@ -396,9 +396,12 @@ fn durations_above_seven_days_or_negative_name_the_asset() {
     // Exactly 7 days is allowed.
     parse(&base_with("duration_ms = 15000", "duration_ms = 604800000")).unwrap();
     let catalog = retrovue_core::model::Catalog::default();
-    let error = retrovue_core::lineup::resolve_item("synthetic:slate:604800001", &catalog)
-        .unwrap_err();
-    assert!(error.contains("synthetic:slate:604800001") && error.contains("7 days"), "{error}");
+    let error =
+        retrovue_core::lineup::resolve_item("synthetic:slate:604800001", &catalog).unwrap_err();
+    assert!(
+        error.contains("synthetic:slate:604800001") && error.contains("7 days"),
+        "{error}"
+    );
 }
 
 // contract: LINEUP-006

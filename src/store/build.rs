@@ -117,11 +117,8 @@ pub fn build_and_store(
     let last = from + chrono::Days::new(days.saturating_sub(1) as u64);
     let stored = store.read_chain(&channel.id, from)?;
     let chain = DayChain::new(catalog, channel, seed);
-    let by_date: BTreeMap<NaiveDate, &ChainLink> = stored
-        .days
-        .iter()
-        .map(|l| (l.stored.day.date, l))
-        .collect();
+    let by_date: BTreeMap<NaiveDate, &ChainLink> =
+        stored.days.iter().map(|l| (l.stored.day.date, l)).collect();
     let predecessor = stored
         .predecessor
         .as_ref()
@@ -176,16 +173,24 @@ pub fn build_and_store(
     // Which stored days the plan replaces.
     let replaced: Vec<NaiveDate> = steps
         .iter()
-        .filter(|s| matches!(s, Step::Write { replaces: Some(_), .. }))
+        .filter(|s| {
+            matches!(
+                s,
+                Step::Write {
+                    replaces: Some(_),
+                    ..
+                }
+            )
+        })
         .map(Step::date)
         .collect();
     // A transaction may end after a step when the stored chain after it is untouched and
     // continues at the very next date (or not at all): the chain is whole at that point.
-    let whole_after = |date: NaiveDate| match by_date.range(date.succ_opt().unwrap_or(date)..).next()
-    {
-        None => true,
-        Some((next, _)) => Some(*next) == date.succ_opt() && !replaced.contains(next),
-    };
+    let whole_after =
+        |date: NaiveDate| match by_date.range(date.succ_opt().unwrap_or(date)..).next() {
+            None => true,
+            Some((next, _)) => Some(*next) == date.succ_opt() && !replaced.contains(next),
+        };
 
     let mut predecessor_id = stored.predecessor.as_ref().map(|p| p.stored.id);
     let mut out = Vec::with_capacity(steps.len());

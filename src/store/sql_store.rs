@@ -846,7 +846,11 @@ fn has_as_run(tx: &mut dyn Tx, day: &ScheduleDay) -> StoreResult<bool> {
 }
 
 /// The current record of one date, if any.
-fn current_record(tx: &mut dyn Tx, channel: &str, date: NaiveDate) -> StoreResult<Option<StoredDay>> {
+fn current_record(
+    tx: &mut dyn Tx,
+    channel: &str,
+    date: NaiveDate,
+) -> StoreResult<Option<StoredDay>> {
     tx.query(
         &format!(
             "SELECT {DAY_COLUMNS} FROM schedule_day WHERE channel_id = $1 \
@@ -902,10 +906,7 @@ fn refuse_aired(tx: &mut dyn Tx, day: &StoredDay, lock_at: UtcMs) -> StoreResult
 
 /// Delete a day record with its playlog and state.
 fn delete_day(tx: &mut dyn Tx, id: i64) -> StoreResult<()> {
-    tx.execute(
-        "DELETE FROM schedule_day WHERE id = $1",
-        &[Value::Int(id)],
-    )?;
+    tx.execute("DELETE FROM schedule_day WHERE id = $1", &[Value::Int(id)])?;
     for table in ["playlog_event", "day_rotation", "day_traffic"] {
         tx.execute(
             &format!("DELETE FROM {table} WHERE day_id = $1"),
