@@ -11,7 +11,6 @@ use std::time::Instant;
 
 use chrono::NaiveDate;
 use retrovue::store::{self, DayWrite, Store};
-use retrovue_core::model::ScheduleDay;
 
 const DAYS: u32 = 7;
 

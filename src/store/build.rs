@@ -70,7 +70,7 @@ fn input(previous: Option<&(NaiveDate, ChainState)>, date: NaiveDate) -> ChainSt
 /// One planned step of a build.
 enum Step<'a> {
     Write {
-        write: DayWrite,
+        write: Box<DayWrite>,
         replaces: Option<i64>,
         outcome: DayOutcome,
     },
@@ -160,7 +160,7 @@ pub fn build_and_store(
         let built = DayWrite::from_chain(chain.build_day(date, &before));
         new_previous = Some((date, built.after()));
         steps.push(Step::Write {
-            write: built,
+            write: Box::new(built),
             replaces: link.map(|l| l.stored.id),
             outcome: match (link, in_range) {
                 (None, _) => DayOutcome::Built,
@@ -216,7 +216,7 @@ pub fn build_and_store(
                     date: s.date(),
                     expected: s.expected(),
                     write: match s {
-                        Step::Write { write, .. } => Some(write.clone()),
+                        Step::Write { write, .. } => Some(write.as_ref().clone()),
                         Step::Keep(_) => None,
                     },
                 })
