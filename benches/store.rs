@@ -11,7 +11,6 @@ use std::time::Instant;
 
 use chrono::NaiveDate;
 use retrovue::store::{self, DayWrite, Store};
-use retrovue_core::model::ScheduleDay;
 
 const DAYS: u32 = 7;
 
@@ -19,31 +18,9 @@ const DAYS: u32 = 7;
 fn build_all(lineup: &retrovue_core::model::Lineup, from: NaiveDate) -> Vec<DayWrite> {
     let mut writes = Vec::new();
     for channel in &lineup.channels {
-        let ctx = retrovue_core::schedule::SchedulingContext::new(&lineup.catalog, 0);
-        let planner = retrovue_core::playlog::TrafficPlanner::new(&lineup.catalog, channel, 0);
-        let mut rotation = Default::default();
-        let mut traffic = Default::default();
-        let mut previous = None;
-        let mut date = from;
-        for _ in 0..DAYS {
-            let day: ScheduleDay = retrovue_core::schedule::build_schedule_day(
-                &ctx,
-                channel,
-                date,
-                previous,
-                &mut rotation,
-            );
-            let playlog =
-                retrovue_core::playlog::build_playlog(&day, channel, &planner, &mut traffic);
-            previous = day.last_slot_end();
-            writes.push(DayWrite {
-                day,
-                playlog,
-                rotation: rotation.clone(),
-                traffic: traffic.clone(),
-            });
-            date = date.succ_opt().unwrap();
-        }
+        let chain = retrovue_core::chain::DayChain::new(&lineup.catalog, channel, 0);
+        let built = chain.build_days(from, DAYS, &Default::default());
+        writes.extend(built.into_iter().map(DayWrite::from_chain));
     }
     writes
 }

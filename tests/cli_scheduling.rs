@@ -608,6 +608,226 @@ fn guide_export_and_as_run(db: &TestDb) {
     rv.ok(&["channel", "show", "retro"]);
 }
 
+/// A channel whose 04:00 film (shuffled, three lengths) crosses 06:00 into the next day.
+const LATE_LINEUP: &str = r#"
+[[asset]]
+id = "ep-1"
+kind = "episode"
+title = "One"
+series = "Show"
+season = 1
+episode = 1
+duration_ms = 1320000
+
+[[asset]]
+id = "spot-1"
+kind = "commercial"
+title = "Spot 1"
+duration_ms = 30000
+
+[[asset]]
+id = "spot-2"
+kind = "commercial"
+title = "Spot 2"
+duration_ms = 15000
+
+[[asset]]
+id = "film-a"
+kind = "movie"
+title = "Film A"
+duration_ms = 9000000
+
+[[asset]]
+id = "film-b"
+kind = "movie"
+title = "Film B"
+duration_ms = 10200000
+
+[[asset]]
+id = "film-c"
+kind = "movie"
+title = "Film C"
+duration_ms = 11400000
+
+[[program]]
+id = "show"
+title = "Show"
+play_mode = "sequential"
+series = "Show"
+
+[[program]]
+id = "films"
+title = "Films"
+play_mode = "shuffle"
+assets = ["film-a", "film-b", "film-c"]
+
+[[channel]]
+id = "late"
+number = "3"
+name = "Late"
+timezone = "America/New_York"
+grid_block_minutes = 30
+block_start_offsets_minutes = [0, 30]
+programming_day_start = "06:00"
+break_policy = "end"
+interstitials = ["commercial"]
+spot_cooldown_minutes = 30
+
+  [[channel.plan]]
+  name = "Every day"
+
+    [[channel.plan.zone]]
+    name = "Day"
+    start = "06:00"
+    end = "04:00"
+    items = ["show"]
+
+    [[channel.plan.zone]]
+    name = "Late"
+    start = "04:00"
+    end = "06:00"
+    items = ["films"]
+"#;
+
+// contract: STORE-012
+// contract: STORE-014
+// contract: STORE-015
+// contract: SCHED-008
+fn chain_check_and_refusal(db: &TestDb) {
+    let home = TempDir::new("rvhome-");
+    let rv = Rv::new(db.url(), &home.path);
+    let file = home.join("late.toml");
+    std::fs::write(&file, LATE_LINEUP).unwrap();
+    rv.ok(&["lineup", "import", file.to_str().unwrap()]);
+    rv.ok(&[
+        "schedule",
+        "build",
+        "--channel",
+        "late",
+        "--from",
+        "2030-01-07",
+        "--days",
+        "4",
+    ]);
+    let report = rv.json(&["schedule", "check"]);
+    assert_eq!(report["whole"], true, "{report}");
+    assert_eq!(report["days"], 4);
+    assert!(rv
+        .ok(&["schedule", "check", "--channel", "late"])
+        .contains("whole"));
+    assert!(rv
+        .bad(&["schedule", "check", "--channel", "nope"])
+        .contains("nope"));
+
+    // 2030-01-09 has aired (as-run records exist).
+    let mut store = store::open(&rv.db).unwrap();
+    let nine = store
+        .current_day("late", "2030-01-09".parse().unwrap())
+        .unwrap()
+        .unwrap();
+    store
+        .record_as_run(&AsRunRecord {
+            channel: "late".into(),
+            playlog_id: "late:2030-01-09:00000".into(),
+            start: nine.day.effective_start,
+            end: nine.day.effective_start + 60_000,
+            asset: None,
+            kind: EventKind::Content,
+            status: AsRunStatus::Aired,
+            reason: None,
+        })
+        .unwrap();
+    // A seed whose 2030-01-08 hands 2030-01-09 a different state must be refused: exit 2 naming
+    // the days, nothing stored.
+    let lineup = store.load_lineup().unwrap();
+    let channel = &lineup.channels[0];
+    let before = store
+        .state_before("late", "2030-01-08".parse().unwrap())
+        .unwrap();
+    let base = retrovue_core::chain::DayChain::new(&lineup.catalog, channel, 0)
+        .build_day("2030-01-08".parse().unwrap(), &before)
+        .after;
+    let seed = (1..200u64)
+        .find(|&s| {
+            retrovue_core::chain::DayChain::new(&lineup.catalog, channel, s)
+                .build_day("2030-01-08".parse().unwrap(), &before)
+                .after
+                != base
+        })
+        .unwrap();
+    let eight_before = store
+        .current_day("late", "2030-01-08".parse().unwrap())
+        .unwrap()
+        .unwrap();
+    let refused = rv.bad(&[
+        "schedule",
+        "build",
+        "--channel",
+        "late",
+        "--from",
+        "2030-01-08",
+        "--seed",
+        &seed.to_string(),
+    ]);
+    assert!(
+        refused.contains("2030-01-08") && refused.contains("2030-01-09"),
+        "{refused}"
+    );
+    let eight_after = store
+        .current_day("late", "2030-01-08".parse().unwrap())
+        .unwrap()
+        .unwrap();
+    assert_eq!(eight_after, eight_before, "nothing stored");
+    assert_eq!(rv.json(&["schedule", "check"])["whole"], true);
+
+    // A seam broken behind the store's back is named: channel, dates, instants; exit 1.
+    support::raw_sql(
+        &rv.db,
+        "UPDATE schedule_day SET effective_start = effective_start + 1800000 \
+         WHERE channel_id = 'late' AND broadcast_date = '2030-01-10'",
+    );
+    let out = rv.run(&["--json", "schedule", "check"]);
+    assert_eq!(out.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["whole"], false);
+    let broken = report["broken"].as_array().unwrap();
+    assert!(
+        broken.iter().any(|b| b["channel"] == "late"
+            && b["date"] == "2030-01-10"
+            && b["previous_date"] == "2030-01-09"
+            && b["detail"].as_str().unwrap().contains("gap")),
+        "{report}"
+    );
+    let out = rv.run(&["schedule", "check", "--channel", "late"]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("late: broken seam 2030-01-09 → 2030-01-10 at 2030-01-"),
+        "{text}"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("broken seam"));
+
+    // SCHED-008 through the CLI: a duration above 7 days names the asset, exit 2.
+    let error = rv.bad(&["asset", "update", "ep-1", "--duration", "604800001"]);
+    assert!(
+        error.contains("ep-1") && error.contains("7 days"),
+        "{error}"
+    );
+    assert!(rv
+        .bad(&["asset", "update", "ep-1", "--duration=-5"])
+        .contains("--duration"));
+}
+
+#[test]
+fn sqlite_chain_check_and_refusal() {
+    chain_check_and_refusal(&TestDb::sqlite());
+}
+
+#[test]
+fn postgres_chain_check_and_refusal() {
+    chain_check_and_refusal(&TestDb::postgres());
+}
+
 // contract: CLI-007
 #[test]
 fn help_reads_well() {

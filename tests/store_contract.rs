@@ -50,6 +50,7 @@ fn core_write(lineup: &Lineup, channel: usize, day: &str) -> DayWrite {
         playlog: built.playlog,
         rotation: built.rotation,
         traffic: built.traffic,
+        previous_slot_end: None,
     }
 }
 
@@ -437,6 +438,537 @@ fn as_run_is_durable(url: &str) {
     assert_eq!(found, vec![record]);
 }
 
+/// A channel whose late zone airs a shuffled film at 04:00 that crosses 06:00 into the next
+/// broadcast day (films of different lengths, so the seed moves the seam), plus a 50-hour asset
+/// channel.
+const CHAIN_LINEUP: &str = r#"
+[[asset]]
+id = "ep-1"
+kind = "episode"
+title = "One"
+series = "Show"
+season = 1
+episode = 1
+duration_ms = 1320000
+
+[[asset]]
+id = "ep-2"
+kind = "episode"
+title = "Two"
+series = "Show"
+season = 1
+episode = 2
+duration_ms = 1320000
+
+[[asset]]
+id = "film-a"
+kind = "movie"
+title = "Film A"
+duration_ms = 9000000
+
+[[asset]]
+id = "film-b"
+kind = "movie"
+title = "Film B"
+duration_ms = 10200000
+
+[[asset]]
+id = "film-c"
+kind = "movie"
+title = "Film C"
+duration_ms = 11400000
+
+[[asset]]
+id = "marathon"
+kind = "movie"
+title = "Marathon"
+duration_ms = 180000000
+
+[[asset]]
+id = "spot-1"
+kind = "commercial"
+title = "Spot 1"
+duration_ms = 30000
+
+[[asset]]
+id = "spot-2"
+kind = "commercial"
+title = "Spot 2"
+duration_ms = 15000
+
+[[program]]
+id = "show"
+title = "Show"
+play_mode = "sequential"
+series = "Show"
+
+[[program]]
+id = "films"
+title = "Films"
+play_mode = "shuffle"
+assets = ["film-a", "film-b", "film-c"]
+
+[[channel]]
+id = "late"
+number = "3"
+name = "Late"
+timezone = "America/New_York"
+grid_block_minutes = 30
+block_start_offsets_minutes = [0, 30]
+programming_day_start = "06:00"
+break_policy = "end"
+interstitials = ["commercial"]
+spot_cooldown_minutes = 30
+
+  [[channel.plan]]
+  name = "Every day"
+
+    [[channel.plan.zone]]
+    name = "Day"
+    start = "06:00"
+    end = "04:00"
+    items = ["show"]
+
+    [[channel.plan.zone]]
+    name = "Late"
+    start = "04:00"
+    end = "06:00"
+    items = ["films"]
+
+[[channel]]
+id = "long"
+number = "4"
+name = "Long"
+timezone = "America/New_York"
+grid_block_minutes = 30
+block_start_offsets_minutes = [0, 30]
+programming_day_start = "06:00"
+break_policy = "end"
+interstitials = ["commercial"]
+spot_cooldown_minutes = 30
+
+  [[channel.plan]]
+  name = "Every day"
+
+    [[channel.plan.zone]]
+    name = "All"
+    start = "06:00"
+    end = "06:00"
+    items = ["marathon", "show"]
+"#;
+
+fn chain_seeded(url: &str) -> (Box<dyn Store>, Lineup) {
+    let mut store = open(url);
+    let lineup = retrovue_core::lineup::parse_lineup(CHAIN_LINEUP, "chain.toml").unwrap();
+    store.import_lineup(&lineup).unwrap();
+    (store, lineup)
+}
+
+fn chain_channel(lineup: &Lineup, id: &str) -> retrovue_core::model::Channel {
+    lineup.channels.iter().find(|c| c.id == id).unwrap().clone()
+}
+
+fn build(
+    store: &mut dyn Store,
+    lineup: &Lineup,
+    channel: &retrovue_core::model::Channel,
+    from: &str,
+    days: u32,
+    seed: u64,
+    now: UtcMs,
+) -> Result<Vec<retrovue::store::build::BuiltDay>, retrovue::store::StoreError> {
+    build_and_store(
+        store,
+        &lineup.catalog,
+        channel,
+        date(from),
+        days,
+        seed,
+        now,
+        |_| {},
+    )
+}
+
+/// Every stored day of `channel` starts where the previous one's coverage ends, its playlog tiles
+/// it, and each day is exactly what the core builds from the state stored before it.
+fn assert_chain_whole(store: &mut dyn Store, lineup: &Lineup, channel: &str) {
+    let days = store.all_current_days(channel).unwrap();
+    for pair in days.windows(2) {
+        assert_eq!(pair[0].day.date.succ_opt(), Some(pair[1].day.date));
+        assert_eq!(
+            pair[1].day.effective_start, pair[0].day.covers_until,
+            "seam {} → {}",
+            pair[0].day.date, pair[1].day.date
+        );
+    }
+    for d in &days {
+        let events = store.day_playlog(d.id).unwrap();
+        let violations = retrovue_core::invariants::check_tiling(
+            &events,
+            d.day.effective_start,
+            d.day.covers_until,
+        );
+        assert!(violations.is_empty(), "{}: {violations:?}", d.day.date);
+        // The day's own structure follows from the stored state before it (its seam is right).
+        let before = store.state_before(channel, d.day.date).unwrap();
+        let ch = chain_channel(lineup, channel);
+        let rebuilt = retrovue_core::chain::DayChain::new(&lineup.catalog, &ch, 0)
+            .build_day(d.day.date, &before);
+        assert_eq!(
+            rebuilt.day.effective_start, d.day.effective_start,
+            "{}",
+            d.day.date
+        );
+    }
+}
+
+/// A seed whose build of `date` from `before` hands on a different state than seed 0.
+fn seed_changing(
+    lineup: &Lineup,
+    channel: &retrovue_core::model::Channel,
+    day: &str,
+    before: &retrovue_core::chain::ChainState,
+    carry: bool,
+) -> u64 {
+    let base = retrovue_core::chain::DayChain::new(&lineup.catalog, channel, 0)
+        .build_day(date(day), before)
+        .after;
+    (1..200)
+        .find(|&seed| {
+            let after = retrovue_core::chain::DayChain::new(&lineup.catalog, channel, seed)
+                .build_day(date(day), before)
+                .after;
+            if carry {
+                after.previous_slot_end != base.previous_slot_end
+            } else {
+                after != base
+            }
+        })
+        .expect("some seed changes the state")
+}
+
+// contract: STORE-012
+fn a_rebuild_carries_forward_through_the_chain(url: &str) {
+    let (mut store, lineup) = chain_seeded(url);
+    let channel = chain_channel(&lineup, "late");
+    let built = build(
+        store.as_mut(),
+        &lineup,
+        &channel,
+        "2030-01-07",
+        6,
+        0,
+        early(),
+    )
+    .unwrap();
+    assert!(built.iter().all(|b| b.outcome == DayOutcome::Built));
+    let original = store
+        .current_days("late", date("2030-01-07"), date("2030-01-12"))
+        .unwrap();
+    // The film at 04:00 crosses 06:00: the next day starts after it.
+    assert!(original[1].day.effective_start > original[1].day.window_start);
+    assert_chain_whole(store.as_mut(), &lineup, "late");
+
+    // The same seed: nothing after the rebuilt day changes, the carry-forward stops at once.
+    let same = build(
+        store.as_mut(),
+        &lineup,
+        &channel,
+        "2030-01-08",
+        1,
+        0,
+        early(),
+    )
+    .unwrap();
+    assert_eq!(same.len(), 1);
+    assert_eq!(same[0].outcome, DayOutcome::Rebuilt);
+    let after_same = store
+        .current_days("late", date("2030-01-09"), date("2030-01-12"))
+        .unwrap();
+    assert_eq!(
+        after_same.iter().map(|d| d.id).collect::<Vec<_>>(),
+        original[2..].iter().map(|d| d.id).collect::<Vec<_>>()
+    );
+
+    // A seed that moves the film crossing into 2030-01-09: the change carries forward.
+    let before = store.state_before("late", date("2030-01-08")).unwrap();
+    let seed = seed_changing(&lineup, &channel, "2030-01-08", &before, true);
+    let rebuilt = build(
+        store.as_mut(),
+        &lineup,
+        &channel,
+        "2030-01-08",
+        1,
+        seed,
+        early(),
+    )
+    .unwrap();
+    assert_eq!(rebuilt[0].outcome, DayOutcome::Rebuilt);
+    assert_eq!(rebuilt[1].date, date("2030-01-09"));
+    assert_eq!(rebuilt[1].outcome, DayOutcome::CarriedForward);
+    assert!(rebuilt[1..]
+        .iter()
+        .all(|b| b.outcome == DayOutcome::CarriedForward));
+    let nine = store
+        .current_day("late", date("2030-01-09"))
+        .unwrap()
+        .unwrap();
+    assert_ne!(nine.day.effective_start, original[2].day.effective_start);
+    assert_chain_whole(store.as_mut(), &lineup, "late");
+    // The day before the rebuilt one is untouched.
+    assert_eq!(
+        store
+            .current_day("late", date("2030-01-07"))
+            .unwrap()
+            .unwrap()
+            .id,
+        original[0].id
+    );
+}
+
+// contract: STORE-012
+// contract: STORE-014
+fn a_change_reaching_an_aired_day_is_refused(url: &str) {
+    let (mut store, lineup) = chain_seeded(url);
+    let channel = chain_channel(&lineup, "late");
+    build(
+        store.as_mut(),
+        &lineup,
+        &channel,
+        "2030-01-07",
+        4,
+        0,
+        early(),
+    )
+    .unwrap();
+    let original = store
+        .current_days("late", date("2030-01-07"), date("2030-01-10"))
+        .unwrap();
+    // 2030-01-09 has aired (as-run records), though its window is in the future.
+    let nine = &original[2].day;
+    store
+        .record_as_run(&AsRunRecord {
+            channel: "late".to_string(),
+            playlog_id: format!("late:{}:00000", nine.date),
+            start: nine.effective_start,
+            end: nine.effective_start + 60_000,
+            asset: None,
+            kind: EventKind::Content,
+            status: AsRunStatus::Aired,
+            reason: None,
+        })
+        .unwrap();
+    let before = store.state_before("late", date("2030-01-08")).unwrap();
+    let seed = seed_changing(&lineup, &channel, "2030-01-08", &before, false);
+    let error = build(
+        store.as_mut(),
+        &lineup,
+        &channel,
+        "2030-01-08",
+        1,
+        seed,
+        early(),
+    )
+    .unwrap_err();
+    assert_eq!(error.kind, StoreErrorKind::Locked);
+    assert!(
+        error.message.contains("2030-01-09") && error.message.contains("2030-01-08"),
+        "{}",
+        error.message
+    );
+    // Nothing stored: every record is the one built first.
+    let now_stored = store
+        .current_days("late", date("2030-01-07"), date("2030-01-10"))
+        .unwrap();
+    assert_eq!(now_stored, original);
+    // A rebuild with the same inputs changes nothing downstream and is allowed.
+    build(
+        store.as_mut(),
+        &lineup,
+        &channel,
+        "2030-01-08",
+        1,
+        0,
+        early(),
+    )
+    .unwrap();
+    assert_eq!(
+        store
+            .current_day("late", date("2030-01-09"))
+            .unwrap()
+            .unwrap()
+            .id,
+        original[2].id
+    );
+}
+
+// contract: STORE-014
+fn an_aired_day_is_kept_whatever_now_says(url: &str) {
+    let (mut store, lineup) = chain_seeded(url);
+    let channel = chain_channel(&lineup, "late");
+    // 2020: long past by the real clock. Building days never stored is allowed …
+    build(
+        store.as_mut(),
+        &lineup,
+        &channel,
+        "2020-01-07",
+        2,
+        0,
+        instant("2019-01-01T00:00:00Z"),
+    )
+    .unwrap();
+    let original = store
+        .current_days("late", date("2020-01-07"), date("2020-01-08"))
+        .unwrap();
+    // … but a `--now` before them does not unlock them: they are kept.
+    let again = build(
+        store.as_mut(),
+        &lineup,
+        &channel,
+        "2020-01-07",
+        2,
+        7,
+        instant("2019-01-01T00:00:00Z"),
+    )
+    .unwrap();
+    assert!(
+        again.iter().all(|b| b.outcome == DayOutcome::KeptLocked),
+        "{again:?}"
+    );
+    assert_eq!(
+        store
+            .current_days("late", date("2020-01-07"), date("2020-01-08"))
+            .unwrap(),
+        original
+    );
+    // put_day refuses too.
+    let mut changed = core_write(&lineup, 0, "2020-01-07");
+    changed.day.channel = "late".to_string();
+    let error = store
+        .put_day(
+            &changed,
+            Some(original[0].id),
+            instant("2019-01-01T00:00:00Z"),
+        )
+        .unwrap_err();
+    assert_eq!(error.kind, StoreErrorKind::Locked);
+}
+
+// contract: STORE-013
+fn a_builder_verifies_what_it_built_from(url: &str) {
+    let (mut store, lineup) = chain_seeded(url);
+    let channel = chain_channel(&lineup, "late");
+    build(
+        store.as_mut(),
+        &lineup,
+        &channel,
+        "2030-01-07",
+        4,
+        0,
+        early(),
+    )
+    .unwrap();
+    // Builder B reads the chain from 2030-01-08 and builds with seed 1 …
+    let read = store.read_chain("late", date("2030-01-08")).unwrap();
+    let before = read.predecessor.as_ref().unwrap().after.clone();
+    let b_day = retrovue_core::chain::DayChain::new(&lineup.catalog, &channel, 1)
+        .build_day(date("2030-01-08"), &before);
+    // … meanwhile builder A (seed 2) rebuilds from 2030-01-07, carrying forward.
+    let mut other = open(url);
+    build(
+        other.as_mut(),
+        &lineup,
+        &channel,
+        "2030-01-07",
+        1,
+        2,
+        early(),
+    )
+    .unwrap();
+    // B's write finds what it built from changed: a conflict, nothing written.
+    let write = retrovue::store::ChainWrite {
+        channel: "late".to_string(),
+        predecessor: Some(read.predecessor.as_ref().unwrap().stored.id),
+        entries: vec![retrovue::store::ChainEntry {
+            date: date("2030-01-08"),
+            expected: Some(read.days[0].stored.id),
+            write: Some(DayWrite::from_chain(b_day)),
+        }],
+        next: Some(read.days[1].stored.id),
+    };
+    let error = store.put_chain(&write, early()).unwrap_err();
+    assert_eq!(error.kind, StoreErrorKind::Conflict);
+    assert!(error.to_string().starts_with("conflict:"), "{error}");
+    assert_chain_whole(store.as_mut(), &lineup, "late");
+    // A write that is still current succeeds; one expecting a stale next day does not.
+    let read = store.read_chain("late", date("2030-01-08")).unwrap();
+    let before = read.predecessor.as_ref().unwrap().after.clone();
+    let same = retrovue_core::chain::DayChain::new(&lineup.catalog, &channel, 2)
+        .build_day(date("2030-01-08"), &before);
+    let mut write = retrovue::store::ChainWrite {
+        channel: "late".to_string(),
+        predecessor: Some(read.predecessor.as_ref().unwrap().stored.id),
+        entries: vec![retrovue::store::ChainEntry {
+            date: date("2030-01-08"),
+            expected: Some(read.days[0].stored.id),
+            write: Some(DayWrite::from_chain(same)),
+        }],
+        next: None,
+    };
+    assert_eq!(
+        store.put_chain(&write, early()).unwrap_err().kind,
+        StoreErrorKind::Conflict
+    );
+    write.next = Some(read.days[1].stored.id);
+    store.put_chain(&write, early()).unwrap();
+    assert_chain_whole(store.as_mut(), &lineup, "late");
+}
+
+// contract: SCHED-007
+// contract: STORE-012
+fn a_fifty_hour_asset_stores_a_whole_chain(url: &str) {
+    let (mut store, lineup) = chain_seeded(url);
+    let channel = chain_channel(&lineup, "long");
+    build(
+        store.as_mut(),
+        &lineup,
+        &channel,
+        "2030-01-07",
+        4,
+        0,
+        early(),
+    )
+    .unwrap();
+    let days = store
+        .current_days("long", date("2030-01-07"), date("2030-01-10"))
+        .unwrap();
+    assert_eq!(days.len(), 4);
+    assert!(days[1].day.items.is_empty(), "the covered day has no items");
+    assert!(store.day_playlog(days[1].id).unwrap().is_empty());
+    assert_eq!(days[2].day.effective_start, days[0].day.items[0].slot_end);
+    assert_chain_whole(store.as_mut(), &lineup, "long");
+    // The carry-out passes through the covered day in the stored state too.
+    assert_eq!(
+        store
+            .state_before("long", date("2030-01-09"))
+            .unwrap()
+            .previous_slot_end,
+        Some(days[0].day.items[0].slot_end)
+    );
+    // Rebuilding the covered day alone keeps the chain whole.
+    build(
+        store.as_mut(),
+        &lineup,
+        &channel,
+        "2030-01-08",
+        1,
+        0,
+        early(),
+    )
+    .unwrap();
+    assert_chain_whole(store.as_mut(), &lineup, "long");
+}
+
 macro_rules! contract_suite {
     ($backend:ident, $make:expr) => {
         mod $backend {
@@ -506,6 +1038,36 @@ macro_rules! contract_suite {
             fn as_run_is_durable() {
                 let db = $make;
                 super::as_run_is_durable(db.url());
+            }
+
+            #[test]
+            fn a_rebuild_carries_forward_through_the_chain() {
+                let db = $make;
+                super::a_rebuild_carries_forward_through_the_chain(db.url());
+            }
+
+            #[test]
+            fn a_change_reaching_an_aired_day_is_refused() {
+                let db = $make;
+                super::a_change_reaching_an_aired_day_is_refused(db.url());
+            }
+
+            #[test]
+            fn an_aired_day_is_kept_whatever_now_says() {
+                let db = $make;
+                super::an_aired_day_is_kept_whatever_now_says(db.url());
+            }
+
+            #[test]
+            fn a_builder_verifies_what_it_built_from() {
+                let db = $make;
+                super::a_builder_verifies_what_it_built_from(db.url());
+            }
+
+            #[test]
+            fn a_fifty_hour_asset_stores_a_whole_chain() {
+                let db = $make;
+                super::a_fifty_hour_asset_stores_a_whole_chain(db.url());
             }
         }
     };

@@ -121,6 +121,90 @@ fn racing_builders(db: &str) {
     }
 }
 
+/// The stored chain of the channel tiles time: each day starts where the previous one's coverage
+/// ends and its playlog tiles it.
+fn assert_seams_whole(db: &str) -> usize {
+    let mut store = store::open(db).unwrap();
+    let days = store.all_current_days(CHANNEL).unwrap();
+    for pair in days.windows(2) {
+        assert_eq!(pair[0].day.date.succ_opt(), Some(pair[1].day.date));
+        assert_eq!(
+            pair[1].day.effective_start, pair[0].day.covers_until,
+            "seam {} → {}",
+            pair[0].day.date, pair[1].day.date
+        );
+    }
+    for d in &days {
+        let events = store.day_playlog(d.id).unwrap();
+        assert!(retrovue_core::invariants::check_tiling(
+            &events,
+            d.day.effective_start,
+            d.day.covers_until
+        )
+        .is_empty());
+    }
+    days.len()
+}
+
+// contract: STORE-013
+fn racing_builders_with_different_seeds(db: &str) {
+    prepare(db);
+    let status = command(
+        db,
+        &[
+            "schedule",
+            "build",
+            "--channel",
+            CHANNEL,
+            "--from",
+            "2030-01-07",
+            "--days",
+            "8",
+        ],
+    )
+    .stdout(Stdio::null())
+    .status()
+    .unwrap();
+    assert!(status.success());
+    for round in 0..3u64 {
+        let children: Vec<_> = (0..2u64)
+            .map(|i| {
+                let seed = (round * 2 + i + 1).to_string();
+                let from = if i == 0 { "2030-01-08" } else { "2030-01-09" };
+                command(
+                    db,
+                    &[
+                        "schedule",
+                        "build",
+                        "--channel",
+                        CHANNEL,
+                        "--from",
+                        from,
+                        "--days",
+                        "2",
+                        "--seed",
+                        &seed,
+                    ],
+                )
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+            })
+            .collect();
+        for child in children {
+            let output = child.wait_with_output().unwrap();
+            let stderr = String::from_utf8_lossy(&output.stderr).to_string();
+            match output.status.code() {
+                Some(0) => {}
+                Some(1) => assert!(stderr.contains("conflict"), "round {round}: {stderr}"),
+                other => panic!("round {round}: exit {other:?}: {stderr}"),
+            }
+        }
+        assert_eq!(assert_seams_whole(db), 8, "round {round}: one whole chain");
+    }
+}
+
 // contract: STORE-011
 fn killed_build(db: &str) {
     prepare(db);
@@ -185,6 +269,16 @@ fn sqlite_racing_builders() {
 #[test]
 fn postgres_racing_builders() {
     racing_builders(TestDb::postgres().url());
+}
+
+#[test]
+fn sqlite_racing_builders_with_different_seeds() {
+    racing_builders_with_different_seeds(TestDb::sqlite().url());
+}
+
+#[test]
+fn postgres_racing_builders_with_different_seeds() {
+    racing_builders_with_different_seeds(TestDb::postgres().url());
 }
 
 #[test]

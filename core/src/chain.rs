@@ -35,7 +35,7 @@ pub struct DayChain<'a> {
 }
 
 /// The carry-out of a day: the later of what was carried into it and its own last slot end
-/// (SCHED-003). A day a carry-in covers entirely passes the carried-in end through unchanged.
+/// (SCHED-007). A day a carry-in covers entirely passes the carried-in end through unchanged.
 pub fn carry_out(carried_in: Option<UtcMs>, day: &ScheduleDay) -> Option<UtcMs> {
     carried_in.max(day.last_slot_end())
 }

@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::chain::carry_out;
 use crate::model::{Channel, EpgRow, EventKind, PlaylogEvent, ScheduleDay, UtcMs};
 use crate::playlog::{slot_pieces, SlotPiece};
 use crate::time::{fmt_utc, ChannelClock};
@@ -187,13 +188,21 @@ pub fn check_items_in_playlog(
 }
 
 /// Consecutive days meet: a carry-in is never split, and each day starts where the previous one
-/// said it would (`snap(last slot end)` when it carried over, else its window start).
+/// said it would (`snap(last slot end)` when it carried over, else its window start). A carry-in
+/// longer than a day passes through the days it covers (SCHED-007).
 pub fn check_carry_in(channel: &Channel, days: &[ScheduleDay]) -> Vec<Violation> {
     let clock = ChannelClock::of(channel);
     let mut out = Vec::new();
+    // What was carried into the first day, as far as the day itself shows it.
+    let mut carried = days
+        .first()
+        .and_then(|d| (d.effective_start > d.window_start).then_some(d.effective_start));
     for pair in days.windows(2) {
         let (prev, next) = (&pair[0], &pair[1]);
-        let expected = match prev.last_slot_end() {
+        // SCHED-007: a day a carry-in covers entirely passes it through.
+        let carry = carry_out(carried, prev);
+        carried = carry;
+        let expected = match carry {
             Some(end) if end > next.window_start => clock.snap(end),
             _ => next.window_start,
         };

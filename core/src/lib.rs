@@ -27,8 +27,7 @@ use chrono::NaiveDate;
 use crate::model::{
     Catalog, Channel, EpgRow, PlaylogEvent, RotationState, ScheduleDay, TrafficState,
 };
-use crate::playlog::{build_playlog, TrafficPlanner};
-use crate::schedule::{build_schedule_day, SchedulingContext};
+use crate::schedule::SchedulingContext;
 
 /// Consecutive days of one channel with their playlog and guide.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,33 +40,37 @@ pub struct ChannelSchedule {
 }
 
 /// Build `days` ScheduleDays from `from`, their playlog and their guide, threading carry-in,
-/// rotation and traffic state from day to day.
+/// rotation and traffic state from day to day through [`chain::DayChain`]. The context's seed
+/// drives choices and traffic.
 pub fn build_channel_schedule(
     ctx: &SchedulingContext,
     channel: &Channel,
     from: NaiveDate,
     days: u32,
-    mut rotation: RotationState,
-    mut traffic: TrafficState,
+    rotation: RotationState,
+    traffic: TrafficState,
 ) -> ChannelSchedule {
-    let planner = TrafficPlanner::new(ctx.catalog, channel, ctx.seed);
-    let mut built: Vec<ScheduleDay> = Vec::with_capacity(days as usize);
-    let mut playlog = Vec::new();
-    let mut date = from;
-    for _ in 0..days {
-        let previous = built.last().and_then(ScheduleDay::last_slot_end);
-        let day = build_schedule_day(ctx, channel, date, previous, &mut rotation);
-        playlog.extend(build_playlog(&day, channel, &planner, &mut traffic));
-        built.push(day);
-        date = date.succ_opt().expect("date in range");
-    }
-    let epg = epg::epg_rows(channel, &built);
-    ChannelSchedule {
-        days: built,
-        playlog,
-        epg,
+    let chain = chain::DayChain::new(ctx.catalog, channel, ctx.seed);
+    let before = chain::ChainState {
+        previous_slot_end: None,
         rotation,
         traffic,
+    };
+    let built = chain.build_days(from, days, &before);
+    let after = built.last().map(|d| d.after.clone()).unwrap_or(before);
+    let mut playlog = Vec::new();
+    let mut schedule_days = Vec::with_capacity(built.len());
+    for d in built {
+        playlog.extend(d.playlog);
+        schedule_days.push(d.day);
+    }
+    let epg = epg::epg_rows(channel, &schedule_days);
+    ChannelSchedule {
+        days: schedule_days,
+        playlog,
+        epg,
+        rotation: after.rotation,
+        traffic: after.traffic,
     }
 }
 

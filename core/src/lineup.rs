@@ -16,7 +16,7 @@ use crate::model::{
 };
 use crate::schedule::SchedulingContext;
 use crate::time::{fmt_hhmm, parse_hhmm, parse_hms_duration};
-use crate::validate::{check_channel, uncovered_minutes};
+use crate::validate::{check_channel, check_duration, uncovered_minutes};
 
 /// One problem in a lineup file, located by file, table and key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -494,24 +494,24 @@ fn parse_duration(reader: &Reader, errors: &mut Errors) -> Option<i64> {
         }
         (true, false) => {
             let ms = reader.opt_int("duration_ms", i64::MIN, i64::MAX, errors)?;
-            if ms <= 0 {
-                errors.push(
-                    &reader.location,
-                    "duration_ms",
-                    format!("duration must be > 0, got {ms}"),
-                );
-                return None;
+            match check_duration(ms) {
+                Ok(ms) => Some(ms),
+                Err(message) => {
+                    errors.push(&reader.location, "duration_ms", message);
+                    None
+                }
             }
-            Some(ms)
         }
         (false, true) => {
             let text = reader.opt_str("duration", errors)?;
             match parse_hms_duration(&text) {
-                Some(ms) if ms > 0 => Some(ms),
-                Some(_) => {
-                    errors.push(&reader.location, "duration", "duration must be > 0");
-                    None
-                }
+                Some(ms) => match check_duration(ms) {
+                    Ok(ms) => Some(ms),
+                    Err(message) => {
+                        errors.push(&reader.location, "duration", message);
+                        None
+                    }
+                },
                 None => {
                     errors.push(
                         &reader.location,
@@ -652,6 +652,7 @@ pub fn resolve_item(text: &str, catalog: &Catalog) -> Result<ItemRef, String> {
         if !kind_ok || duration_ms <= 0 || ms != duration_ms.to_string() {
             return Err(bad());
         }
+        check_duration(duration_ms).map_err(|e| format!("{text:?}: {e}"))?;
         return Ok(ItemRef::Synthetic {
             kind: kind.to_string(),
             duration_ms,

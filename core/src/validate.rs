@@ -23,6 +23,22 @@ impl RuleError {
     }
 }
 
+/// The longest duration anything may have: 7 days (SCHED-008).
+pub const MAX_DURATION_MS: i64 = 7 * 24 * 3_600_000;
+
+/// SCHED-008: a duration must be > 0 and at most 7 days; `Err` says which bound it breaks.
+pub fn check_duration(ms: i64) -> Result<i64, String> {
+    if ms <= 0 {
+        Err(format!("duration must be > 0, got {ms}"))
+    } else if ms > MAX_DURATION_MS {
+        Err(format!(
+            "duration {ms} ms is longer than 7 days ({MAX_DURATION_MS} ms)"
+        ))
+    } else {
+        Ok(ms)
+    }
+}
+
 /// A slug: `[a-z0-9]+(-[a-z0-9]+)*`.
 pub fn is_slug(s: &str) -> bool {
     !s.is_empty()

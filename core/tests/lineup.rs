@@ -375,6 +375,35 @@ fn enumerations_list_allowed_values() {
     );
 }
 
+// contract: SCHED-008
+#[test]
+fn durations_above_seven_days_or_negative_name_the_asset() {
+    let intro = r#"asset[2] "movie-intro""#;
+    let errors = errors_of(&base_with("duration_ms = 15000", "duration_ms = 604800001"));
+    assert_error(&errors, intro, "duration_ms", "longer than 7 days");
+    let errors = errors_of(&base_with("duration_ms = 15000", "duration_ms = -5"));
+    assert_error(&errors, intro, "duration_ms", "must be > 0");
+    let errors = errors_of(&base_with(
+        "duration = \"01:42:00\"",
+        "duration = \"170:00:00\"",
+    ));
+    assert_error(
+        &errors,
+        r#"asset[1] "casablanca""#,
+        "duration",
+        "longer than 7 days",
+    );
+    // Exactly 7 days is allowed.
+    parse(&base_with("duration_ms = 15000", "duration_ms = 604800000")).unwrap();
+    let catalog = retrovue_core::model::Catalog::default();
+    let error =
+        retrovue_core::lineup::resolve_item("synthetic:slate:604800001", &catalog).unwrap_err();
+    assert!(
+        error.contains("synthetic:slate:604800001") && error.contains("7 days"),
+        "{error}"
+    );
+}
+
 // contract: LINEUP-006
 #[test]
 fn durations_and_chapters() {

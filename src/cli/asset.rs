@@ -304,12 +304,14 @@ fn update(args: UpdateArgs, global: &Global) -> AppResult<()> {
             .parse::<i64>()
             .ok()
             .or_else(|| parse_hms_duration(d))
-            .filter(|ms| *ms > 0)
             .ok_or_else(|| {
                 AppError::bad(format!(
                     "--duration: expected milliseconds > 0 or HH:MM:SS[.mmm], got {d:?}"
                 ))
             })?;
+        // SCHED-008: negative, zero or above 7 days is bad input naming the asset.
+        let ms = retrovue_core::validate::check_duration(ms)
+            .map_err(|e| AppError::bad(format!("--duration: asset {:?}: {e}", asset.id)))?;
         if ms != asset.duration_ms {
             // A different runtime is different media as far as the schedule knows (ASSET-004).
             asset.approved = false;

@@ -1,5 +1,5 @@
-//! `retrovue schedule build|show`: build ScheduleDays through the core into the store, and show
-//! a stored day (STORE-010).
+//! `retrovue schedule build|show|check`: build ScheduleDays through the core into the store, show
+//! a stored day (STORE-010), and check that the stored chain tiles time (STORE-015).
 
 use chrono::NaiveDate;
 use clap::{Args, Subcommand};
@@ -14,10 +14,33 @@ use crate::store::Store;
 
 #[derive(Debug, Subcommand)]
 pub enum ScheduleCommand {
-    /// Build and store ScheduleDays (one transaction per day; locked days are kept).
+    /// Build and store ScheduleDays, carrying a change forward so the stored chain stays whole
+    /// (aired days are kept; a build that would change one is refused).
     Build(BuildArgs),
     /// Show a stored ScheduleDay.
     Show(ShowArgs),
+    /// Check that each channel's stored days and playlog tile time; name every broken seam
+    /// (exit 1 when one is broken).
+    Check(CheckArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Only this channel (default: every channel).
+    #[arg(long)]
+    pub channel: Option<String>,
+}
+
+/// One broken seam of a stored chain (STORE-015).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Seam {
+    pub channel: String,
+    pub date: NaiveDate,
+    /// The stored day before it, when the seam is between two days.
+    pub previous_date: Option<NaiveDate>,
+    /// Where the seam breaks (RFC 3339 UTC).
+    pub at: String,
+    pub detail: String,
 }
 
 #[derive(Debug, Args)]
@@ -33,7 +56,8 @@ pub struct BuildArgs {
     /// Seed of shuffle/random choices and traffic.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Pretend the current time is this RFC 3339 instant (decides which days are locked).
+    /// Pretend the current time is this RFC 3339 instant (may only lock more days than the real
+    /// clock does).
     #[arg(long)]
     pub now: Option<String>,
 }
@@ -175,9 +199,136 @@ fn show(args: ShowArgs, global: &Global) -> AppResult<()> {
     Ok(())
 }
 
+/// STORE-015: the broken seams of one channel's current stored days and their playlogs.
+pub fn check_channel(store: &mut dyn Store, channel: &str) -> AppResult<(usize, Vec<Seam>)> {
+    let days = store.all_current_days(channel)?;
+    let mut seams = Vec::new();
+    let mut seam = |date: NaiveDate, previous: Option<NaiveDate>, at: UtcMs, detail: String| {
+        seams.push(Seam {
+            channel: channel.to_string(),
+            date,
+            previous_date: previous,
+            at: fmt_utc(at),
+            detail,
+        })
+    };
+    let mut previous: Option<&crate::store::StoredDay> = None;
+    for stored in &days {
+        let day = &stored.day;
+        if let Some(prev) = previous.map(|p| &p.day) {
+            if prev.date.succ_opt() != Some(day.date) {
+                seam(
+                    day.date,
+                    Some(prev.date),
+                    prev.covers_until,
+                    format!(
+                        "no day is stored between {} and {}: time from {} is not scheduled",
+                        prev.date,
+                        day.date,
+                        fmt_utc(prev.covers_until)
+                    ),
+                );
+            } else if day.effective_start != prev.covers_until {
+                let what = if day.effective_start > prev.covers_until {
+                    "a gap"
+                } else {
+                    "an overlap"
+                };
+                seam(
+                    day.date,
+                    Some(prev.date),
+                    prev.covers_until.min(day.effective_start),
+                    format!(
+                        "{what}: {} covers until {} but {} starts at {}",
+                        prev.date,
+                        fmt_utc(prev.covers_until),
+                        day.date,
+                        fmt_utc(day.effective_start)
+                    ),
+                );
+            }
+        }
+        let events = store.day_playlog(stored.id)?;
+        if day.plan.is_none() {
+            if let Some(e) = events.first() {
+                seam(
+                    day.date,
+                    None,
+                    e.start,
+                    format!("the day has no plan but event {} airs", e.id),
+                );
+            }
+        } else {
+            for v in retrovue_core::invariants::check_tiling(
+                &events,
+                day.effective_start,
+                day.covers_until,
+            ) {
+                seam(day.date, None, v.at, format!("playlog: {}", v.detail));
+            }
+        }
+        previous = Some(stored);
+    }
+    Ok((days.len(), seams))
+}
+
+fn check(args: CheckArgs, global: &Global) -> AppResult<()> {
+    let mut store = open_store(global)?;
+    let channels: Vec<String> = match &args.channel {
+        Some(id) => vec![require_channel(store.as_mut(), id)?.id],
+        None => store
+            .load_lineup()?
+            .channels
+            .into_iter()
+            .map(|c| c.id)
+            .collect(),
+    };
+    let mut broken = Vec::new();
+    let mut day_count = 0;
+    for channel in &channels {
+        let (days, seams) = check_channel(store.as_mut(), channel)?;
+        day_count += days;
+        if !global.json {
+            if seams.is_empty() {
+                println!("{channel}: {days} stored days, whole");
+            }
+            for s in &seams {
+                let previous = s
+                    .previous_date
+                    .map(|p| format!("{p} → "))
+                    .unwrap_or_default();
+                println!(
+                    "{channel}: broken seam {previous}{} at {}: {}",
+                    s.date, s.at, s.detail
+                );
+            }
+        }
+        broken.extend(seams);
+    }
+    if global.json {
+        let report = serde_json::json!({
+            "whole": broken.is_empty(),
+            "channels": channels.len(),
+            "days": day_count,
+            "broken": broken,
+        });
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).expect("plain data")
+        );
+    }
+    match broken.len() {
+        0 => Ok(()),
+        n => Err(AppError::runtime(format!(
+            "schedule check: {n} broken seam(s) in the stored chain"
+        ))),
+    }
+}
+
 pub fn run(cmd: ScheduleCommand, global: &Global) -> AppResult<()> {
     match cmd {
         ScheduleCommand::Build(args) => build(args, global),
         ScheduleCommand::Show(args) => show(args, global),
+        ScheduleCommand::Check(args) => check(args, global),
     }
 }

@@ -118,6 +118,9 @@ pub fn parse_report(report: &Value) -> Result<ProbeData, String> {
         })
         .filter(|d| *d > 0)
         .ok_or("ffprobe found no duration")?;
+    // SCHED-008: a probe claiming more than 7 days is a broken file, not a schedulable asset.
+    let duration_ms = retrovue_core::validate::check_duration(duration_ms)
+        .map_err(|e| format!("ffprobe reports a bad duration: {e}"))?;
     let chapters: Vec<i64> = report
         .get("chapters")
         .and_then(Value::as_array)
@@ -224,5 +227,20 @@ impl IngestEnricher for Ffprobe {
         }
         item.probe = Some(probe);
         Ok(item)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // contract: SCHED-008
+    #[test]
+    fn a_probe_longer_than_seven_days_is_refused() {
+        let report = serde_json::json!({"format": {"duration": "604800.001"}, "streams": []});
+        let error = parse_report(&report).unwrap_err();
+        assert!(error.contains("longer than 7 days"), "{error}");
+        let report = serde_json::json!({"format": {"duration": "604800.000"}, "streams": []});
+        assert_eq!(parse_report(&report).unwrap().duration_ms, 604_800_000);
     }
 }

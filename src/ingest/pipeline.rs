@@ -243,8 +243,12 @@ fn asset_row(
 ) -> CatalogAsset {
     let duration_ms = item.duration_ms.unwrap_or(0);
     let (state, state_reason) = match outcome {
-        Ok(()) if duration_ms > 0 => (AssetState::Ready, None),
-        Ok(()) => (AssetState::New, Some("duration is 0".to_string())),
+        Ok(()) if duration_ms == 0 => (AssetState::New, Some("duration is 0".to_string())),
+        // SCHED-008: a negative or longer-than-7-days duration flags the item, never airs it.
+        Ok(()) => match retrovue_core::validate::check_duration(duration_ms) {
+            Ok(_) => (AssetState::Ready, None),
+            Err(reason) => (AssetState::New, Some(format!("{}: {reason}", item.uri))),
+        },
         Err(reason) => (AssetState::New, Some(reason)),
     };
     let editorial = &item.editorial;

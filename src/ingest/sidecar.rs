@@ -124,10 +124,12 @@ fn year_of(key: &str, value: &Value) -> Result<i32, String> {
 }
 
 fn positive_ms(key: &str, value: &Value) -> Result<i64, String> {
-    value
+    let ms = value
         .as_i64()
         .filter(|ms| *ms > 0)
-        .ok_or_else(|| wrong(key, "a positive integer of milliseconds", value))
+        .ok_or_else(|| wrong(key, "a positive integer of milliseconds", value))?;
+    // SCHED-008: nothing lasts longer than 7 days.
+    retrovue_core::validate::check_duration(ms).map_err(|e| format!("key {key:?}: {e}"))
 }
 
 fn list_of<T>(
@@ -257,5 +259,23 @@ impl Sidecar {
             pinned.push("chapters_ms");
         }
         item.pinned.extend(pinned.into_iter().map(str::to_string));
+    }
+}
+
+#[cfg(test)]
+mod duration_tests {
+    use super::*;
+
+    // contract: SCHED-008
+    #[test]
+    fn a_sidecar_duration_above_seven_days_names_the_file() {
+        let path = Path::new("/media/show/ep1.retrovue.json");
+        let error = parse_sidecar(path, r#"{"duration_ms": 604800001}"#).unwrap_err();
+        assert!(
+            error.contains("ep1.retrovue.json") && error.contains("longer than 7 days"),
+            "{error}"
+        );
+        let error = parse_sidecar(path, r#"{"duration_ms": -1}"#).unwrap_err();
+        assert!(error.contains("ep1.retrovue.json"), "{error}");
     }
 }

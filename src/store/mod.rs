@@ -14,6 +14,7 @@ use std::fmt;
 use std::path::PathBuf;
 
 use chrono::NaiveDate;
+use retrovue_core::chain::{ChainDay, ChainState};
 use retrovue_core::model::{
     AsRunRecord, Catalog, Channel, Lineup, PlaylogEvent, RotationState, ScheduleDay, TrafficState,
     UtcMs,
@@ -136,15 +137,87 @@ pub struct DayWrite {
     /// Rotation and traffic state after this day.
     pub rotation: RotationState,
     pub traffic: TrafficState,
+    /// The chain's carry-out after this day (SCHED-007): the later of what was carried into it
+    /// and its own last slot end. `None` stores the day's own last slot end.
+    pub previous_slot_end: Option<UtcMs>,
 }
 
-/// What building day D starts from (STORE-007).
+impl DayWrite {
+    /// The write of one day built by the core's `DayChain`.
+    pub fn from_chain(built: ChainDay) -> DayWrite {
+        DayWrite {
+            day: built.day,
+            playlog: built.playlog,
+            rotation: built.after.rotation,
+            traffic: built.after.traffic,
+            previous_slot_end: built.after.previous_slot_end,
+        }
+    }
+
+    /// What the next day is built from (stored with this day).
+    pub fn after(&self) -> ChainState {
+        ChainState {
+            previous_slot_end: self.previous_slot_end.max(self.day.last_slot_end()),
+            rotation: self.rotation.clone(),
+            traffic: self.traffic.clone(),
+        }
+    }
+}
+
+/// What building day D starts from (STORE-007): the state after the stored day before it
+/// (`previous_slot_end` only when that day is D−1).
+pub type DayState = ChainState;
+
+/// One stored day of a chain with the state after it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainLink {
+    pub stored: StoredDay,
+    pub after: ChainState,
+    /// As-run records exist within `[effective_start, covers_until)`.
+    pub has_as_run: bool,
+}
+
+impl ChainLink {
+    /// STORE-014: aired (never rewritten) when its window began by `lock_at` or it has as-run
+    /// records.
+    pub fn is_aired(&self, lock_at: UtcMs) -> bool {
+        self.stored.is_locked(lock_at) || self.has_as_run
+    }
+}
+
+/// A channel's stored chain from a date on.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct DayState {
-    /// The last slot end of the stored day D−1, for carry-in.
-    pub previous_slot_end: Option<UtcMs>,
-    pub rotation: RotationState,
-    pub traffic: TrafficState,
+pub struct StoredChain {
+    /// The latest current day before the date, if any.
+    pub predecessor: Option<ChainLink>,
+    /// Every current day from the date on, in date order.
+    pub days: Vec<ChainLink>,
+}
+
+/// One date of a chain write: the record the builder read there (`expected`, None: no day) and
+/// what replaces it (None: kept as it is, only verified).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainEntry {
+    pub date: NaiveDate,
+    pub expected: Option<i64>,
+    pub write: Option<DayWrite>,
+}
+
+/// A run of days written in one transaction (STORE-012, STORE-013).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainWrite {
+    pub channel: String,
+    /// The current record of the latest day before the first entry the builder built on.
+    pub predecessor: Option<i64>,
+    /// Entries in date order.
+    pub entries: Vec<ChainEntry>,
+    /// The current record of the first day after the last entry, as read.
+    pub next: Option<i64>,
+}
+
+/// The lock instant: `--now` may only lock more days than the real clock (STORE-014).
+pub fn lock_instant(now: UtcMs) -> UtcMs {
+    now.max(now_ms())
 }
 
 /// Counts of what an import wrote.
@@ -188,6 +261,15 @@ pub trait Store {
     fn state_before(&mut self, channel: &str, date: NaiveDate) -> StoreResult<DayState>;
     /// The rotation state after the channel's latest stored day.
     fn rotation_state(&mut self, channel: &str) -> StoreResult<RotationState>;
+
+    /// The channel's stored chain from `from` on, with the predecessor (STORE-012).
+    fn read_chain(&mut self, channel: &str, from: NaiveDate) -> StoreResult<StoredChain>;
+    /// STORE-012/013/014: write a run of days in one transaction, verifying every record the
+    /// builder read is still current and no replaced day is aired at `now` (or the real clock).
+    /// Returns the new records' ids (for entries with a write), in order.
+    fn put_chain(&mut self, write: &ChainWrite, now: UtcMs) -> StoreResult<Vec<i64>>;
+    /// Every current day of a channel, in date order (for `schedule check`).
+    fn all_current_days(&mut self, channel: &str) -> StoreResult<Vec<StoredDay>>;
 
     /// STORE-004/005/007: write a day, its playlog and the state after it. `expected` is the id
     /// of the current record the caller saw (None: no day stored); it is replaced only if still

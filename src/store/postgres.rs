@@ -224,6 +224,10 @@ impl Backend for PostgresBackend {
          WHERE table_schema = current_schema() AND table_name = $1"
     }
 
+    fn channel_lock_sql(&self) -> &'static str {
+        "SELECT id FROM channel WHERE id = $1 FOR UPDATE"
+    }
+
     fn migration_lock_sql(&self) -> Option<&'static str> {
         // Any constant key: it only has to be the same for every RetroVue migrator.
         Some("SELECT pg_advisory_xact_lock(7262837383)")

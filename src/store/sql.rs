@@ -166,6 +166,9 @@ pub trait Backend {
     ) -> Result<T, E>;
     /// A statement taking a lock that serialises migrators inside a transaction (or none).
     fn migration_lock_sql(&self) -> Option<&'static str>;
+    /// A query returning the channel row `$1`, locking it until the transaction ends where the
+    /// backend has row locks (writers of one channel's chain serialise on it, STORE-013).
+    fn channel_lock_sql(&self) -> &'static str;
     /// A query returning one row when the table named `$1` exists.
     fn table_exists_sql(&self) -> &'static str;
 }

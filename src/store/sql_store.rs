@@ -18,7 +18,8 @@ use crate::store::catalog::{
 use crate::store::migrations::{self, Migration, MigrationStatus};
 use crate::store::sql::{Backend, ColType, DbErrorKind, Row, Tx, TxMode, Value};
 use crate::store::{
-    DayState, DayWrite, ImportSummary, Store, StoreError, StoreErrorKind, StoreResult, StoredDay,
+    lock_instant, ChainLink, ChainWrite, DayState, DayWrite, ImportSummary, Store, StoreError,
+    StoreErrorKind, StoreResult, StoredChain, StoredDay,
 };
 
 /// A [`Store`] over any [`Backend`].
@@ -685,7 +686,7 @@ fn insert_day(
                 Value::Int(day.window_end),
                 Value::Int(day.effective_start),
                 Value::Int(day.covers_until),
-                Value::from(day.last_slot_end()),
+                Value::from(write.previous_slot_end.max(day.last_slot_end())),
                 json(&day.items),
                 json(&day.faults),
                 Value::from(supersedes),
@@ -805,6 +806,114 @@ fn day_state(tx: &mut dyn Tx, id: i64) -> StoreResult<(RotationState, TrafficSta
         traffic.last_aired.insert(r.text(0), r.int(1));
     }
     Ok((rotation, traffic))
+}
+
+/// A stored day with the state after it and whether it has as-run records (STORE-012).
+fn chain_link(tx: &mut dyn Tx, stored: StoredDay) -> StoreResult<ChainLink> {
+    let (rotation, traffic) = day_state(tx, stored.id)?;
+    let previous_slot_end = tx
+        .query(
+            "SELECT last_slot_end FROM schedule_day WHERE id = $1",
+            &[Value::Int(stored.id)],
+        )?
+        .first()
+        .and_then(|r| r.opt_int(0));
+    let has_as_run = has_as_run(tx, &stored.day)?;
+    Ok(ChainLink {
+        stored,
+        after: retrovue_core::chain::ChainState {
+            previous_slot_end,
+            rotation,
+            traffic,
+        },
+        has_as_run,
+    })
+}
+
+/// STORE-014: as-run records exist within the day's coverage.
+fn has_as_run(tx: &mut dyn Tx, day: &ScheduleDay) -> StoreResult<bool> {
+    Ok(!tx
+        .query(
+            "SELECT 1 FROM as_run WHERE channel_id = $1 AND start_ms < $3 AND end_ms > $2 \
+             LIMIT 1",
+            &[
+                Value::from(&day.channel),
+                Value::Int(day.effective_start),
+                Value::Int(day.covers_until),
+            ],
+        )?
+        .is_empty())
+}
+
+/// The current record of one date, if any.
+fn current_record(
+    tx: &mut dyn Tx,
+    channel: &str,
+    date: NaiveDate,
+) -> StoreResult<Option<StoredDay>> {
+    tx.query(
+        &format!(
+            "SELECT {DAY_COLUMNS} FROM schedule_day WHERE channel_id = $1 \
+             AND broadcast_date = $2 AND is_current = TRUE"
+        ),
+        &[Value::from(channel), Value::Text(date.to_string())],
+    )?
+    .first()
+    .map(stored_day)
+    .transpose()
+}
+
+/// The id of the latest current day before `date` (`after`: the first one after it instead).
+fn neighbour_id(
+    tx: &mut dyn Tx,
+    channel: &str,
+    date: NaiveDate,
+    after: bool,
+) -> StoreResult<Option<i64>> {
+    let sql = if after {
+        "SELECT id FROM schedule_day WHERE channel_id = $1 AND broadcast_date > $2 \
+         AND is_current = TRUE ORDER BY broadcast_date LIMIT 1"
+    } else {
+        "SELECT id FROM schedule_day WHERE channel_id = $1 AND broadcast_date < $2 \
+         AND is_current = TRUE ORDER BY broadcast_date DESC LIMIT 1"
+    };
+    Ok(tx
+        .query(sql, &[Value::from(channel), Value::Text(date.to_string())])?
+        .first()
+        .map(|r| r.int(0)))
+}
+
+/// STORE-014: refuse to rewrite a day whose window began by `lock_at` or that has as-run records.
+fn refuse_aired(tx: &mut dyn Tx, day: &StoredDay, lock_at: UtcMs) -> StoreResult<()> {
+    let label = format!("ScheduleDay {} {}", day.day.channel, day.day.date);
+    if day.day.window_start <= lock_at {
+        return Err(StoreError::new(
+            StoreErrorKind::Locked,
+            format!(
+                "{label} is locked (its window started at {}); it is never rewritten",
+                retrovue_core::time::fmt_utc(day.day.window_start)
+            ),
+        ));
+    }
+    if has_as_run(tx, &day.day)? {
+        return Err(StoreError::new(
+            StoreErrorKind::Locked,
+            format!("{label} has aired (as-run records exist); it is never rewritten"),
+        ));
+    }
+    Ok(())
+}
+
+/// Delete a day record with its playlog and state.
+fn delete_day(tx: &mut dyn Tx, id: i64) -> StoreResult<()> {
+    tx.execute("DELETE FROM schedule_day WHERE id = $1", &[Value::Int(id)])?;
+    for table in ["playlog_event", "day_rotation", "day_traffic"] {
+        tx.execute(
+            &format!("DELETE FROM {table} WHERE day_id = $1"),
+            &[Value::Int(id)],
+        )?;
+    }
+    Ok(())
 }
 
 fn playlog_event(r: &Row) -> StoreResult<PlaylogEvent> {
@@ -973,9 +1082,116 @@ impl<B: Backend> Store for SqlStore<B> {
         })
     }
 
+    fn read_chain(&mut self, channel: &str, from: NaiveDate) -> StoreResult<StoredChain> {
+        self.backend.transaction(TxMode::Read, |tx| {
+            let predecessor = tx
+                .query(
+                    &format!(
+                        "SELECT {DAY_COLUMNS} FROM schedule_day WHERE channel_id = $1 \
+                         AND broadcast_date < $2 AND is_current = TRUE \
+                         ORDER BY broadcast_date DESC LIMIT 1"
+                    ),
+                    &[Value::from(channel), Value::Text(from.to_string())],
+                )?
+                .first()
+                .map(stored_day)
+                .transpose()?;
+            let days = tx
+                .query(
+                    &format!(
+                        "SELECT {DAY_COLUMNS} FROM schedule_day WHERE channel_id = $1 \
+                         AND broadcast_date >= $2 AND is_current = TRUE ORDER BY broadcast_date"
+                    ),
+                    &[Value::from(channel), Value::Text(from.to_string())],
+                )?
+                .iter()
+                .map(stored_day)
+                .collect::<StoreResult<Vec<_>>>()?;
+            let predecessor = match predecessor {
+                Some(p) => Some(chain_link(tx, p)?),
+                None => None,
+            };
+            let days = days
+                .into_iter()
+                .map(|d| chain_link(tx, d))
+                .collect::<StoreResult<Vec<_>>>()?;
+            Ok(StoredChain { predecessor, days })
+        })
+    }
+
+    fn put_chain(&mut self, write: &ChainWrite, now: UtcMs) -> StoreResult<Vec<i64>> {
+        let Some(first) = write.entries.first() else {
+            return Ok(Vec::new());
+        };
+        let last = write.entries.last().expect("non-empty");
+        for entry in &write.entries {
+            if let Some(day) = &entry.write {
+                check_write(day)?;
+                if day.day.channel != write.channel || day.day.date != entry.date {
+                    return Err(StoreError::bad(format!(
+                        "chain write of channel {}: entry {} holds ScheduleDay {} {}",
+                        write.channel, entry.date, day.day.channel, day.day.date
+                    )));
+                }
+            }
+        }
+        let lock_at = lock_instant(now);
+        let lock_sql = self.backend.channel_lock_sql();
+        let channel = write.channel.as_str();
+        self.backend.transaction(TxMode::Rebuildable, |tx| {
+            // STORE-013: writers of one channel's chain serialise here.
+            if tx.query(lock_sql, &[Value::from(channel)])?.is_empty() {
+                return Err(StoreError::bad(format!("unknown channel {channel:?}")));
+            }
+            let changed = |what: String| {
+                StoreError::conflict(format!(
+                    "channel {channel}: {what} changed since this build read it; nothing written"
+                ))
+            };
+            if neighbour_id(tx, channel, first.date, false)? != write.predecessor {
+                return Err(changed(format!("the stored day before {}", first.date)));
+            }
+            if neighbour_id(tx, channel, last.date, true)? != write.next {
+                return Err(changed(format!("the stored day after {}", last.date)));
+            }
+            let mut ids = Vec::new();
+            for entry in &write.entries {
+                let current = current_record(tx, channel, entry.date)?;
+                if current.as_ref().map(|d| d.id) != entry.expected {
+                    return Err(changed(format!("ScheduleDay {}", entry.date)));
+                }
+                let Some(day) = &entry.write else { continue };
+                if let Some(current) = &current {
+                    refuse_aired(tx, current, lock_at)?;
+                    delete_day(tx, current.id)?;
+                }
+                ids.push(insert_day(tx, day, None, now)?);
+            }
+            Ok(ids)
+        })
+    }
+
+    fn all_current_days(&mut self, channel: &str) -> StoreResult<Vec<StoredDay>> {
+        self.backend.transaction(TxMode::Read, |tx| {
+            tx.query(
+                &format!(
+                    "SELECT {DAY_COLUMNS} FROM schedule_day WHERE channel_id = $1 \
+                     AND is_current = TRUE ORDER BY broadcast_date"
+                ),
+                &[Value::from(channel)],
+            )?
+            .iter()
+            .map(stored_day)
+            .collect()
+        })
+    }
+
     fn put_day(&mut self, write: &DayWrite, expected: Option<i64>, now: UtcMs) -> StoreResult<i64> {
         check_write(write)?;
         let day = &write.day;
+        // STORE-014: `now` may only lock more days than the real clock does.
+        let built_at = now;
+        let now = lock_instant(now);
         self.backend.transaction(TxMode::Rebuildable, |tx| {
             require_channel(tx, &day.channel)?;
             if let Some(expected_id) = expected {
@@ -996,6 +1212,18 @@ impl<B: Backend> Store for SqlStore<B> {
                     )));
                 };
                 let window_start = row.int(0);
+                if let Some(stored) = current_record(tx, &day.channel, day.date)? {
+                    if has_as_run(tx, &stored.day)? {
+                        return Err(StoreError::new(
+                            StoreErrorKind::Locked,
+                            format!(
+                                "ScheduleDay {} {} has aired (as-run records exist); it is \
+                                 never rewritten",
+                                day.channel, day.date
+                            ),
+                        ));
+                    }
+                }
                 if window_start <= now {
                     return Err(StoreError::new(
                         StoreErrorKind::Locked,
@@ -1029,7 +1257,7 @@ impl<B: Backend> Store for SqlStore<B> {
                     )?;
                 }
             }
-            insert_day(tx, write, None, now)
+            insert_day(tx, write, None, built_at)
         })
     }
 

@@ -192,6 +192,11 @@ impl Backend for SqliteBackend {
         "SELECT name FROM sqlite_master WHERE type = 'table' AND name = $1"
     }
 
+    fn channel_lock_sql(&self) -> &'static str {
+        // Write transactions are IMMEDIATE: SQLite writers are serialised already.
+        "SELECT id FROM channel WHERE id = $1"
+    }
+
     fn migration_lock_sql(&self) -> Option<&'static str> {
         None
     }
