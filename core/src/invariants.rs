@@ -351,7 +351,11 @@ pub fn check_channel_days(
 }
 
 /// The covered stretches of sorted, possibly abutting intervals, merged, clipped to [from, to).
-fn coverage(spans: impl Iterator<Item = (UtcMs, UtcMs)>, from: UtcMs, to: UtcMs) -> Vec<(UtcMs, UtcMs)> {
+fn coverage(
+    spans: impl Iterator<Item = (UtcMs, UtcMs)>,
+    from: UtcMs,
+    to: UtcMs,
+) -> Vec<(UtcMs, UtcMs)> {
     let mut out: Vec<(UtcMs, UtcMs)> = Vec::new();
     for (a, b) in spans {
         let (a, b) = (a.max(from), b.min(to));

@@ -35,6 +35,10 @@ pub struct ServeArgs {
     /// Stream chunks a viewer may have queued before it is dropped as too slow.
     #[arg(long, default_value_t = 512)]
     pub viewer_queue: usize,
+    /// Start the daemon's clock at this instant (RFC 3339, e.g. 2026-03-02T11:59:30Z) and run it
+    /// at real speed: keeper thresholds, join times and as-run use it (DAEMON-008).
+    #[arg(long)]
+    pub clock: Option<String>,
 }
 
 /// `synthetic` and `ffmpeg` are the engine binaries next to this executable.
@@ -79,6 +83,14 @@ pub fn run(args: ServeArgs, global: &Global) -> AppResult<()> {
             args.bind
         )));
     }
+    let clock_start = match &args.clock {
+        Some(text) => Some(retrovue_core::time::parse_utc(text).ok_or_else(|| {
+            AppError::bad(format!(
+                "--clock: expected an RFC 3339 instant like 2026-03-02T11:59:30Z, got {text:?}"
+            ))
+        })?),
+        None => None,
+    };
     let program = resolve_engine(&args.engine)?;
     let db_url = crate::store::resolve_url(global.db.as_deref())?;
     let config = ServeConfig {
@@ -97,6 +109,13 @@ pub fn run(args: ServeArgs, global: &Global) -> AppResult<()> {
         horizon: HorizonConfig::default(),
         viewer_queue_chunks: args.viewer_queue,
     };
+    if let Some(start) = clock_start {
+        crate::clock::start_at(start);
+        log::info!(
+            "clock set to {} (running at real speed)",
+            retrovue_core::time::fmt_utc(start)
+        );
+    }
     let stop = runtime::termination_flag()?;
     runtime::run(config, stop)
 }

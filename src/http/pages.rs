@@ -11,9 +11,9 @@ use serde_json::{json, Value};
 use tiny_http::Response;
 
 use super::{header, query_params, text, Route};
+use crate::clock::now_ms;
 use crate::runtime::metrics::ChannelMetrics;
 use crate::runtime::Shared;
-use crate::clock::now_ms;
 
 type Answer = Response<Cursor<Vec<u8>>>;
 
@@ -66,7 +66,14 @@ pub fn answer(route: &Route, query: &str, base: &str, shared: &Shared) -> Answer
         Route::ApiChannels => json_body(&api_channels(shared, base)),
         Route::ApiNow(id) => api_now(shared, id),
         Route::ApiEpg => api_epg(shared, query),
-        Route::Healthz => text(200, "ok"),
+        Route::Healthz => {
+            let problems = shared.unhealthy();
+            if problems.is_empty() {
+                text(200, "ok")
+            } else {
+                text(503, &problems.join("\n"))
+            }
+        }
         Route::Metrics => body("text/plain; version=0.0.4", metrics(shared)),
         Route::NotFound => text(404, "404 not found"),
         Route::Stream(_) => text(404, "404 not found"),
@@ -340,6 +347,22 @@ pub fn metrics(shared: &Shared) -> String {
             shared.schedule(&c.id).days_ahead
         );
     }
+    let m = &shared.metrics;
+    let _ = writeln!(
+        out,
+        "# HELP retrovue_invariant_violations_total Invariant violations found in published snapshots.\n\
+         # TYPE retrovue_invariant_violations_total counter\n\
+         retrovue_invariant_violations_total {}\n\
+         # HELP retrovue_keeper_failures_total Failed ScheduleDay builds or publishes of the horizon keeper.\n\
+         # TYPE retrovue_keeper_failures_total counter\n\
+         retrovue_keeper_failures_total {}\n\
+         # HELP retrovue_keeper_retries_total Retries of the horizon keeper after a failure.\n\
+         # TYPE retrovue_keeper_retries_total counter\n\
+         retrovue_keeper_retries_total {}",
+        m.invariant_violations.load(std::sync::atomic::Ordering::Relaxed),
+        m.keeper_failures.load(std::sync::atomic::Ordering::Relaxed),
+        m.keeper_retries.load(std::sync::atomic::Ordering::Relaxed)
+    );
     out
 }
 

@@ -21,8 +21,8 @@ use super::engine::{EngineMessage, EngineProcess};
 use super::fanout::{Chunk, Departure, FanOut};
 use super::metrics::ChannelMetrics;
 use super::{ChannelSchedule, Shared};
-use crate::engine::protocol::{self, Control, Evidence};
 use crate::clock::now_ms;
+use crate::engine::protocol::{self, Control, Evidence};
 
 /// Messages to a ChannelManager thread.
 pub enum Input {

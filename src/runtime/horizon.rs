@@ -2,20 +2,24 @@
 //! system clock, builds and stores ScheduleDays through the store, and publishes each channel's
 //! playlog and guide rows for the ChannelManager threads and the HTTP side.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender};
-use retrovue_core::horizon::{HorizonAction, HorizonKeeper};
+use retrovue_core::horizon::{known_until, HorizonAction, HorizonKeeper};
+use retrovue_core::invariants::check_snapshot;
 use retrovue_core::model::{Catalog, Channel, UtcMs, MS_PER_MINUTE};
 use retrovue_core::time::ChannelClock;
 
 use super::{ChannelSchedule, ServeConfig, Shared};
+use crate::clock::now_ms;
 use crate::error::{AppError, AppResult};
 use crate::store::build::build_and_store;
-use crate::clock::now_ms;
+use crate::store::media_check::vanished_media;
 use crate::store::{self, Store};
 
 /// The keeper thread; `stop` ends and joins it.
@@ -46,7 +50,9 @@ struct Keeper {
 }
 
 impl Keeper {
-    fn tick(&mut self, now: UtcMs) -> AppResult<()> {
+    /// One clock threshold: carry out what the keeper machine asks; failures go back to it
+    /// (HORIZON-005), so nothing is lost and nothing is retried here.
+    fn tick(&mut self, now: UtcMs) {
         self.keeper.handle_tick(now);
         let mut touched = BTreeSet::new();
         while let Some(action) = self.keeper.poll_action() {
@@ -60,7 +66,7 @@ impl Keeper {
                         let Some(ch) = self.channels.iter().find(|c| c.id == channel) else {
                             continue;
                         };
-                        let built = build_and_store(
+                        match build_and_store(
                             self.store.as_mut(),
                             &self.catalog,
                             ch,
@@ -69,32 +75,75 @@ impl Keeper {
                             0,
                             now,
                             |_| {},
-                        )?;
-                        log::info!(
-                            "built {} ScheduleDays of {channel} from {from}",
-                            built.len()
-                        );
+                        ) {
+                            Ok(built) => log::info!(
+                                "built {} ScheduleDays of {channel} from {from}",
+                                built.len()
+                            ),
+                            Err(e) => {
+                                self.failed(&channel, &format!("building days from {from}: {e}"));
+                                self.keeper.handle_build_failed(&channel, now);
+                                continue;
+                            }
+                        }
                     }
                     let through = from + chrono::Days::new(days.saturating_sub(1) as u64);
                     self.keeper.handle_days_built(&channel, through);
                     touched.insert(channel);
                 }
                 HorizonAction::ExtendPlaylog { channel, until } => {
-                    let covered = self.publish(&channel, now, until)?;
-                    self.keeper
-                        .handle_playlog_extended(&channel, covered.min(until));
-                    touched.remove(&channel);
+                    match self.publish(&channel, now, until) {
+                        Ok(covered) => {
+                            self.keeper
+                                .handle_playlog_extended(&channel, covered.min(until));
+                            touched.remove(&channel);
+                        }
+                        Err(e) => {
+                            self.failed(&channel, &format!("publishing: {e}"));
+                            self.keeper.handle_publish_failed(&channel, now);
+                        }
+                    }
                 }
             }
         }
         for channel in touched {
             let until = self.keeper.playlog_until(&channel).unwrap_or(now);
-            self.publish(&channel, now, until)?;
+            if let Err(e) = self.publish(&channel, now, until) {
+                self.failed(&channel, &format!("publishing: {e}"));
+                self.keeper.handle_publish_failed(&channel, now);
+            }
         }
-        Ok(())
+        self.report_health(now);
     }
 
-    /// Load a channel's playlog `[now − 1 h, until)` and guide from the store and publish them.
+    fn failed(&self, channel: &str, what: &str) {
+        log::error!("horizon keeper: channel {channel}: {what}; retrying with backoff");
+        self.shared
+            .metrics
+            .keeper_failures
+            .fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Share which horizons are behind, for `/healthz` (HORIZON-007).
+    fn report_health(&self, now: UtcMs) {
+        let behind: BTreeMap<String, String> = self
+            .channels
+            .iter()
+            .filter_map(|c| {
+                self.keeper
+                    .behind(&c.id, now)
+                    .map(|why| (c.id.clone(), why))
+            })
+            .collect();
+        *self.shared.health.lock().unwrap_or_else(|e| e.into_inner()) = behind;
+        self.shared
+            .metrics
+            .keeper_retries
+            .store(self.keeper.stats().retries as i64, Ordering::Relaxed);
+    }
+
+    /// Load a channel's playlog `[now − 1 h, until)` and guide from the store, check them
+    /// (HORIZON-008) and publish them.
     fn publish(&mut self, channel: &str, now: UtcMs, until: UtcMs) -> AppResult<UtcMs> {
         let Some(ch) = self.channels.iter().find(|c| c.id == channel) else {
             return Ok(now);
@@ -116,25 +165,121 @@ impl Keeper {
         let mut epg = retrovue_core::epg::epg_rows(ch, &days);
         epg.retain(|r| r.end > now - BEHIND_MS);
         let covered = events.last().map_or(now, |e| e.end);
+        let known_until = known_until(&days, now, until.max(now));
+        // Guide = playlog over what both cover of the published window.
+        let check_from = (now - BEHIND_MS)
+            .max(events.first().map_or(now, |e| e.start))
+            .max(epg.first().map_or(now, |r| r.start));
+        let check_to = known_until.min(covered);
+        let violations = if check_from < check_to {
+            check_snapshot(&events, &epg, check_from, check_to)
+        } else {
+            Vec::new()
+        };
+        if !violations.is_empty() {
+            for v in &violations {
+                log::error!(
+                    "horizon keeper: channel {channel}: invariant {} violated at {}: {}",
+                    v.invariant,
+                    retrovue_core::time::fmt_utc(v.at),
+                    v.detail
+                );
+            }
+            self.shared
+                .metrics
+                .invariant_violations
+                .fetch_add(violations.len() as u64, Ordering::Relaxed);
+            self.shared
+                .violations
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(channel.to_string(), violations[0].detail.clone());
+        }
         self.shared.publish_schedule(
             channel,
             ChannelSchedule {
                 events,
                 epg,
                 days_ahead,
+                known_until,
             },
         );
         Ok(covered)
     }
 
-    fn refresh_all(&mut self, now: UtcMs) -> AppResult<()> {
+    /// Stored unaired days naming media whose files are gone are rebuilt without them
+    /// (DAEMON-009): the catalog is reloaded, assets whose files are missing are left out,
+    /// and the keeper machine asks for the days again.
+    fn rebuild_vanished(&mut self, now: UtcMs) {
+        if !self.build {
+            return;
+        }
+        let mut found = Vec::new();
+        for ch in &self.channels {
+            match vanished_media(self.store.as_mut(), Some(&ch.id), now) {
+                Ok(days) => found.extend(days),
+                Err(e) => log::warn!("horizon keeper: checking media of {}: {e}", ch.id),
+            }
+        }
+        if found.is_empty() {
+            return;
+        }
+        match load_playable_catalog(self.store.as_mut()) {
+            Ok(catalog) => self.catalog = catalog,
+            Err(e) => {
+                log::warn!("horizon keeper: reloading the catalog: {e}");
+                return;
+            }
+        }
+        for day in found {
+            log::warn!(
+                "channel {}: stored day {} names vanished media ({}); rebuilding it",
+                day.channel,
+                day.date,
+                day.assets
+                    .iter()
+                    .map(|a| format!("{} {}", a.asset, a.problem))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            self.keeper.handle_rebuild(&day.channel, day.date);
+        }
+        self.tick(now);
+    }
+
+    fn refresh_all(&mut self, now: UtcMs) {
+        self.rebuild_vanished(now);
         let ids: Vec<String> = self.channels.iter().map(|c| c.id.clone()).collect();
         for id in ids {
             let until = self.keeper.playlog_until(&id).unwrap_or(now);
-            self.publish(&id, now, until)?;
+            if let Err(e) = self.publish(&id, now, until) {
+                self.failed(&id, &format!("publishing: {e}"));
+                self.keeper.handle_publish_failed(&id, now);
+            }
         }
-        Ok(())
+        self.report_health(now);
     }
+}
+
+/// The stored catalog, with assets whose files are missing left out of scheduling
+/// (DAEMON-009): the keeper never builds a day around a file it cannot play.
+fn load_playable_catalog(store: &mut dyn Store) -> AppResult<Catalog> {
+    let mut catalog = store.load_catalog()?;
+    for asset in catalog.assets.values_mut() {
+        if asset
+            .path
+            .as_deref()
+            .is_some_and(|p| !Path::new(p).is_file())
+        {
+            log::warn!(
+                "asset {}: file {} is missing; it is left out of new ScheduleDays",
+                asset.id,
+                asset.path.as_deref().unwrap_or("")
+            );
+            asset.deleted = true;
+        }
+    }
+    Ok(catalog)
 }
 
 /// Start the keeper: its first tick (build and publish everything) completes before this
@@ -151,7 +296,7 @@ pub fn spawn_keeper(config: &ServeConfig, shared: Arc<Shared>) -> AppResult<Keep
             let keeper = store::open(&db_url)
                 .map_err(AppError::from)
                 .and_then(|mut store| {
-                    let catalog = store.load_catalog()?;
+                    let catalog = load_playable_catalog(store.as_mut())?;
                     let now = now_ms();
                     let mut keeper = HorizonKeeper::new(horizon);
                     for ch in &shared.channels {
@@ -169,7 +314,8 @@ pub fn spawn_keeper(config: &ServeConfig, shared: Arc<Shared>) -> AppResult<Keep
                         build,
                         shared: Arc::clone(&shared),
                     };
-                    k.tick(now)?;
+                    k.tick(now);
+                    k.rebuild_vanished(now);
                     Ok(k)
                 });
             let mut keeper = match keeper {
@@ -216,14 +362,9 @@ fn run_loop(keeper: &mut Keeper, stop: &Receiver<()>) {
             _ => return,
         }
         let now = now_ms();
-        // A failing store must not take the daemon down: log, retry at the next threshold.
-        if let Err(e) = keeper.tick(now) {
-            log::error!("horizon keeper: {e}");
-        }
+        keeper.tick(now);
         if now >= next_refresh {
-            if let Err(e) = keeper.refresh_all(now) {
-                log::error!("horizon keeper: {e}");
-            }
+            keeper.refresh_all(now);
             next_refresh = now + REFRESH_MS;
         }
     }

@@ -35,6 +35,12 @@ impl ChannelMetrics {
 pub struct Metrics {
     channels: BTreeMap<String, ChannelMetrics>,
     unknown: ChannelMetrics,
+    /// Snapshot invariant violations the keeper found (HORIZON-008).
+    pub invariant_violations: AtomicU64,
+    /// Failed builds or publishes of the keeper (HORIZON-005).
+    pub keeper_failures: AtomicU64,
+    /// Retries the keeper made after them.
+    pub keeper_retries: AtomicI64,
 }
 
 impl Metrics {
@@ -44,6 +50,9 @@ impl Metrics {
                 .map(|id| (id.to_string(), ChannelMetrics::default()))
                 .collect(),
             unknown: ChannelMetrics::default(),
+            invariant_violations: AtomicU64::new(0),
+            keeper_failures: AtomicU64::new(0),
+            keeper_retries: AtomicI64::new(0),
         }
     }
 

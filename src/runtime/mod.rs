@@ -59,6 +59,8 @@ pub struct ChannelSchedule {
     pub epg: Vec<EpgRow>,
     /// How many ScheduleDays are stored from today on.
     pub days_ahead: u32,
+    /// The published horizon (CHAN-004): a missing event before it is a schedule gap.
+    pub known_until: UtcMs,
 }
 
 impl ChannelSchedule {
@@ -84,6 +86,10 @@ pub struct Shared {
     asrun: Mutex<Option<Sender<AsRunRecord>>>,
     next_viewer: AtomicU64,
     pub bound: Mutex<String>,
+    /// Channels whose horizon is behind, with the reason (HORIZON-007), from the keeper.
+    pub health: Mutex<BTreeMap<String, String>>,
+    /// Channels whose published snapshot violated an invariant (HORIZON-008): the first one.
+    pub violations: Mutex<BTreeMap<String, String>>,
 }
 
 impl Shared {
@@ -114,6 +120,8 @@ impl Shared {
             asrun: Mutex::new(Some(asrun)),
             next_viewer: AtomicU64::new(1),
             bound: Mutex::new(String::new()),
+            health: Mutex::new(BTreeMap::new()),
+            violations: Mutex::new(BTreeMap::new()),
         }
     }
 
@@ -129,6 +137,23 @@ impl Shared {
     pub fn publish_schedule(&self, id: &str, schedule: ChannelSchedule) {
         let mut schedules = self.schedules.write().unwrap_or_else(|e| e.into_inner());
         schedules.insert(id.to_string(), Arc::new(schedule));
+    }
+
+    /// Why the daemon is unhealthy (HTTP-007): horizons behind or invariants violated.
+    pub fn unhealthy(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for (channel, why) in self.health.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+            out.push(format!("channel {channel}: horizon behind: {why}"));
+        }
+        for (channel, what) in self
+            .violations
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+        {
+            out.push(format!("channel {channel}: invariant violated: {what}"));
+        }
+        out
     }
 
     pub fn new_viewer_id(&self) -> u64 {
