@@ -456,7 +456,38 @@ fn refusals_404_500_503_start_no_engine() {
     // contract: HTTP-008
     let dir = TempDir::new("rv-lineup");
     let lineup = synthetic_lineup(&dir.0);
-    let daemon = Daemon::start(&["--lineup", &lineup]);
+    // The days on air were built (by the CLI) while the file was thought present; the daemon
+    // leaves missing files out of the days it builds (DAEMON-009), but a day on air is never
+    // rewritten, so its missing file is answered 500.
+    let home = TempDir::new("rv-serve");
+    let cli = |args: &[&str]| {
+        let out = Command::new(retrovue())
+            .args(args)
+            .env("RETROVUE_HOME", &home.0)
+            .env_remove("RETROVUE_DATABASE_URL")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    cli(&["lineup", "import", &lineup]);
+    let yesterday = (chrono::Utc::now() - chrono::Duration::days(1))
+        .date_naive()
+        .to_string();
+    cli(&[
+        "schedule",
+        "build",
+        "--channel",
+        "broken",
+        "--from",
+        &yesterday,
+        "--days",
+        "3",
+    ]);
+    let daemon = Daemon::start_with(home, &["--lineup", &lineup]);
     let (status, body) = daemon.get("/channel/nope.ts");
     assert_eq!(
         (status, body.as_str()),

@@ -76,7 +76,7 @@ pub enum Severity {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ChannelNotice {
     Manager(Notice),
-    /// A file could not be played (CHAN-001): the engine showed a slate instead.
+    /// A file could not be played (MACHINE-001): the engine showed a slate instead.
     SegmentErrored {
         session: SessionId,
         event_id: String,
@@ -287,7 +287,7 @@ impl ChannelMachine {
         self.actions.pop_front()
     }
 
-    /// One report of engine session `session` (CHAN-001, CHAN-002).
+    /// One report of engine session `session` (MACHINE-001, MACHINE-002).
     pub fn engine_report(&mut self, now: UtcMs, session: SessionId, report: &EngineReport) {
         let current = self.manager.session() == Some(session);
         let Some(state) = self.sessions.get_mut(&session) else {
@@ -437,7 +437,7 @@ impl ChannelMachine {
         self.drain_manager();
     }
 
-    /// Engine session `session`'s process is gone (CHAN-002): a crash unless it was stopped.
+    /// Engine session `session`'s process is gone (MACHINE-002): a crash unless it was stopped.
     pub fn engine_exited(&mut self, now: UtcMs, session: SessionId, exit: &EngineExit) {
         let Some(mut state) = self.sessions.remove(&session) else {
             // Not a session this machine spawned (or already closed): only the manager may care.

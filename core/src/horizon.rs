@@ -326,7 +326,7 @@ impl HorizonKeeper {
     }
 }
 
-/// The published horizon (CHAN-004): the end of the contiguous run of `days` (sorted by date,
+/// The published horizon (MACHINE-004): the end of the contiguous run of `days` (sorted by date,
 /// days without a plan included) that covers `now`, capped at `cap`. A missing playlog event
 /// before it is a schedule gap; after it the playlog is only short.
 pub fn known_until(days: &[ScheduleDay], now: UtcMs, cap: UtcMs) -> UtcMs {
@@ -504,5 +504,32 @@ mod retry_tests {
                 days: 2
             }]
         );
+    }
+
+    #[test]
+    fn the_known_horizon_runs_through_contiguous_days_and_stops_at_a_hole() {
+        // contract: MACHINE-004
+        use crate::model::ScheduleDay;
+        let hour = 3_600_000;
+        let day = |n: i64, start: i64, end: i64, plan: bool| ScheduleDay {
+            channel: "c".into(),
+            date: NaiveDate::from_ymd_opt(2026, 3, 2).unwrap() + chrono::Days::new(n as u64),
+            plan: plan.then(|| "p".to_string()),
+            window_start: start * hour,
+            window_end: end * hour,
+            effective_start: start * hour,
+            covers_until: end * hour,
+            items: Vec::new(),
+            faults: Vec::new(),
+        };
+        // A day without a plan still counts: it is built, its gap is known.
+        let days = vec![day(0, 0, 24, true), day(1, 24, 48, false), day(2, 48, 72, true)];
+        assert_eq!(known_until(&days, 5 * hour, i64::MAX), 72 * hour);
+        assert_eq!(known_until(&days, 5 * hour, 30 * hour), 30 * hour);
+        // A hole in the stored days ends the known horizon there.
+        let holed = vec![day(0, 0, 24, true), day(2, 48, 72, true)];
+        assert_eq!(known_until(&holed, 5 * hour, i64::MAX), 24 * hour);
+        // Nothing covers now: nothing is known.
+        assert_eq!(known_until(&holed, 30 * hour, i64::MAX), 30 * hour);
     }
 }

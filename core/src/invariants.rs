@@ -370,7 +370,7 @@ fn coverage(
     out
 }
 
-/// A published snapshot (CHAN-004, HORIZON-008): within [from, to) its playlog events and guide
+/// A published snapshot (MACHINE-004, HORIZON-008): within [from, to) its playlog events and guide
 /// rows never overlap, and they cover exactly the same time — guide = playlog, the only holes
 /// being schedule gaps that both show.
 pub fn check_snapshot(

@@ -141,7 +141,7 @@ struct SimEngine {
 struct Published<'a> {
     events: &'a [PlaylogEvent],
     faults: &'a FaultPlan,
-    /// The published horizon (CHAN-004): a missing event before it is a schedule gap.
+    /// The published horizon (MACHINE-004): a missing event before it is a schedule gap.
     known_until: UtcMs,
 }
 
@@ -808,7 +808,7 @@ impl World<'_> {
     }
 
     /// The engine is told to stop: like a real engine it reports the segment it cuts, then
-    /// exits; both reach the machine (CHAN-002).
+    /// exits; both reach the machine (MACHINE-002).
     fn stop_engine(&mut self, now: UtcMs, i: usize, session: SessionId, reason: &str) {
         let ch = &mut self.chans[i];
         let Some(engine) = ch.engine.take().filter(|e| e.session == session) else {

@@ -212,7 +212,7 @@ impl PlaylogSource for ShellSource<'_> {
 }
 
 /// The engine protocol's evidence as the channel machine's report: a transport mapping only;
-/// what it means is decided in core (CHAN-001).
+/// what it means is decided in core (MACHINE-001).
 pub fn engine_report(evidence: &Evidence) -> EngineReport {
     match evidence.clone() {
         Evidence::SessionStarted { .. } => EngineReport::Started,
@@ -463,7 +463,7 @@ impl<'a> ChannelThread<'a> {
     }
 
     /// Stop an engine: its last evidence (the segment it cut) and its exit reach the machine
-    /// within a bound (CHAN-002).
+    /// within a bound (MACHINE-002).
     fn stop_engine(&mut self, engine: EngineProcess) {
         let session = engine.session;
         drop(engine);

@@ -59,7 +59,7 @@ pub struct ChannelSchedule {
     pub epg: Vec<EpgRow>,
     /// How many ScheduleDays are stored from today on.
     pub days_ahead: u32,
-    /// The published horizon (CHAN-004): a missing event before it is a schedule gap.
+    /// The published horizon (MACHINE-004): a missing event before it is a schedule gap.
     pub known_until: UtcMs,
 }
 
