@@ -1013,4 +1013,129 @@ mod tests {
         assert_eq!(count(|x| matches!(x, ChannelAction::StopEngine { .. })), 1);
         assert!(a.is_idle() && b.is_idle());
     }
+
+    /// A published playlog with an explicit horizon (CHAN-004).
+    struct Published {
+        events: Vec<PlaylogEvent>,
+        known_until: UtcMs,
+    }
+
+    impl PlaylogSource for Published {
+        fn events(&self) -> &[PlaylogEvent] {
+            &self.events
+        }
+        fn asset_missing(&self, _asset: &str) -> bool {
+            false
+        }
+        fn known_until(&self) -> UtcMs {
+            self.known_until
+        }
+    }
+
+    /// Watch from 11:50 with one hour of playlog (11:00–12:00) and follow the deadlines to
+    /// 12:00:05; returns every action.
+    fn watch_to_the_playlog_end(known_until: UtcMs) -> (ChannelMachine, Vec<ChannelAction>) {
+        let src = Published {
+            events: playlog(1),
+            known_until,
+        };
+        let mut m = machine();
+        let join = T0 + 50 * MIN;
+        m.viewer_joined(join, 1, &src);
+        let mut actions = drain(&mut m);
+        let Some(ChannelAction::SpawnEngine { session, .. }) = actions.first() else {
+            panic!("expected a spawn, got {actions:?}");
+        };
+        m.engine_report(join, *session, &EngineReport::Started);
+        while let Some(at) = m.poll_timeout().filter(|at| *at <= T0 + 60 * MIN + 5_000) {
+            m.timeout(at, &src);
+            actions.extend(drain(&mut m));
+        }
+        (m, actions)
+    }
+
+    #[test]
+    fn a_gap_before_the_published_horizon_goes_off_the_air() {
+        // contract: CHAN-004
+        let end = T0 + 60 * MIN;
+        // The next day is published and has no plan: 12:00 starts a schedule gap.
+        let (mut m, actions) = watch_to_the_playlog_end(end + 24 * 60 * MIN);
+        let stop = actions
+            .iter()
+            .position(|a| matches!(a, ChannelAction::StopEngine { reason, .. } if reason.contains("schedule gap")))
+            .unwrap_or_else(|| panic!("off the air at the gap: {actions:?}"));
+        assert!(matches!(
+            &actions[stop + 1],
+            ChannelAction::CloseViewers { viewers, .. } if *viewers == vec![1]
+        ));
+        assert!(!notices(&actions)
+            .iter()
+            .any(|n| matches!(n, ChannelNotice::Manager(Notice::PlaylogShort { .. }))));
+        // A tune-in during the gap is answered 503.
+        let src = Published {
+            events: playlog(1),
+            known_until: end + 24 * 60 * MIN,
+        };
+        m.viewer_joined(end + MIN, 2, &src);
+        assert_eq!(
+            drain(&mut m),
+            vec![ChannelAction::AnswerViewer {
+                viewer: 2,
+                answer: Answer::Gap
+            }]
+        );
+        // Past the published horizon the playlog is only short: the engine is kept and fed
+        // as soon as the keeper extends it.
+        let (m, actions) = watch_to_the_playlog_end(end);
+        assert!(
+            notices(&actions).iter().any(
+                |n| matches!(n, ChannelNotice::Manager(Notice::PlaylogShort { at }) if *at == end)
+            ),
+            "{actions:?}"
+        );
+        assert!(!actions
+            .iter()
+            .any(|a| matches!(a, ChannelAction::StopEngine { .. })));
+        assert!(m.is_active());
+    }
+
+    #[test]
+    fn the_published_horizon_runs_through_contiguous_days() {
+        // contract: CHAN-004
+        let hour = 60 * MIN;
+        let day = |k: i64, plan: bool, covers: i64| crate::model::ScheduleDay {
+            channel: "ch".into(),
+            date: chrono::NaiveDate::from_ymd_opt(2026, 3, 2 + k as u32).unwrap(),
+            plan: plan.then(|| "Every day".to_string()),
+            window_start: T0 + k * 24 * hour,
+            window_end: T0 + (k + 1) * 24 * hour,
+            effective_start: T0 + k * 24 * hour,
+            covers_until: T0 + k * 24 * hour + covers,
+            items: Vec::new(),
+            faults: Vec::new(),
+        };
+        // Monday, Tuesday without a plan, Wednesday; Friday is built but Thursday is not.
+        let days = vec![
+            day(0, true, 24 * hour),
+            day(1, false, 24 * hour),
+            day(2, true, 24 * hour),
+            day(4, true, 24 * hour),
+        ];
+        let cap = UtcMs::MAX;
+        let known = crate::horizon::known_until(&days, T0 + hour, cap);
+        assert_eq!(
+            known,
+            T0 + 72 * hour,
+            "through the no-plan day, up to the hole"
+        );
+        assert_eq!(
+            crate::horizon::known_until(&days, T0 + hour, T0 + 30 * hour),
+            T0 + 30 * hour
+        );
+        // Inside the hole nothing is known beyond now.
+        assert_eq!(
+            crate::horizon::known_until(&days, T0 + 80 * hour, cap),
+            T0 + 80 * hour
+        );
+    }
 }
