@@ -205,3 +205,117 @@ fn a_violated_invariant_exits_1() {
     ]);
     assert_eq!(output.status.code(), Some(0));
 }
+
+#[test]
+fn a_random_seed_is_drawn_printed_first_and_repeatable() {
+    // contract: SIM-016
+    // contract: SIM-002
+    let base = [
+        "sim",
+        "--start",
+        "2026-03-02",
+        "--days",
+        "1",
+        "--faults",
+        "swarm",
+        "--json",
+    ];
+    let run_with = |seed: &str| {
+        let mut args = base.to_vec();
+        args.extend_from_slice(&["--seed", seed]);
+        let out = retrovue(&args);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "--seed {seed}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert!(
+            text.starts_with("{\"seed\":"),
+            "the seed comes first: {text:.40}"
+        );
+        serde_json::from_str::<serde_json::Value>(&text).unwrap()
+    };
+    let first = run_with("random");
+    let seed = first["seed"].as_u64().expect("a drawn u64 seed");
+    let second = run_with("random");
+    assert_ne!(
+        second["seed"].as_u64(),
+        Some(seed),
+        "two draws give two seeds"
+    );
+    let again = run_with(&seed.to_string());
+    assert_eq!(again["seed"].as_u64(), Some(seed));
+    assert_eq!(
+        again["digest"], first["digest"],
+        "rerun with the printed seed"
+    );
+    assert_eq!(again["faults"], first["faults"], "the same swarm mix");
+    // The human report prints the drawn seed as its first line.
+    let out = retrovue(&[
+        "sim",
+        "--start",
+        "2026-03-02",
+        "--days",
+        "1",
+        "--seed",
+        "random",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let first_line = text.lines().next().unwrap();
+    let drawn = first_line.strip_prefix("seed ").expect("seed N first");
+    assert!(drawn.parse::<u64>().is_ok(), "{first_line}");
+}
+
+#[test]
+fn a_bad_seed_exits_2_naming_the_option() {
+    // contract: SIM-016
+    for bad in ["nope", "1.5", "18446744073709551616", ""] {
+        let out = retrovue(&["sim", "--start", "2026-03-02", "--days", "1", "--seed", bad]);
+        assert_eq!(out.status.code(), Some(2), "--seed {bad:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("--seed"), "--seed {bad:?}: {err}");
+        assert!(out.stdout.is_empty());
+    }
+}
+
+#[test]
+fn store_faults_and_rebuilds_are_counted_in_stats() {
+    // contract: SIM-014
+    // contract: SIM-015
+    // contract: SIM-005
+    let out = retrovue(&[
+        "sim",
+        "--start",
+        "2026-03-02",
+        "--days",
+        "2",
+        "--seed",
+        "3",
+        "--faults",
+        "store:p=0.5,rebuild:p=1",
+        "--json",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for key in ["store_failures", "keeper_retries", "rebuilds"] {
+        assert!(
+            doc["stats"][key].as_u64().unwrap() > 0,
+            "stats.{key}: {}",
+            doc["stats"]
+        );
+    }
+    assert_eq!(doc["faults"], "store:p=0.5,rebuild:p=1");
+    for bad in ["store:p=2", "rebuild:0.5", "store:p=x"] {
+        let out = retrovue(&["sim", "--start", "2026-03-02", "--faults", bad]);
+        assert_eq!(out.status.code(), Some(2), "{bad}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains(bad), "{bad}");
+    }
+}
