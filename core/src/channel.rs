@@ -625,7 +625,7 @@ mod tests {
 
     #[test]
     fn reports_by_event_id_become_as_run_with_actual_times() {
-        // contract: CHAN-001
+        // contract: MACHINE-001
         let src = playlog(3);
         let mut m = machine();
         let join = T0 + 7 * MIN;
@@ -765,7 +765,7 @@ mod tests {
 
     #[test]
     fn a_stopped_sessions_truncation_is_recorded_once() {
-        // contract: CHAN-002
+        // contract: MACHINE-002
         let src = playlog(3);
         let mut m = machine();
         let (session, _) = watched(&mut m, &src, T0);
@@ -810,7 +810,7 @@ mod tests {
 
     #[test]
     fn a_stopped_sessions_exit_closes_what_was_on_air() {
-        // contract: CHAN-002
+        // contract: MACHINE-002
         let src = playlog(3);
         let mut m = machine();
         let (session, _) = watched(&mut m, &src, T0 + MIN);
@@ -844,7 +844,7 @@ mod tests {
 
     #[test]
     fn a_crash_closes_what_was_on_air_and_restarts() {
-        // contract: CHAN-002
+        // contract: MACHINE-002
         let src = playlog(3);
         let mut m = machine();
         let (session, _) = watched(&mut m, &src, T0);
@@ -1000,7 +1000,7 @@ mod tests {
 
     #[test]
     fn the_same_inputs_give_the_same_actions() {
-        // contract: CHAN-003
+        // contract: MACHINE-003
         let (mut a, mut b) = (machine(), machine());
         let first = scripted(&mut a);
         let second = scripted(&mut b);
@@ -1014,7 +1014,7 @@ mod tests {
         assert!(a.is_idle() && b.is_idle());
     }
 
-    /// A published playlog with an explicit horizon (CHAN-004).
+    /// A published playlog with an explicit horizon (MACHINE-004).
     struct Published {
         events: Vec<PlaylogEvent>,
         known_until: UtcMs,
@@ -1056,7 +1056,7 @@ mod tests {
 
     #[test]
     fn a_gap_before_the_published_horizon_goes_off_the_air() {
-        // contract: CHAN-004
+        // contract: MACHINE-004
         let end = T0 + 60 * MIN;
         // The next day is published and has no plan: 12:00 starts a schedule gap.
         let (mut m, actions) = watch_to_the_playlog_end(end + 24 * 60 * MIN);
@@ -1101,7 +1101,7 @@ mod tests {
 
     #[test]
     fn the_published_horizon_runs_through_contiguous_days() {
-        // contract: CHAN-004
+        // contract: MACHINE-004
         let hour = 60 * MIN;
         let day = |k: i64, plan: bool, covers: i64| crate::model::ScheduleDay {
             channel: "ch".into(),

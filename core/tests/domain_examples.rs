@@ -264,7 +264,7 @@ fn carry_in_moves_the_next_day_start() {
 
 #[test]
 fn channel_checks() {
-    // contract: GRID-003
+    // contract: CHAN-001
     assert!(check_grid(30, &[0, 30], 360).is_empty());
     let bad = [
         (30, vec![5, 35], 360, "multiple of the 30-minute grid"),
