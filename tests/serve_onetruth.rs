@@ -27,12 +27,16 @@ struct Daemon {
     child: Child,
     addr: String,
     log: Arc<Mutex<Vec<String>>>,
-    home: TempDir,
+    home: Option<TempDir>,
 }
 
 impl Daemon {
     fn start(args: &[&str]) -> Daemon {
-        let home = TempDir::new("rv-onetruth-");
+        Daemon::start_in(TempDir::new("rv-onetruth-"), args)
+    }
+
+    /// A daemon on an existing `RETROVUE_HOME` (a restart).
+    fn start_in(home: TempDir, args: &[&str]) -> Daemon {
         let mut child = Command::new(retrovue())
             .arg("serve")
             .args(["--bind", "127.0.0.1:0", "--linger-ms", "500"])
@@ -74,12 +78,19 @@ impl Daemon {
             child,
             addr,
             log,
-            home,
+            home: Some(home),
         }
     }
 
+    /// Kill the daemon, keeping its home for a restart.
+    fn kill(mut self) -> TempDir {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.home.take().unwrap()
+    }
+
     fn db(&self) -> PathBuf {
-        self.home.join("retrovue.db")
+        self.home.as_ref().unwrap().join("retrovue.db")
     }
 
     fn pid(&self) -> u32 {
@@ -274,7 +285,9 @@ fn as_run(db: &Path, channel: &str) -> Vec<(i64, i64, String, String)> {
         )
         .unwrap();
     let rows = stmt
-        .query_map([channel], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .query_map([channel], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })
         .unwrap();
     rows.map(Result::unwrap).collect()
 }
@@ -417,10 +430,14 @@ fn a_failed_build_is_retried_until_the_store_heals() {
 
     // At the threshold the build fails: /healthz names the channel and the failure.
     let mut health = (0, String::new());
-    eventually(lead.as_secs() + 20, "/healthz reports the failed build", || {
-        health = daemon.get("/healthz");
-        health.0 == 503
-    });
+    eventually(
+        lead.as_secs() + 20,
+        "/healthz reports the failed build",
+        || {
+            health = daemon.get("/healthz");
+            health.0 == 503
+        },
+    );
     assert!(
         health.1.contains("channel steady") && health.1.contains("failure"),
         "{health:?}"
@@ -430,7 +447,8 @@ fn a_failed_build_is_retried_until_the_store_heals() {
     assert_eq!(guide_rows(&daemon, "steady", new_from, new_to), 0);
 
     // The store heals: a retry (backoff 1 s doubling) builds the day and health comes back.
-    conn.execute_batch("DROP TRIGGER test_store_fails;").unwrap();
+    conn.execute_batch("DROP TRIGGER test_store_fails;")
+        .unwrap();
     drop(conn);
     eventually(15, "/healthz ok again after the store healed", || {
         daemon.get("/healthz") == (200, "ok\n".to_string())
@@ -462,7 +480,10 @@ fn a_healthy_daemon_reports_no_violations_at_its_set_clock() {
         "# TYPE retrovue_keeper_retries_total counter",
         "retrovue_keeper_retries_total 0",
     ] {
-        assert!(metrics.lines().any(|l| l == line), "no {line:?} in\n{metrics}");
+        assert!(
+            metrics.lines().any(|l| l == line),
+            "no {line:?} in\n{metrics}"
+        );
     }
     // The daemon's now is the set clock, running at real speed.
     let (status, now) = daemon.get("/api/channels/retro-one/now");
@@ -496,4 +517,87 @@ fn a_malformed_clock_is_bad_input_naming_the_flag() {
     assert!(stderr.contains("--clock"), "{stderr}");
     assert!(stderr.contains("garbage"), "{stderr}");
     assert!(out.stdout.is_empty(), "it never listened: {out:?}");
+}
+
+#[test]
+fn stored_unaired_days_naming_vanished_media_are_rebuilt_without_it() {
+    // contract: DAEMON-009
+    // contract: HORIZON-006
+    let day = future_date(600);
+    let dir = TempDir::new("rv-vanish-");
+    let mut assets = String::new();
+    for (i, title) in ["Doomed", "Survivor"].iter().enumerate() {
+        let path = dir.join(&format!("ep{i}.mkv"));
+        std::fs::write(&path, b"not played: nobody tunes in").unwrap();
+        assets.push_str(&format!(
+            "[[asset]]\nid = \"ep{i}\"\nkind = \"episode\"\ntitle = \"{title}\"\n\
+             series = \"Vault\"\nseason = 1\nepisode = {}\nduration_ms = 1800000\n\
+             path = \"{}\"\n\n",
+            i + 1,
+            path.display()
+        ));
+    }
+    let text = format!(
+        "{assets}[[program]]\nid = \"vault\"\ntitle = \"Vault\"\nplay_mode = \"sequential\"\n\
+         series = \"Vault\"\n\n[[channel]]\nid = \"vault\"\nnumber = \"8\"\nname = \"Vault\"\n\
+         timezone = \"UTC\"\ngrid_block_minutes = 30\nblock_start_offsets_minutes = [0, 30]\n\
+         programming_day_start = \"06:00\"\nbreak_policy = \"end\"\n\n  [[channel.plan]]\n\
+         name = \"Plan\"\n\n    [[channel.plan.zone]]\n    name = \"All\"\n\
+         start = \"06:00\"\n    end = \"06:00\"\n    items = [\"vault\"]\n"
+    );
+    let lineup = dir.join("lineup.toml");
+    std::fs::write(&lineup, text).unwrap();
+    let clock = rfc3339(at(day, 12, 0));
+    // Tomorrow's day start through the end of the days-ahead horizon: days not begun.
+    let (from, to) = (
+        at(day + chrono::Days::new(1), 6, 0),
+        at(day + chrono::Days::new(4), 6, 0),
+    );
+    let guide = |daemon: &Daemon| {
+        let (status, body) = daemon.get(&format!(
+            "/api/epg?channel=vault&from={}&to={}",
+            rfc3339(from),
+            rfc3339(to)
+        ));
+        assert_eq!(status, 200, "{body}");
+        body
+    };
+
+    let first = Daemon::start(&["--lineup", lineup.to_str().unwrap(), "--clock", &clock]);
+    let before = guide(&first);
+    assert!(
+        before.contains("Doomed") && before.contains("Survivor"),
+        "{before}"
+    );
+    let home = first.kill();
+
+    std::fs::remove_file(dir.join("ep0.mkv")).unwrap();
+    let second = Daemon::start_in(home, &["--clock", &clock]);
+    // The log lines come on stderr, the address on stdout: wait for the reader.
+    eventually(5, "the log names the asset whose file is missing", || {
+        second.log_count("asset ep0: file") >= 1 && second.log_count("is missing") >= 1
+    });
+    let after = guide(&second);
+    assert!(
+        !after.contains("Doomed"),
+        "a day still airs the deleted file: {after}"
+    );
+    let rows: serde_json::Value = serde_json::from_str(&after).unwrap();
+    assert!(
+        rows.as_array().unwrap().len() >= 3 * 40,
+        "three whole days of guide rows after the rebuild: {after}"
+    );
+    // Today's day has begun on the daemon's clock: it is kept as it was.
+    let (status, today) = second.get(&format!(
+        "/api/epg?channel=vault&from={}&to={}",
+        rfc3339(at(day, 12, 0)),
+        rfc3339(from)
+    ));
+    assert_eq!(status, 200);
+    assert!(
+        today.contains("Doomed"),
+        "a begun day was rewritten: {today}"
+    );
+    assert_eq!(second.get("/healthz"), (200, "ok\n".to_string()));
+    assert_eq!(second.metric("retrovue_invariant_violations_total"), 0);
 }
