@@ -1,0 +1,603 @@
+//! The daemon under a set clock (`serve --clock`, DAEMON-008), end to end: a watched channel
+//! going off the air at a day without a plan (DAEMON-010), a failed ScheduleDay build retried
+//! until it succeeds (HORIZON-005, HORIZON-007, HTTP-007), and the health and invariant
+//! metrics of a healthy daemon. Real daemon processes, real engines, real loopback sockets, a
+//! real SQLite file. Every clock is set in the future (the store refuses to rewrite days whose
+//! window began on the real clock), and every wait is bounded.
+
+mod support;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::{Datelike, NaiveDate, TimeZone, Utc};
+use support::TempDir;
+
+fn retrovue() -> &'static str {
+    env!("CARGO_BIN_EXE_retrovue")
+}
+
+/// A running daemon whose stderr is kept for the test; killed on drop (its engines die with
+/// it: parent-death signal).
+struct Daemon {
+    child: Child,
+    addr: String,
+    log: Arc<Mutex<Vec<String>>>,
+    home: Option<TempDir>,
+}
+
+impl Daemon {
+    fn start(args: &[&str]) -> Daemon {
+        Daemon::start_in(TempDir::new("rv-onetruth-"), args)
+    }
+
+    /// A daemon on an existing `RETROVUE_HOME` (a restart).
+    fn start_in(home: TempDir, args: &[&str]) -> Daemon {
+        let mut child = Command::new(retrovue())
+            .arg("serve")
+            .args(["--bind", "127.0.0.1:0", "--linger-ms", "500"])
+            .args(args)
+            .env("RETROVUE_HOME", &home.path)
+            .env_remove("RETROVUE_DATABASE_URL")
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start retrovue serve");
+        let stdout = child.stdout.take().unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&log);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                eprintln!("[daemon] {line}");
+                sink.lock().unwrap().push(line);
+            }
+        });
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let line = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the daemon prints its address");
+        let addr = line
+            .split("http://")
+            .nth(1)
+            .and_then(|rest| rest.split('/').next())
+            .unwrap_or_else(|| panic!("no address in {line:?}"))
+            .to_string();
+        Daemon {
+            child,
+            addr,
+            log,
+            home: Some(home),
+        }
+    }
+
+    /// Kill the daemon, keeping its home for a restart.
+    fn kill(mut self) -> TempDir {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.home.take().unwrap()
+    }
+
+    fn db(&self) -> PathBuf {
+        self.home.as_ref().unwrap().join("retrovue.db")
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// (status, body) of a GET.
+    fn get(&self, path: &str) -> (u16, String) {
+        let url = format!("http://{}{path}", self.addr);
+        match ureq::get(&url).timeout(Duration::from_secs(20)).call() {
+            Ok(r) => (r.status(), r.into_string().unwrap()),
+            Err(ureq::Error::Status(code, r)) => (code, r.into_string().unwrap_or_default()),
+            Err(e) => panic!("GET {path}: {e}"),
+        }
+    }
+
+    /// A daemon-wide metric (a line `NAME VALUE` without labels).
+    fn metric(&self, name: &str) -> i64 {
+        let (status, text) = self.get("/metrics");
+        assert_eq!(status, 200);
+        let key = format!("{name} ");
+        text.lines()
+            .find_map(|l| l.strip_prefix(&key))
+            .unwrap_or_else(|| panic!("no {name} in metrics:\n{text}"))
+            .trim()
+            .parse()
+            .unwrap()
+    }
+
+    /// Daemon log lines containing `needle`.
+    fn log_count(&self, needle: &str) -> usize {
+        self.log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| l.contains(needle))
+            .count()
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Direct children of a process (every thread's children, from /proc).
+fn children(pid: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return out;
+    };
+    for task in tasks.flatten() {
+        if let Ok(text) = std::fs::read_to_string(task.path().join("children")) {
+            out.extend(
+                text.split_whitespace()
+                    .filter_map(|p| p.parse::<u32>().ok()),
+            );
+        }
+    }
+    out.sort_unstable();
+    out
+}
+
+/// Is `pid` a live (non-zombie) process?
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| {
+            let state = s.rsplit(')').next().unwrap_or("").trim_start();
+            !state.starts_with('Z')
+        })
+        .unwrap_or(false)
+}
+
+/// Poll `check` until it holds or `secs` pass.
+fn eventually(secs: u64, what: &str, mut check: impl FnMut() -> bool) {
+    let until = Instant::now() + Duration::from_secs(secs);
+    while !check() {
+        assert!(Instant::now() < until, "timed out waiting for: {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A viewer on a raw socket: the response head is read, the body is left to the caller.
+struct Viewer {
+    socket: TcpStream,
+    status: u16,
+    head: String,
+}
+
+impl Viewer {
+    fn tune(addr: &str, channel: &str) -> Viewer {
+        let mut socket = TcpStream::connect(addr).unwrap();
+        socket
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        write!(
+            socket,
+            "GET /channel/{channel}.ts HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            assert_eq!(socket.read(&mut byte).unwrap(), 1, "response head");
+            head.push(byte[0]);
+        }
+        let head = String::from_utf8(head).unwrap();
+        let status = head[9..12].parse().unwrap();
+        Viewer {
+            socket,
+            status,
+            head,
+        }
+    }
+
+    /// Read at least `n` raw body bytes (chunk framing included).
+    fn read_at_least(&mut self, n: usize) {
+        let mut got_total = 0;
+        let mut buf = vec![0u8; 65536];
+        while got_total < n {
+            let got = self.socket.read(&mut buf).expect("stream keeps flowing");
+            assert!(got > 0, "stream ended after {got_total} bytes");
+            got_total += got;
+        }
+    }
+
+    /// Read until the daemon ends the stream; panics at `deadline` or on a read timeout.
+    fn read_to_end_by(&mut self, deadline: Instant) {
+        let mut buf = vec![0u8; 65536];
+        loop {
+            assert!(
+                Instant::now() < deadline,
+                "the stream was still open at the deadline"
+            );
+            match self.socket.read(&mut buf) {
+                Ok(0) => return,
+                Ok(_) => {}
+                Err(e) => panic!("the stream neither flowed nor ended: {e}"),
+            }
+        }
+    }
+}
+
+/// A date far enough ahead that no real clock has begun its broadcast day.
+fn future_date(days: i64) -> NaiveDate {
+    (Utc::now() + chrono::Duration::days(days)).date_naive()
+}
+
+/// The instant `date` at `hh:mm` UTC, in ms.
+fn at(date: NaiveDate, hour: u32, minute: u32) -> i64 {
+    Utc.from_utc_datetime(&date.and_hms_opt(hour, minute, 0).unwrap())
+        .timestamp_millis()
+}
+
+fn rfc3339(ms: i64) -> String {
+    Utc.timestamp_millis_opt(ms)
+        .unwrap()
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
+}
+
+/// A one-channel lineup of synthetic bars in 30-minute slots, day start 06:00 UTC, planned on
+/// the given weekdays (0 = Monday).
+fn lineup(dir: &TempDir, id: &str, weekdays: &[u32]) -> String {
+    let names = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+    let days: Vec<String> = weekdays
+        .iter()
+        .map(|d| format!("\"{}\"", names[*d as usize]))
+        .collect();
+    let text = format!(
+        "[[channel]]\nid = \"{id}\"\nnumber = \"5\"\nname = \"{id}\"\ntimezone = \"UTC\"\n\
+         grid_block_minutes = 30\nblock_start_offsets_minutes = [0, 30]\n\
+         programming_day_start = \"06:00\"\nbreak_policy = \"end\"\n\n  [[channel.plan]]\n\
+         name = \"Plan\"\n  days = [{}]\n\n    [[channel.plan.zone]]\n    name = \"All\"\n\
+         start = \"06:00\"\n    end = \"06:00\"\n    items = [\"synthetic:bars:1800000\"]\n",
+        days.join(", ")
+    );
+    let path = dir.join("lineup.toml");
+    std::fs::write(&path, text).unwrap();
+    path.to_string_lossy().to_string()
+}
+
+/// As-run rows `(start_ms, end_ms, status, reason)` of a channel, by end.
+fn as_run(db: &Path, channel: &str) -> Vec<(i64, i64, String, String)> {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    let mut stmt = conn
+        .prepare(
+            "SELECT start_ms, end_ms, status, COALESCE(reason, '') FROM as_run \
+             WHERE channel_id = ?1 ORDER BY end_ms, start_ms",
+        )
+        .unwrap();
+    let rows = stmt
+        .query_map([channel], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })
+        .unwrap();
+    rows.map(Result::unwrap).collect()
+}
+
+/// Guide rows of a channel overlapping `[from, to)`, from `/api/epg`.
+fn guide_rows(daemon: &Daemon, channel: &str, from: i64, to: i64) -> usize {
+    let (status, body) = daemon.get(&format!(
+        "/api/epg?channel={channel}&from={}&to={}",
+        rfc3339(from),
+        rfc3339(to)
+    ));
+    assert_eq!(status, 200, "{body}");
+    let rows: serde_json::Value = serde_json::from_str(&body).unwrap();
+    rows.as_array().unwrap().len()
+}
+
+#[test]
+fn a_watched_channel_goes_off_the_air_at_a_day_without_a_plan() {
+    // contract: DAEMON-010
+    // contract: DAEMON-008
+    // contract: MGR-010
+    // contract: CHAN-004
+    let gap_day = future_date(400);
+    let dark = gap_day.weekday().num_days_from_monday();
+    let planned: Vec<u32> = (0..7).filter(|d| *d != dark).collect();
+    let dir = TempDir::new("rv-gap-");
+    let lineup = lineup(&dir, "gappy", &planned);
+    let gap = at(gap_day, 6, 0);
+    let lead = Duration::from_secs(20);
+    let started = Instant::now();
+    let clock = rfc3339(gap - lead.as_millis() as i64);
+    let daemon = Daemon::start(&["--lineup", &lineup, "--clock", &clock]);
+    // The daemon's clock reads a moment before the gap's real-time instant; the gap starts
+    // at `started + lead` real time, plus the few milliseconds before the clock was set.
+    let real_gap = started + lead;
+
+    let mut viewer = Viewer::tune(&daemon.addr, "gappy");
+    assert_eq!(viewer.status, 200, "{}", viewer.head);
+    viewer.read_at_least(10_000);
+    let engines = children(daemon.pid());
+    assert_eq!(engines.len(), 1, "one engine for the viewer");
+    assert!(
+        Instant::now() < real_gap,
+        "the daemon took too long to start: the gap began before the viewer was watching"
+    );
+
+    // The viewer's stream ends at the gap start, within a few seconds, not before.
+    viewer.read_to_end_by(real_gap + Duration::from_secs(8));
+    let ended = Instant::now();
+    assert!(
+        ended >= real_gap,
+        "the stream ended {:?} before the gap",
+        real_gap - ended
+    );
+    assert!(
+        ended < real_gap + Duration::from_secs(5),
+        "the stream ended {:?} after the gap start",
+        ended - real_gap
+    );
+    // The engine process is gone, and none replaced it.
+    eventually(5, "the engine stopped", || !alive(engines[0]));
+    eventually(5, "no engine during the gap", || {
+        children(daemon.pid()).is_empty()
+    });
+
+    // A tune-in during the gap: 503, and no engine is started.
+    let (status, body) = daemon.get("/channel/gappy.ts");
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("gap"), "{body}");
+    assert!(children(daemon.pid()).is_empty(), "no engine for a 503");
+    assert_eq!(daemon.get("/api/channels/gappy/now").0, 503);
+
+    // The session's as-run is closed at the gap start (within a second), nothing after it.
+    let db = daemon.db();
+    eventually(5, "as-run records of the session", || {
+        !as_run(&db, "gappy").is_empty()
+    });
+    let records = as_run(&db, "gappy");
+    let last = records.last().unwrap();
+    assert!(
+        (last.1 - gap).abs() <= 1_000,
+        "the last as-run record ends at {} (gap at {}): {records:?}",
+        rfc3339(last.1),
+        rfc3339(gap)
+    );
+    assert!(
+        records.iter().all(|r| r.0 < gap && r.1 <= gap + 1_000),
+        "as-run inside the gap: {records:?}"
+    );
+
+    // A while into the gap: the channel is not retried every second (the old bug).
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(daemon.get("/channel/gappy.ts").0, 503);
+    let warnings = daemon.log_count("playlog ends");
+    assert!(
+        warnings <= 1,
+        "{warnings} \"playlog ends\" warnings: the channel keeps retrying the gap"
+    );
+    assert!(children(daemon.pid()).is_empty(), "no engine in the gap");
+}
+
+#[test]
+fn a_failed_build_is_retried_until_the_store_heals() {
+    // contract: HORIZON-005
+    // contract: HORIZON-007
+    // contract: HTTP-007
+    // contract: DAEMON-008
+    let day = future_date(500);
+    let dir = TempDir::new("rv-fail-");
+    let lineup = lineup(&dir, "steady", &[0, 1, 2, 3, 4, 5, 6]);
+    // The clock starts before `day`'s 06:00 day start: at that threshold the keeper must build
+    // `day + 3` (days ahead 3), which the store then refuses.
+    let threshold = at(day, 6, 0);
+    let lead = Duration::from_secs(15);
+    let started = Instant::now();
+    let clock = rfc3339(threshold - lead.as_millis() as i64);
+    let daemon = Daemon::start(&["--lineup", &lineup, "--clock", &clock]);
+    let new_day = day + chrono::Days::new(3);
+    let (new_from, new_to) = (at(new_day, 6, 0), at(new_day, 12, 0));
+    assert_eq!(
+        guide_rows(&daemon, "steady", new_from, new_to),
+        0,
+        "{new_day} is not built before its threshold"
+    );
+    assert_eq!(daemon.get("/healthz"), (200, "ok\n".to_string()));
+
+    // The store fails every ScheduleDay write (a real error from SQLite, at once: a lock would
+    // only make the keeper wait out the busy timeout).
+    let conn = rusqlite::Connection::open(daemon.db()).unwrap();
+    conn.busy_timeout(Duration::from_secs(10)).unwrap();
+    conn.execute_batch(
+        "CREATE TRIGGER test_store_fails BEFORE INSERT ON schedule_day \
+         BEGIN SELECT RAISE(ABORT, 'injected store failure'); END;",
+    )
+    .unwrap();
+    assert!(
+        started.elapsed() + Duration::from_secs(1) < lead,
+        "the daemon took too long to start: the threshold passed before the failure was armed"
+    );
+
+    // At the threshold the build fails: /healthz names the channel and the failure.
+    let mut health = (0, String::new());
+    eventually(
+        lead.as_secs() + 20,
+        "/healthz reports the failed build",
+        || {
+            health = daemon.get("/healthz");
+            health.0 == 503
+        },
+    );
+    assert!(
+        health.1.contains("channel steady") && health.1.contains("failure"),
+        "{health:?}"
+    );
+    assert!(daemon.metric("retrovue_keeper_failures_total") >= 1);
+    assert!(daemon.log_count("injected store failure") >= 1);
+    assert_eq!(guide_rows(&daemon, "steady", new_from, new_to), 0);
+
+    // The store heals: a retry (backoff 1 s doubling) builds the day and health comes back.
+    conn.execute_batch("DROP TRIGGER test_store_fails;")
+        .unwrap();
+    drop(conn);
+    eventually(15, "/healthz ok again after the store healed", || {
+        daemon.get("/healthz") == (200, "ok\n".to_string())
+    });
+    assert!(
+        guide_rows(&daemon, "steady", new_from, new_to) >= 12,
+        "{new_day}'s guide rows are published"
+    );
+    assert!(daemon.metric("retrovue_keeper_retries_total") >= 1);
+    assert_eq!(daemon.metric("retrovue_invariant_violations_total"), 0);
+}
+
+#[test]
+fn a_healthy_daemon_reports_no_violations_at_its_set_clock() {
+    // contract: HTTP-007
+    // contract: DAEMON-008
+    // The demo lineup (every channel shape it has), its days built at a clock years ahead.
+    let day = future_date(700);
+    let clock = at(day, 11, 17);
+    let daemon = Daemon::start(&["--clock", &rfc3339(clock)]);
+    assert_eq!(daemon.get("/healthz"), (200, "ok\n".to_string()));
+    let (status, metrics) = daemon.get("/metrics");
+    assert_eq!(status, 200);
+    for line in [
+        "# TYPE retrovue_invariant_violations_total counter",
+        "retrovue_invariant_violations_total 0",
+        "# TYPE retrovue_keeper_failures_total counter",
+        "retrovue_keeper_failures_total 0",
+        "# TYPE retrovue_keeper_retries_total counter",
+        "retrovue_keeper_retries_total 0",
+    ] {
+        assert!(
+            metrics.lines().any(|l| l == line),
+            "no {line:?} in\n{metrics}"
+        );
+    }
+    // The daemon's now is the set clock, running at real speed.
+    let (status, now) = daemon.get("/api/channels/retro-one/now");
+    assert_eq!(status, 200, "{now}");
+    let now: serde_json::Value = serde_json::from_str(&now).unwrap();
+    let reads = chrono::DateTime::parse_from_rfc3339(now["at"].as_str().unwrap())
+        .unwrap()
+        .timestamp_millis();
+    assert!(
+        (clock..clock + 60_000).contains(&reads),
+        "the daemon's now {} is not the set clock {}",
+        rfc3339(reads),
+        rfc3339(clock)
+    );
+}
+
+#[test]
+fn a_malformed_clock_is_bad_input_naming_the_flag() {
+    // contract: DAEMON-008
+    // contract: CLI-002
+    let home = TempDir::new("rv-badclock-");
+    let out = Command::new(retrovue())
+        .args(["serve", "--bind", "127.0.0.1:0", "--clock", "garbage"])
+        .env("RETROVUE_HOME", &home.path)
+        .env_remove("RETROVUE_DATABASE_URL")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run retrovue serve");
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--clock"), "{stderr}");
+    assert!(stderr.contains("garbage"), "{stderr}");
+    assert!(out.stdout.is_empty(), "it never listened: {out:?}");
+}
+
+#[test]
+fn stored_unaired_days_naming_vanished_media_are_rebuilt_without_it() {
+    // contract: DAEMON-009
+    // contract: HORIZON-006
+    let day = future_date(600);
+    let dir = TempDir::new("rv-vanish-");
+    let mut assets = String::new();
+    for (i, title) in ["Doomed", "Survivor"].iter().enumerate() {
+        let path = dir.join(&format!("ep{i}.mkv"));
+        std::fs::write(&path, b"not played: nobody tunes in").unwrap();
+        assets.push_str(&format!(
+            "[[asset]]\nid = \"ep{i}\"\nkind = \"episode\"\ntitle = \"{title}\"\n\
+             series = \"Vault\"\nseason = 1\nepisode = {}\nduration_ms = 1800000\n\
+             path = \"{}\"\n\n",
+            i + 1,
+            path.display()
+        ));
+    }
+    let text = format!(
+        "{assets}[[program]]\nid = \"vault\"\ntitle = \"Vault\"\nplay_mode = \"sequential\"\n\
+         series = \"Vault\"\n\n[[channel]]\nid = \"vault\"\nnumber = \"8\"\nname = \"Vault\"\n\
+         timezone = \"UTC\"\ngrid_block_minutes = 30\nblock_start_offsets_minutes = [0, 30]\n\
+         programming_day_start = \"06:00\"\nbreak_policy = \"end\"\n\n  [[channel.plan]]\n\
+         name = \"Plan\"\n\n    [[channel.plan.zone]]\n    name = \"All\"\n\
+         start = \"06:00\"\n    end = \"06:00\"\n    items = [\"vault\"]\n"
+    );
+    let lineup = dir.join("lineup.toml");
+    std::fs::write(&lineup, text).unwrap();
+    let clock = rfc3339(at(day, 12, 0));
+    // Tomorrow's day start through the end of the days-ahead horizon: days not begun.
+    let (from, to) = (
+        at(day + chrono::Days::new(1), 6, 0),
+        at(day + chrono::Days::new(4), 6, 0),
+    );
+    let guide = |daemon: &Daemon| {
+        let (status, body) = daemon.get(&format!(
+            "/api/epg?channel=vault&from={}&to={}",
+            rfc3339(from),
+            rfc3339(to)
+        ));
+        assert_eq!(status, 200, "{body}");
+        body
+    };
+
+    let first = Daemon::start(&["--lineup", lineup.to_str().unwrap(), "--clock", &clock]);
+    let before = guide(&first);
+    assert!(
+        before.contains("Doomed") && before.contains("Survivor"),
+        "{before}"
+    );
+    let home = first.kill();
+
+    std::fs::remove_file(dir.join("ep0.mkv")).unwrap();
+    let second = Daemon::start_in(home, &["--clock", &clock]);
+    // The log lines come on stderr, the address on stdout: wait for the reader.
+    eventually(5, "the log names the asset whose file is missing", || {
+        second.log_count("asset ep0: file") >= 1 && second.log_count("is missing") >= 1
+    });
+    let after = guide(&second);
+    assert!(
+        !after.contains("Doomed"),
+        "a day still airs the deleted file: {after}"
+    );
+    let rows: serde_json::Value = serde_json::from_str(&after).unwrap();
+    assert!(
+        rows.as_array().unwrap().len() >= 3 * 40,
+        "three whole days of guide rows after the rebuild: {after}"
+    );
+    // Today's day has begun on the daemon's clock: it is kept as it was.
+    let (status, today) = second.get(&format!(
+        "/api/epg?channel=vault&from={}&to={}",
+        rfc3339(at(day, 12, 0)),
+        rfc3339(from)
+    ));
+    assert_eq!(status, 200);
+    assert!(
+        today.contains("Doomed"),
+        "a begun day was rewritten: {today}"
+    );
+    assert_eq!(second.get("/healthz"), (200, "ok\n".to_string()));
+    assert_eq!(second.metric("retrovue_invariant_violations_total"), 0);
+}
