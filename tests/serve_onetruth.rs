@@ -309,7 +309,7 @@ fn a_watched_channel_goes_off_the_air_at_a_day_without_a_plan() {
     // contract: DAEMON-010
     // contract: DAEMON-008
     // contract: MGR-010
-    // contract: CHAN-004
+    // contract: MACHINE-004
     let gap_day = future_date(400);
     let dark = gap_day.weekday().num_days_from_monday();
     let planned: Vec<u32> = (0..7).filter(|d| *d != dark).collect();

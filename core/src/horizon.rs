@@ -523,7 +523,11 @@ mod retry_tests {
             faults: Vec::new(),
         };
         // A day without a plan still counts: it is built, its gap is known.
-        let days = vec![day(0, 0, 24, true), day(1, 24, 48, false), day(2, 48, 72, true)];
+        let days = vec![
+            day(0, 0, 24, true),
+            day(1, 24, 48, false),
+            day(2, 48, 72, true),
+        ];
         assert_eq!(known_until(&days, 5 * hour, i64::MAX), 72 * hour);
         assert_eq!(known_until(&days, 5 * hour, 30 * hour), 30 * hour);
         // A hole in the stored days ends the known horizon there.

@@ -420,3 +420,57 @@ pub fn check_snapshot(
     }
     out
 }
+
+#[cfg(test)]
+mod snapshot_tests {
+    use super::*;
+    use crate::model::EventKind;
+
+    fn event(id: &str, start: UtcMs, end: UtcMs) -> PlaylogEvent {
+        PlaylogEvent {
+            id: id.to_string(),
+            channel: "c".into(),
+            start,
+            end,
+            kind: EventKind::Content,
+            asset: Some("a".into()),
+            in_point_ms: 0,
+            item_start: None,
+        }
+    }
+
+    fn row(start: UtcMs, end: UtcMs) -> EpgRow {
+        EpgRow {
+            channel: "c".into(),
+            start,
+            end,
+            title: "t".into(),
+            episode_title: None,
+            season: None,
+            episode: None,
+            description: None,
+            rating: None,
+            category: None,
+            asset: None,
+            program: None,
+            filler: false,
+        }
+    }
+
+    #[test]
+    fn a_snapshot_whose_guide_and_playlog_differ_is_reported() {
+        // contract: HORIZON-008
+        let events = vec![event("1", 0, 10), event("2", 10, 20), event("3", 30, 40)];
+        // The same hole (a gap) in both: fine.
+        let rows = vec![row(0, 20), row(30, 40)];
+        assert!(check_snapshot(&events, &rows, 0, 40).is_empty());
+        // The guide shows something where nothing plays.
+        let rows = vec![row(0, 40)];
+        let found = check_snapshot(&events, &rows, 0, 40);
+        assert_eq!(found[0].invariant, "epg_matches_playlog");
+        // Overlapping events.
+        let overlapping = vec![event("1", 0, 15), event("2", 10, 20)];
+        let found = check_snapshot(&overlapping, &[row(0, 20)], 0, 20);
+        assert_eq!(found[0].invariant, "playlog_tiling");
+    }
+}
