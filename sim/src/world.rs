@@ -583,13 +583,13 @@ impl World<'_> {
                 ch.days.truncate(k);
                 ch.playlog.truncate(cut);
             }
-            let before = ch.days.last().map(|d| d.after.clone()).unwrap_or_default();
-            let built = chain.build_day(date, &before);
+            let mut state = ch.days.last().map(|d| d.after.clone()).unwrap_or_default();
             let first_event = ch.playlog.len();
-            ch.playlog.extend(built.playlog);
+            // The day's events go straight into the channel's playlog.
+            let day = chain.advance(date, &mut state, &mut ch.playlog);
             ch.days.push(BuiltDay {
-                day: built.day,
-                after: built.after,
+                day,
+                after: state,
                 first_event,
             });
             self.keeper.handle_days_built(id, date);
