@@ -13,6 +13,10 @@ pub struct TrafficPlanner<'a> {
     channel: &'a Channel,
     seed: u64,
     pool: Vec<&'a Asset>,
+    /// `pool[i].duration_ms`, contiguous: the "what fits" search reads only these.
+    durations: Vec<i64>,
+    /// Pool indices in id order, to find a stored spot's index by its id.
+    by_id: Vec<usize>,
     cooldown_ms: i64,
 }
 
@@ -32,10 +36,15 @@ impl<'a> TrafficPlanner<'a> {
             .filter(|a| a.is_schedulable() && channel.interstitials.contains(&a.kind))
             .collect();
         pool.sort_by(|a, b| (a.duration_ms, &a.id).cmp(&(b.duration_ms, &b.id)));
+        let durations = pool.iter().map(|a| a.duration_ms).collect();
+        let mut by_id: Vec<usize> = (0..pool.len()).collect();
+        by_id.sort_by(|&a, &b| pool[a].id.cmp(&pool[b].id));
         TrafficPlanner {
             channel,
             seed,
             pool,
+            durations,
+            by_id,
             cooldown_ms: channel.spot_cooldown_minutes as i64 * MS_PER_MINUTE,
         }
     }
@@ -43,10 +52,19 @@ impl<'a> TrafficPlanner<'a> {
     /// When each pool spot last started, by pool index (`None`: not within the cooldown), from
     /// the explicit state.
     fn spot_clock(&self, state: &TrafficState) -> Vec<Option<UtcMs>> {
-        self.pool
-            .iter()
-            .map(|a| state.last_aired.get(&a.id).copied())
-            .collect()
+        // The state is small (spots within the cooldown); the pool may be large: look each
+        // stored spot up in the pool rather than each pool spot in the state. Ids outside the
+        // pool are ignored either way.
+        let mut clock = vec![None; self.pool.len()];
+        for (id, &last) in &state.last_aired {
+            let found = self
+                .by_id
+                .binary_search_by(|&i| self.pool[i].id.as_str().cmp(id.as_str()));
+            if let Ok(k) = found {
+                clock[self.by_id[k]] = Some(last);
+            }
+        }
+        clock
     }
 
     /// Write a spot clock back into the explicit state, forgetting spots whose cooldown has
@@ -106,7 +124,7 @@ impl<'a> TrafficPlanner<'a> {
         // The pool prefix that fits only shrinks as the avail fills up.
         let mut fits = self.pool.len();
         loop {
-            fits = self.pool[..fits].partition_point(|a| a.duration_ms <= remaining);
+            fits = self.durations[..fits].partition_point(|&d| d <= remaining);
             if fits == 0 {
                 break;
             }
@@ -117,25 +135,26 @@ impl<'a> TrafficPlanner<'a> {
                 None => clock[..first_pick].iter().position(|l| usable(l, t)),
             };
             let Some(index) = chosen else { break };
-            let asset = self.pool[index];
+            let duration = self.durations[index];
             clock[index] = Some(t);
-            emit(Some(asset), asset.duration_ms);
-            t += asset.duration_ms;
-            remaining -= asset.duration_ms;
+            emit(Some(self.pool[index]), duration);
+            t += duration;
+            remaining -= duration;
         }
         if remaining > 0 {
             emit(None, remaining);
         }
     }
 
-    /// A generous guess of how many spots fill `avail_ms` (for pre-sizing the playlog).
+    /// A generous guess of how many spots fill `avail_ms` (for pre-sizing the playlog), capped
+    /// so a pool of tiny spots held back by their cooldown cannot reserve a huge vector.
     fn spots_estimate(&self, avail_ms: i64) -> usize {
         if self.pool.is_empty() || avail_ms <= 0 {
             return 1;
         }
-        let total: i64 = self.pool.iter().map(|a| a.duration_ms).sum();
-        let mean = (total / self.pool.len() as i64).max(1);
-        (avail_ms / mean) as usize * 5 / 4 + 2
+        let total: i64 = self.durations.iter().sum();
+        let mean = (total / self.durations.len() as i64).max(1);
+        ((avail_ms / mean) as usize * 5 / 4 + 2).min(4096)
     }
 }
 
@@ -368,7 +387,7 @@ fn push_sequence(id: &mut String, n: usize) {
         }
     }
     let start = at.min(buf.len() - 5);
-    id.push_str(std::str::from_utf8(&buf[start..]).expect("ascii digits"));
+    id.extend(buf[start..].iter().map(|&b| char::from(b)));
 }
 
 #[cfg(test)]
