@@ -6,7 +6,7 @@ use chrono::NaiveDate;
 use crate::model::{
     Catalog, Channel, PlaylogEvent, RotationState, ScheduleDay, TrafficState, UtcMs,
 };
-use crate::playlog::{build_playlog, TrafficPlanner};
+use crate::playlog::{build_playlog_into, TrafficPlanner};
 use crate::schedule::{build_schedule_day, SchedulingContext};
 
 /// What one broadcast day hands to the next.
@@ -29,9 +29,25 @@ pub struct ChainDay {
 /// Builds a channel's days in order from a state: the only place the chain is threaded.
 #[derive(Debug)]
 pub struct DayChain<'a> {
-    ctx: SchedulingContext<'a>,
+    ctx: Context<'a>,
     planner: TrafficPlanner<'a>,
     channel: &'a Channel,
+}
+
+/// The chain's catalog lookups: its own, or a context shared by many channels' chains.
+#[derive(Debug)]
+enum Context<'a> {
+    Owned(SchedulingContext<'a>),
+    Shared(&'a SchedulingContext<'a>),
+}
+
+impl<'a> Context<'a> {
+    fn get(&self) -> &SchedulingContext<'a> {
+        match self {
+            Context::Owned(ctx) => ctx,
+            Context::Shared(ctx) => ctx,
+        }
+    }
 }
 
 /// The carry-out of a day: the later of what was carried into it and its own last slot end
@@ -44,8 +60,18 @@ impl<'a> DayChain<'a> {
     /// `seed` drives both the scheduling choices and the traffic fill.
     pub fn new(catalog: &'a Catalog, channel: &'a Channel, seed: u64) -> DayChain<'a> {
         DayChain {
-            ctx: SchedulingContext::new(catalog, seed),
+            ctx: Context::Owned(SchedulingContext::new(catalog, seed)),
             planner: TrafficPlanner::new(catalog, channel, seed),
+            channel,
+        }
+    }
+
+    /// The same chain as [`DayChain::new`] with the context's catalog and seed, reusing the
+    /// context's prepared lookups (for building many channels from one catalog).
+    pub fn with_context(ctx: &'a SchedulingContext<'a>, channel: &'a Channel) -> DayChain<'a> {
+        DayChain {
+            ctx: Context::Shared(ctx),
+            planner: TrafficPlanner::new(ctx.catalog, channel, ctx.seed),
             channel,
         }
     }
@@ -57,26 +83,41 @@ impl<'a> DayChain<'a> {
 
     /// Build broadcast date `date` from the state `before` (the state after the previous day).
     pub fn build_day(&self, date: NaiveDate, before: &ChainState) -> ChainDay {
-        let mut rotation = before.rotation.clone();
-        let mut traffic = before.traffic.clone();
-        let day = build_schedule_day(
-            &self.ctx,
-            self.channel,
-            date,
-            before.previous_slot_end,
-            &mut rotation,
-        );
-        let playlog = build_playlog(&day, self.channel, &self.planner, &mut traffic);
-        let after = ChainState {
-            previous_slot_end: carry_out(before.previous_slot_end, &day),
-            rotation,
-            traffic,
-        };
+        let mut after = before.clone();
+        let mut playlog = Vec::new();
+        let day = self.advance(date, &mut after, &mut playlog);
         ChainDay {
             day,
             playlog,
             after,
         }
+    }
+
+    /// Build broadcast date `date` from `state` (the state after the previous day), turning
+    /// `state` into the state after it and appending the day's playlog to `playlog`. The same
+    /// day as [`DayChain::build_day`], without copying the state or the events.
+    pub fn advance(
+        &self,
+        date: NaiveDate,
+        state: &mut ChainState,
+        playlog: &mut Vec<PlaylogEvent>,
+    ) -> ScheduleDay {
+        let day = build_schedule_day(
+            self.ctx.get(),
+            self.channel,
+            date,
+            state.previous_slot_end,
+            &mut state.rotation,
+        );
+        build_playlog_into(
+            &day,
+            self.channel,
+            &self.planner,
+            &mut state.traffic,
+            playlog,
+        );
+        state.previous_slot_end = carry_out(state.previous_slot_end, &day);
+        day
     }
 
     /// Build `days` consecutive days from `from`, starting from `before`.

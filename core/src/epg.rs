@@ -38,7 +38,9 @@ fn push_filler(rows: &mut Vec<EpgRow>, channel: &Channel, start: UtcMs, end: Utc
 /// last day's `covers_until`. Rows abut; a carry-in row is one row. A day with no plan (a
 /// fault) has no rows: the guide shows the same gap the playlog has.
 pub fn epg_rows(channel: &Channel, days: &[ScheduleDay]) -> Vec<EpgRow> {
-    let mut rows: Vec<EpgRow> = Vec::new();
+    // At most one filler row before each item and one at each day's end.
+    let mut rows: Vec<EpgRow> =
+        Vec::with_capacity(days.iter().map(|d| 2 * d.items.len() + 1).sum());
     for day in days.iter().filter(|d| d.plan.is_some()) {
         let mut at = day.effective_start;
         for item in &day.items {

@@ -329,7 +329,11 @@ impl HorizonKeeper {
 /// The published horizon (MACHINE-004): the end of the contiguous run of `days` (sorted by date,
 /// days without a plan included) that covers `now`, capped at `cap`. A missing playlog event
 /// before it is a schedule gap; after it the playlog is only short.
-pub fn known_until(days: &[ScheduleDay], now: UtcMs, cap: UtcMs) -> UtcMs {
+pub fn known_until<'d>(
+    days: impl IntoIterator<Item = &'d ScheduleDay>,
+    now: UtcMs,
+    cap: UtcMs,
+) -> UtcMs {
     let mut until: Option<UtcMs> = None;
     for day in days {
         match until {

@@ -50,20 +50,20 @@ pub fn build_channel_schedule(
     rotation: RotationState,
     traffic: TrafficState,
 ) -> ChannelSchedule {
-    let chain = chain::DayChain::new(ctx.catalog, channel, ctx.seed);
-    let before = chain::ChainState {
+    let chain = chain::DayChain::with_context(ctx, channel);
+    let mut state = chain::ChainState {
         previous_slot_end: None,
         rotation,
         traffic,
     };
-    let built = chain.build_days(from, days, &before);
-    let after = built.last().map(|d| d.after.clone()).unwrap_or(before);
     let mut playlog = Vec::new();
-    let mut schedule_days = Vec::with_capacity(built.len());
-    for d in built {
-        playlog.extend(d.playlog);
-        schedule_days.push(d.day);
+    let mut schedule_days = Vec::with_capacity(days as usize);
+    let mut date = from;
+    for _ in 0..days {
+        schedule_days.push(chain.advance(date, &mut state, &mut playlog));
+        date = date.succ_opt().expect("date in range");
     }
+    let after = state;
     let epg = epg::epg_rows(channel, &schedule_days);
     ChannelSchedule {
         days: schedule_days,

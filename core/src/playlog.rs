@@ -13,6 +13,10 @@ pub struct TrafficPlanner<'a> {
     channel: &'a Channel,
     seed: u64,
     pool: Vec<&'a Asset>,
+    /// `pool[i].duration_ms`, contiguous: the "what fits" search reads only these.
+    durations: Vec<i64>,
+    /// Pool indices in id order, to find a stored spot's index by its id.
+    by_id: Vec<usize>,
     cooldown_ms: i64,
 }
 
@@ -32,10 +36,15 @@ impl<'a> TrafficPlanner<'a> {
             .filter(|a| a.is_schedulable() && channel.interstitials.contains(&a.kind))
             .collect();
         pool.sort_by(|a, b| (a.duration_ms, &a.id).cmp(&(b.duration_ms, &b.id)));
+        let durations = pool.iter().map(|a| a.duration_ms).collect();
+        let mut by_id: Vec<usize> = (0..pool.len()).collect();
+        by_id.sort_by(|&a, &b| pool[a].id.cmp(&pool[b].id));
         TrafficPlanner {
             channel,
             seed,
             pool,
+            durations,
+            by_id,
             cooldown_ms: channel.spot_cooldown_minutes as i64 * MS_PER_MINUTE,
         }
     }
@@ -43,10 +52,19 @@ impl<'a> TrafficPlanner<'a> {
     /// When each pool spot last started, by pool index (`None`: not within the cooldown), from
     /// the explicit state.
     fn spot_clock(&self, state: &TrafficState) -> Vec<Option<UtcMs>> {
-        self.pool
-            .iter()
-            .map(|a| state.last_aired.get(&a.id).copied())
-            .collect()
+        // The state is small (spots within the cooldown); the pool may be large: look each
+        // stored spot up in the pool rather than each pool spot in the state. Ids outside the
+        // pool are ignored either way.
+        let mut clock = vec![None; self.pool.len()];
+        for (id, &last) in &state.last_aired {
+            let found = self
+                .by_id
+                .binary_search_by(|&i| self.pool[i].id.as_str().cmp(id.as_str()));
+            if let Ok(k) = found {
+                clock[self.by_id[k]] = Some(last);
+            }
+        }
+        clock
     }
 
     /// Write a spot clock back into the explicit state, forgetting spots whose cooldown has
@@ -66,13 +84,34 @@ impl<'a> TrafficPlanner<'a> {
     /// remainder is one pad at the end. Spots + pad = length exactly.
     pub fn fill(&self, start: UtcMs, length: i64, state: &mut TrafficState) -> Vec<Spot> {
         let mut clock = self.spot_clock(state);
-        let spots = self.fill_with_clock(start, length, &mut clock);
+        let mut spots = Vec::new();
+        self.fill_each(start, length, &mut clock, |asset, duration_ms| {
+            spots.push(match asset {
+                Some(asset) => Spot {
+                    asset: Some(asset.id.clone()),
+                    kind: EventKind::for_interstitial(asset.kind),
+                    duration_ms,
+                },
+                None => Spot {
+                    asset: None,
+                    kind: EventKind::Pad,
+                    duration_ms,
+                },
+            })
+        });
         self.store_spot_clock(&clock, start + length, state);
         spots
     }
 
-    fn fill_with_clock(&self, start: UtcMs, length: i64, clock: &mut [Option<UtcMs>]) -> Vec<Spot> {
-        let mut spots = Vec::new();
+    /// The fill of [`TrafficPlanner::fill`], handed out piece by piece: `emit(Some(spot), ms)`
+    /// for each spot in order, then `emit(None, remaining)` for the pad when one is needed.
+    fn fill_each(
+        &self,
+        start: UtcMs,
+        length: i64,
+        clock: &mut [Option<UtcMs>],
+        mut emit: impl FnMut(Option<&'a Asset>, i64),
+    ) {
         let mut remaining = length;
         let mut t = start;
         let mut rng = SplitMix64::new(stable_hash(&[
@@ -80,34 +119,42 @@ impl<'a> TrafficPlanner<'a> {
             self.channel.id.as_bytes(),
             &start.to_le_bytes(),
         ]));
+        let cooldown = self.cooldown_ms;
+        let usable = |last: &Option<UtcMs>, t: UtcMs| last.is_none_or(|last| t - last >= cooldown);
+        // The pool prefix that fits only shrinks as the avail fills up.
+        let mut fits = self.pool.len();
         loop {
-            let fits = self.pool.partition_point(|a| a.duration_ms <= remaining);
+            fits = self.durations[..fits].partition_point(|&d| d <= remaining);
             if fits == 0 {
                 break;
             }
+            // The first usable spot from a random pick, wrapping around the prefix.
             let first_pick = rng.below(fits as u64) as usize;
-            let chosen = (0..fits)
-                .map(|k| (first_pick + k) % fits)
-                .find(|&i| clock[i].is_none_or(|last| t - last >= self.cooldown_ms));
+            let chosen = match clock[first_pick..fits].iter().position(|l| usable(l, t)) {
+                Some(k) => Some(first_pick + k),
+                None => clock[..first_pick].iter().position(|l| usable(l, t)),
+            };
             let Some(index) = chosen else { break };
-            let asset = self.pool[index];
+            let duration = self.durations[index];
             clock[index] = Some(t);
-            spots.push(Spot {
-                asset: Some(asset.id.clone()),
-                kind: EventKind::for_interstitial(asset.kind),
-                duration_ms: asset.duration_ms,
-            });
-            t += asset.duration_ms;
-            remaining -= asset.duration_ms;
+            emit(Some(self.pool[index]), duration);
+            t += duration;
+            remaining -= duration;
         }
         if remaining > 0 {
-            spots.push(Spot {
-                asset: None,
-                kind: EventKind::Pad,
-                duration_ms: remaining,
-            });
+            emit(None, remaining);
         }
-        spots
+    }
+
+    /// A generous guess of how many spots fill `avail_ms` (for pre-sizing the playlog), capped
+    /// so a pool of tiny spots held back by their cooldown cannot reserve a huge vector.
+    fn spots_estimate(&self, avail_ms: i64) -> usize {
+        if self.pool.is_empty() || avail_ms <= 0 {
+            return 1;
+        }
+        let total: i64 = self.durations.iter().sum();
+        let mean = (total / self.durations.len() as i64).max(1);
+        ((avail_ms / mean) as usize * 5 / 4 + 2).min(4096)
     }
 }
 
@@ -136,6 +183,13 @@ pub enum SlotPiece {
 /// The shape of an item's slot under the channel's break policy: content cut only at chapter
 /// markers, the avail (`slot − runtime`) spread over the breaks, or all at the end.
 pub fn slot_pieces(item: &ScheduledItem, policy: BreakPolicy) -> Vec<SlotPiece> {
+    let mut pieces = Vec::new();
+    slot_pieces_into(item, policy, &mut pieces);
+    pieces
+}
+
+/// [`slot_pieces`], appended to `pieces`.
+fn slot_pieces_into(item: &ScheduledItem, policy: BreakPolicy, pieces: &mut Vec<SlotPiece>) {
     let avail = item.avail_ms();
     // Break points as (part index, offset within that part).
     let breaks: Vec<(usize, i64)> = match policy {
@@ -147,7 +201,6 @@ pub fn slot_pieces(item: &ScheduledItem, policy: BreakPolicy) -> Vec<SlotPiece> 
             .flat_map(|(p, part)| part.chapters_ms.iter().map(move |&c| (p, c)))
             .collect(),
     };
-    let mut pieces = Vec::new();
     let shares = if breaks.is_empty() || avail == 0 {
         Vec::new()
     } else {
@@ -180,13 +233,14 @@ pub fn slot_pieces(item: &ScheduledItem, policy: BreakPolicy) -> Vec<SlotPiece> 
     if shares.is_empty() && avail > 0 {
         pieces.push(SlotPiece::Avail { duration_ms: avail });
     }
-    pieces
 }
 
 /// Builds a day's events, numbering them `{channel}:{date}:{n}`.
 struct EventSink<'a> {
     day: &'a ScheduleDay,
-    events: Vec<PlaylogEvent>,
+    events: &'a mut Vec<PlaylogEvent>,
+    /// Index in `events` of the day's first event (the sequence numbers count from it).
+    first: usize,
     at: UtcMs,
     /// `{channel}:{date}:`, formatted once per day (ids are hot: hundreds per day).
     id_prefix: String,
@@ -203,7 +257,7 @@ impl EventSink<'_> {
     ) {
         let mut id = String::with_capacity(self.id_prefix.len() + 6);
         id.push_str(&self.id_prefix);
-        push_sequence(&mut id, self.events.len());
+        push_sequence(&mut id, self.events.len() - self.first);
         self.events.push(PlaylogEvent {
             id,
             channel: self.day.channel.clone(),
@@ -227,9 +281,16 @@ impl EventSink<'_> {
         if length <= 0 {
             return;
         }
-        for spot in traffic.fill_with_clock(self.at, length, clock) {
-            self.push(spot.kind, spot.asset, 0, spot.duration_ms, item_start);
-        }
+        traffic.fill_each(self.at, length, clock, |asset, duration_ms| match asset {
+            Some(asset) => self.push(
+                EventKind::for_interstitial(asset.kind),
+                Some(asset.id.clone()),
+                0,
+                duration_ms,
+                item_start,
+            ),
+            None => self.push(EventKind::Pad, None, 0, duration_ms, item_start),
+        });
     }
 }
 
@@ -241,21 +302,51 @@ pub fn build_playlog(
     traffic: &TrafficPlanner,
     state: &mut TrafficState,
 ) -> Vec<PlaylogEvent> {
+    let mut events = Vec::new();
+    build_playlog_into(day, channel, traffic, state, &mut events);
+    events
+}
+
+/// [`build_playlog`], appending the day's events to `events` (sequence numbers still count
+/// from 0 within the day).
+pub fn build_playlog_into(
+    day: &ScheduleDay,
+    channel: &Channel,
+    traffic: &TrafficPlanner,
+    state: &mut TrafficState,
+    events: &mut Vec<PlaylogEvent>,
+) {
     if day.plan.is_none() {
-        return Vec::new();
+        return;
     }
+    // Pre-size: content pieces and breaks are counted, spots estimated from the pool.
+    let mut pieces = 2usize;
+    let mut avail = day.covers_until - day.effective_start;
+    for item in &day.items {
+        pieces += 2;
+        for part in &item.parts {
+            pieces += 2 * part.chapters_ms.len() + 1;
+            avail -= part.duration_ms;
+        }
+    }
+    events.reserve(pieces + traffic.spots_estimate(avail));
+    let first = events.len();
     let mut sink = EventSink {
         day,
-        events: Vec::with_capacity(day.items.len() * 12 + 4),
+        events,
+        first,
         at: day.effective_start,
         id_prefix: format!("{}:{}:", day.channel, day.date),
     };
     let mut clock = traffic.spot_clock(state);
+    let mut pieces = Vec::new();
     for item in &day.items {
         let gap = item.start - sink.at;
         sink.avail(traffic, &mut clock, gap, None);
-        for piece in slot_pieces(item, channel.break_policy) {
-            match piece {
+        pieces.clear();
+        slot_pieces_into(item, channel.break_policy, &mut pieces);
+        for piece in &pieces {
+            match *piece {
                 SlotPiece::Content {
                     part,
                     in_point_ms,
@@ -279,16 +370,24 @@ pub fn build_playlog(
     let tail = day.covers_until - sink.at;
     sink.avail(traffic, &mut clock, tail, None);
     traffic.store_spot_clock(&clock, day.covers_until, state);
-    sink.events
 }
 
 /// Append a sequence number, zero-padded to at least five digits.
 fn push_sequence(id: &mut String, n: usize) {
-    let digits = n.to_string();
-    for _ in digits.len()..5 {
-        id.push('0');
+    // Digits written right to left into a stack buffer: no allocation per event.
+    let mut buf = [b'0'; 20];
+    let mut at = buf.len();
+    let mut rest = n;
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
     }
-    id.push_str(&digits);
+    let start = at.min(buf.len() - 5);
+    id.extend(buf[start..].iter().map(|&b| char::from(b)));
 }
 
 #[cfg(test)]

@@ -221,6 +221,11 @@ impl Chan {
 
 struct World<'a> {
     lineup: &'a Lineup,
+    /// The lineup's channel behind each of `chans` (same order), borrowed for the day chains.
+    sources: Vec<&'a Channel>,
+    /// Each channel's day chain with the rebuild generation it was made for: its catalog
+    /// lookups and traffic pool are prepared once, not once per built day.
+    chains: Vec<Option<(u64, DayChain<'a>)>>,
     config: &'a SimConfig,
     /// The run's faults, with a swarm drawn from the seed resolved (SIM-013).
     faults: FaultPlan,
@@ -245,7 +250,8 @@ pub fn run(lineup: &Lineup, config: &SimConfig) -> SimOutcome {
     let last_date = config.start + chrono::Days::new(days as u64 - 1);
     let mut keeper = HorizonKeeper::new(config.horizon.clone());
     let mut chans = Vec::new();
-    for channel in lineup.channels.iter().filter(|c| c.active) {
+    let sources: Vec<&Channel> = lineup.channels.iter().filter(|c| c.active).collect();
+    for &channel in &sources {
         let clock = ChannelClock::of(channel);
         keeper.add_channel(
             &channel.id,
@@ -285,8 +291,11 @@ pub fn run(lineup: &Lineup, config: &SimConfig) -> SimOutcome {
     let first_start = chans.iter().map(|c| c.start).min().unwrap_or(0);
     let ids: Vec<String> = chans.iter().map(|c| c.channel.id.clone()).collect();
     let run_end = first_start + days as i64 * 24 * 60 * MS_PER_MINUTE;
+    let chains = sources.iter().map(|_| None).collect();
     let mut world = World {
         lineup,
+        sources,
+        chains,
         config,
         faults: config
             .faults
@@ -549,12 +558,17 @@ impl World<'_> {
                 return;
             }
             let ch = &mut self.chans[i];
-            let seed = match ch.rebuild_generation {
-                0 => self.config.seed,
-                g => self.config.seed ^ stable_hash(&[b"rebuild", &g.to_be_bytes()]),
-            };
-            let channel = ch.channel.clone();
-            let chain = DayChain::new(&self.lineup.catalog, &channel, seed);
+            let generation = ch.rebuild_generation;
+            let cached = &mut self.chains[i];
+            if cached.as_ref().is_none_or(|(g, _)| *g != generation) {
+                let seed = match generation {
+                    0 => self.config.seed,
+                    g => self.config.seed ^ stable_hash(&[b"rebuild", &g.to_be_bytes()]),
+                };
+                let chain = DayChain::new(&self.lineup.catalog, self.sources[i], seed);
+                *cached = Some((generation, chain));
+            }
+            let chain = &cached.as_ref().expect("just made").1;
             // Replace the day and every later one: the chain after it changes.
             let k = ch.days.partition_point(|d| d.day.date < date);
             if k < ch.days.len() {
@@ -569,13 +583,13 @@ impl World<'_> {
                 ch.days.truncate(k);
                 ch.playlog.truncate(cut);
             }
-            let before = ch.days.last().map(|d| d.after.clone()).unwrap_or_default();
-            let built = chain.build_day(date, &before);
+            let mut state = ch.days.last().map(|d| d.after.clone()).unwrap_or_default();
             let first_event = ch.playlog.len();
-            ch.playlog.extend(built.playlog);
+            // The day's events go straight into the channel's playlog.
+            let day = chain.advance(date, &mut state, &mut ch.playlog);
             ch.days.push(BuiltDay {
-                day: built.day,
-                after: built.after,
+                day,
+                after: state,
                 first_event,
             });
             self.keeper.handle_days_built(id, date);
@@ -602,8 +616,8 @@ impl World<'_> {
         let until = until.min(covered).min(ch.end.unwrap_or(UtcMs::MAX));
         ch.published_until = ch.published_until.max(until);
         ch.published = ch.playlog.partition_point(|e| e.start < ch.published_until);
-        let days: Vec<ScheduleDay> = ch.days.iter().map(|d| d.day.clone()).collect();
-        ch.known_until = known_until(&days, now.max(ch.start), ch.published_until);
+        let days = ch.days.iter().map(|d| &d.day);
+        ch.known_until = known_until(days, now.max(ch.start), ch.published_until);
         self.keeper.handle_playlog_extended(id, ch.published_until);
     }
 
