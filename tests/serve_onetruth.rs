@@ -601,3 +601,28 @@ fn stored_unaired_days_naming_vanished_media_are_rebuilt_without_it() {
     assert_eq!(second.get("/healthz"), (200, "ok\n".to_string()));
     assert_eq!(second.metric("retrovue_invariant_violations_total"), 0);
 }
+
+#[test]
+fn an_engine_that_cannot_start_is_answered_503_with_its_reason_within_3_s() {
+    // contract: MGR-011
+    // An "engine" that exits at once without output (what a missing ffmpeg looks like).
+    let dir = TempDir::new("rv-onetruth-engine-");
+    let engine = dir.path.join("broken-engine");
+    std::fs::write(&engine, "#!/bin/sh\necho 'cannot run ffmpeg' >&2\nexit 3\n").unwrap();
+    std::fs::set_permissions(&engine, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let daemon = Daemon::start(&["--engine", engine.to_str().unwrap()]);
+    let asked = Instant::now();
+    let (status, body) = daemon.get("/channel/retro-one.ts");
+    let waited = asked.elapsed();
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        body.contains("unavailable") && body.contains("exit"),
+        "{body}"
+    );
+    assert!(waited < Duration::from_secs(3), "answered after {waited:?}");
+    // The failure was logged with its reason, and no engine is left behind.
+    eventually(5, "the failure logged", || {
+        daemon.log_count("engine session 1 failed") >= 1
+    });
+    eventually(5, "no engine left", || children(daemon.pid()).is_empty());
+}

@@ -47,6 +47,9 @@ pub struct ManagerConfig {
     pub feed_ahead_ms: i64,
     pub block_ms: i64,
     pub start_timeout_ms: i64,
+    /// A first spawn whose engine gives no output within this is given up: the viewers
+    /// waiting for it are answered `Unavailable` (MGR-011).
+    pub answer_timeout_ms: i64,
     pub stall_grace_ms: i64,
     /// A session that ran this long resets the failure count.
     pub stable_ms: i64,
@@ -62,6 +65,7 @@ impl Default for ManagerConfig {
             feed_ahead_ms: 30_000,
             block_ms: DEFAULT_BLOCK_MS,
             start_timeout_ms: 10_000,
+            answer_timeout_ms: 3_000,
             stall_grace_ms: 10_000,
             stable_ms: 30_000,
         }
@@ -87,6 +91,8 @@ pub enum Answer {
     AssetMissing { asset: String },
     /// 503: no playlog event at now.
     Gap,
+    /// 503: the engine could not start or produce output (MGR-011).
+    Unavailable { reason: String },
 }
 
 impl Answer {
@@ -95,7 +101,7 @@ impl Answer {
             Answer::Stream => 200,
             Answer::NotFound => 404,
             Answer::AssetMissing { .. } => 500,
-            Answer::Gap => 503,
+            Answer::Gap | Answer::Unavailable { .. } => 503,
         }
     }
 }
@@ -189,6 +195,8 @@ pub struct ChannelManager {
     channel: String,
     config: ManagerConfig,
     viewers: BTreeSet<ViewerId>,
+    /// Viewers not answered yet: they wait for the first spawn's output (MGR-011).
+    awaiting: BTreeSet<ViewerId>,
     phase: Phase,
     feed: Feed,
     linger_until: Option<UtcMs>,
@@ -204,6 +212,7 @@ impl ChannelManager {
             channel: channel.to_string(),
             config,
             viewers: BTreeSet::new(),
+            awaiting: BTreeSet::new(),
             phase: Phase::Idle,
             feed: Feed::default(),
             linger_until: None,
@@ -224,6 +233,11 @@ impl ChannelManager {
 
     pub fn viewers(&self) -> &BTreeSet<ViewerId> {
         &self.viewers
+    }
+
+    /// Viewers still waiting for their answer (counted among `viewers`).
+    pub fn awaiting(&self) -> &BTreeSet<ViewerId> {
+        &self.awaiting
     }
 
     pub fn stats(&self) -> &ManagerStats {
@@ -253,24 +267,32 @@ impl ChannelManager {
         viewer: ViewerId,
         source: &(impl PlaylogSource + ?Sized),
     ) {
+        let first_output_pending =
+            matches!(self.phase, Phase::Starting { .. }) && !self.awaiting.is_empty();
         if self.phase != Phase::Idle {
             // Shared playout: a join never restarts the engine.
             self.viewers.insert(viewer);
             self.linger_until = None;
-            self.answer(viewer, Answer::Stream);
+            if first_output_pending {
+                self.awaiting.insert(viewer);
+            } else {
+                self.answer(viewer, Answer::Stream);
+            }
             return;
         }
         match self.spawn(now, source, false) {
             Ok(()) => {
+                // Answered when the engine's output begins, or refused (MGR-011).
                 self.viewers.insert(viewer);
+                self.awaiting.insert(viewer);
                 self.linger_until = None;
-                self.answer(viewer, Answer::Stream);
             }
             Err(answer) => self.answer(viewer, answer),
         }
     }
 
     pub fn handle_viewer_left(&mut self, now: UtcMs, viewer: ViewerId) {
+        self.awaiting.remove(&viewer);
         if !self.viewers.remove(&viewer) || !self.viewers.is_empty() {
             return;
         }
@@ -290,6 +312,9 @@ impl ChannelManager {
                     session,
                     started_at: now,
                 };
+                for viewer in std::mem::take(&mut self.awaiting) {
+                    self.answer(viewer, Answer::Stream);
+                }
                 // Segments over before the engine came up will never get evidence.
                 while self
                     .feed
@@ -339,6 +364,9 @@ impl ChannelManager {
 
     /// Stop everything (daemon shutdown, end of a simulation).
     pub fn handle_shutdown(&mut self, _now: UtcMs) {
+        self.refuse_awaiting(&Answer::Unavailable {
+            reason: "shutting down".to_string(),
+        });
         if let Some(session) = self.session() {
             self.actions.push_back(Action::StopEngine {
                 session,
@@ -466,9 +494,14 @@ impl ChannelManager {
                 .collect(),
             retry_at: None,
         };
+        let bound = if restart {
+            self.config.start_timeout_ms
+        } else {
+            self.config.answer_timeout_ms
+        };
         self.phase = Phase::Starting {
             session,
-            deadline: now + self.config.start_timeout_ms,
+            deadline: now + bound,
         };
         self.stats.engine_starts += 1;
         if restart {
@@ -525,6 +558,7 @@ impl ChannelManager {
     /// The schedule has a gap at now: stop the engine and end every viewer's stream; tune-ins
     /// during the gap are answered 503 by `spawn`.
     fn go_off_air(&mut self, session: SessionId) {
+        self.refuse_awaiting(&Answer::Gap);
         let reason = "schedule gap: off the air".to_string();
         self.actions.push_back(Action::StopEngine {
             session,
@@ -556,9 +590,21 @@ impl ChannelManager {
         self.fail(now, session, reason.to_string());
     }
 
-    /// An engine died or could not be (re)started: back off, or give up.
+    /// Viewers still waiting are answered `answer` and are not watching.
+    fn refuse_awaiting(&mut self, answer: &Answer) {
+        for viewer in std::mem::take(&mut self.awaiting) {
+            self.viewers.remove(&viewer);
+            self.answer(viewer, answer.clone());
+        }
+    }
+
+    /// An engine died or could not be (re)started: back off, or give up. Viewers still waiting
+    /// for a first spawn's output are refused with the reason at once (MGR-011).
     fn fail(&mut self, now: UtcMs, session: SessionId, reason: String) {
         self.stats.engine_failures += 1;
+        self.refuse_awaiting(&Answer::Unavailable {
+            reason: reason.clone(),
+        });
         self.actions
             .push_back(Action::Notice(Notice::EngineFailed { session, reason }));
         if let Phase::Running { started_at, .. } = self.phase {

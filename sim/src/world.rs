@@ -679,7 +679,7 @@ impl World<'_> {
                             ch.watching.insert(viewer);
                         }
                         Answer::AssetMissing { .. } => self.stats.answered_500 += 1,
-                        Answer::Gap => self.stats.answered_503 += 1,
+                        Answer::Gap | Answer::Unavailable { .. } => self.stats.answered_503 += 1,
                         Answer::NotFound => {}
                     }
                 }
@@ -938,13 +938,15 @@ impl World<'_> {
         let manager = ch.machine.manager();
         let active = manager.is_active();
         let lingering = manager.linger_until().is_some_and(|u| u >= now);
-        let manager_viewers = manager.viewers().len();
+        // Viewers still waiting for their answer are not watching yet (MGR-011).
+        let awaiting = manager.awaiting().len();
+        let manager_viewers = manager.viewers().len() - awaiting;
         let manager_session = manager.session();
         if !ch.watching.is_empty() && !active && !ch.ended {
             let detail = format!("{} viewers but no engine", ch.watching.len());
             ch.violate("engine_iff_viewers", now, detail);
         }
-        if ch.watching.is_empty() && active && !lingering {
+        if ch.watching.is_empty() && awaiting == 0 && active && !lingering {
             ch.violate(
                 "engine_iff_viewers",
                 now,

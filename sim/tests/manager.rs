@@ -83,13 +83,71 @@ fn first_viewer_spawns_at_the_plan_for_now() {
     };
     assert_eq!(spawned, plan);
     assert_eq!(spawned[0].in_point_ms, 7 * MIN);
+    // The answer waits for the engine's output (MGR-011).
+    assert_eq!(actions.len(), 1, "{actions:?}");
+    let Action::SpawnEngine { session, .. } = actions[0] else {
+        unreachable!()
+    };
+    m.handle_engine_started(join + 200, session);
     assert_eq!(
-        actions[1],
-        Action::AnswerViewer {
+        drain(&mut m),
+        vec![Action::AnswerViewer {
             viewer: 1,
             answer: Answer::Stream
-        }
+        }]
     );
+}
+
+#[test]
+fn a_first_spawn_without_output_is_refused_within_the_answer_timeout() {
+    // contract: MGR-011
+    let src = playlog(3);
+    let mut m = manager();
+    m.handle_viewer_joined(T0, 1, src.as_slice());
+    let session = m.session().unwrap();
+    drain(&mut m);
+    // A second viewer joining meanwhile waits too.
+    m.handle_viewer_joined(T0 + 1_000, 2, src.as_slice());
+    assert!(drain(&mut m).is_empty());
+    assert_eq!(m.poll_timeout(), Some(T0 + 3_000));
+    m.handle_timeout(T0 + 3_000, src.as_slice());
+    let actions = drain(&mut m);
+    assert!(
+        matches!(&actions[0], Action::StopEngine { session: s, reason } if *s == session && reason == "start timeout"),
+        "{actions:?}"
+    );
+    let refused: Vec<u64> = actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::AnswerViewer {
+                viewer,
+                answer: Answer::Unavailable { reason },
+            } if reason == "start timeout" => Some(*viewer),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(refused, vec![1, 2]);
+    assert_eq!(
+        Answer::Unavailable { reason: "x".into() }.http_status(),
+        503
+    );
+    assert!(m.viewers().is_empty());
+    assert_eq!(m.phase(), &Phase::Idle);
+    // An engine that dies before any output: refused at once with its reason.
+    m.handle_viewer_joined(T0 + 5_000, 3, src.as_slice());
+    let session = m.session().unwrap();
+    drain(&mut m);
+    let exit = EngineExit::Crashed {
+        reason: "ffmpeg not found".into(),
+    };
+    m.handle_engine_exited(T0 + 5_050, session, &exit);
+    assert!(drain(&mut m).contains(&Action::AnswerViewer {
+        viewer: 3,
+        answer: Answer::Unavailable {
+            reason: "ffmpeg not found".into()
+        }
+    }));
+    assert_eq!(m.phase(), &Phase::Idle);
 }
 
 #[test]
@@ -287,10 +345,16 @@ fn start_timeout_and_stall_are_treated_as_crashes() {
     // contract: MGR-008
     let src = playlog(3);
     let mut m = manager();
-    m.handle_viewer_joined(T0, 1, src.as_slice());
+    let first = start(&mut m, &src, T0);
+    // A crash under a watching viewer: the restart that never comes up times out after the
+    // start timeout (10 s) and is treated as a crash.
+    let exit = EngineExit::Crashed { reason: "x".into() };
+    m.handle_engine_exited(T0 + 1_000, first, &exit);
+    let restart_at = m.poll_timeout().unwrap();
+    m.handle_timeout(restart_at, src.as_slice());
     let session = m.session().unwrap();
     drain(&mut m);
-    m.handle_timeout(T0 + 10_000, src.as_slice());
+    m.handle_timeout(restart_at + 10_000, src.as_slice());
     let actions = drain(&mut m);
     assert!(
         matches!(&actions[0], Action::StopEngine { session: s, reason } if *s == session && reason == "start timeout")
@@ -304,13 +368,13 @@ fn start_timeout_and_stall_are_treated_as_crashes() {
     drain(&mut m);
     let first_end = T0 + 10 * MIN;
     // The watchdog (first segment's end + grace) comes before the next feed.
-    assert_eq!(m.poll_timeout(), Some(first_end + 10_000));
+    assert_eq!(m.poll_timeout(), Some(first_end.max(until) + 10_000));
     let mut t = until;
     while m.session() == Some(session) {
         t = m.poll_timeout().unwrap();
         m.handle_timeout(t, src.as_slice());
     }
-    assert_eq!(t, first_end + 10_000);
+    assert_eq!(t, first_end.max(until) + 10_000);
     assert!(drain(&mut m)
         .iter()
         .any(|a| matches!(a, Action::StopEngine { reason, .. } if reason == "stalled")));

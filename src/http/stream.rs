@@ -22,6 +22,9 @@ pub fn refusal(answer: &Answer, channel: &str) -> (u16, String) {
             format!("asset {asset:?} file is missing; playout not started")
         }
         Answer::Gap => format!("schedule gap: nothing is scheduled on {channel:?} now"),
+        Answer::Unavailable { reason } => {
+            format!("channel {channel:?} is unavailable: its engine could not start: {reason}")
+        }
         Answer::Stream => "stream".to_string(),
     };
     (status, format!("{status} {why}"))

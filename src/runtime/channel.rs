@@ -63,8 +63,9 @@ impl Drop for ViewerStream {
     }
 }
 
-/// How long a tune-in may wait for its channel thread's answer.
-const ANSWER_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long a tune-in may wait for its channel thread's answer: a safety net above the
+/// machine's own bound (MGR-011, 3 s).
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(6);
 
 impl Registry {
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Handle>> {
@@ -110,7 +111,9 @@ impl Registry {
                 inputs,
             }),
             Ok(other) => Err(other),
-            Err(_) => Err(Answer::Gap),
+            Err(_) => Err(Answer::Unavailable {
+                reason: format!("no answer from the channel within {ANSWER_TIMEOUT:?}"),
+            }),
         }
     }
 
@@ -213,9 +216,11 @@ impl PlaylogSource for ShellSource<'_> {
 
 /// The engine protocol's evidence as the channel machine's report: a transport mapping only;
 /// what it means is decided in core (MACHINE-001).
-pub fn engine_report(evidence: &Evidence) -> EngineReport {
-    match evidence.clone() {
-        Evidence::SessionStarted { .. } => EngineReport::Started,
+/// `session_started` says only that the process read its start message: the machine learns
+/// the engine is up from its first output bytes instead (MGR-011), so it maps to nothing.
+pub fn engine_report(evidence: &Evidence) -> Option<EngineReport> {
+    Some(match evidence.clone() {
+        Evidence::SessionStarted { .. } => return None,
         Evidence::BlockStarted { block_id, at } => EngineReport::BlockStarted {
             seq: block_id.parse().unwrap_or(u64::MAX),
             at,
@@ -258,7 +263,7 @@ pub fn engine_report(evidence: &Evidence) -> EngineReport {
         Evidence::Starved { at } => EngineReport::Starved { at },
         Evidence::ProtocolError { line, reason } => EngineReport::ProtocolError { line, reason },
         Evidence::SessionEnded { reason } => EngineReport::SessionEnded { reason },
-    }
+    })
 }
 
 /// How long a stopped engine may take to report its last evidence and exit.
@@ -380,8 +385,13 @@ impl<'a> ChannelThread<'a> {
         let now = now_ms();
         match message {
             EngineMessage::Evidence(session, evidence) => {
+                if let Some(report) = engine_report(&evidence) {
+                    self.machine.engine_report(now, session, &report);
+                }
+            }
+            EngineMessage::Output(session) => {
                 self.machine
-                    .engine_report(now, session, &engine_report(&evidence));
+                    .engine_report(now, session, &EngineReport::Started);
             }
             EngineMessage::Closed(session) => {
                 let Some(engine) = self.engine.take_if(|e| e.session == session) else {
@@ -472,8 +482,9 @@ impl<'a> ChannelThread<'a> {
         while let Some(left) = until.checked_duration_since(std::time::Instant::now()) {
             match self.messages_rx.recv_timeout(left) {
                 Ok(EngineMessage::Evidence(s, evidence)) if s == session => {
-                    self.machine
-                        .engine_report(now_ms(), s, &engine_report(&evidence));
+                    if let Some(report) = engine_report(&evidence) {
+                        self.machine.engine_report(now_ms(), s, &report);
+                    }
                 }
                 Ok(EngineMessage::Closed(s)) if s == session => break,
                 Ok(_) => {}

@@ -21,8 +21,28 @@ use crate::engine::protocol::{Control, Evidence};
 #[derive(Debug)]
 pub enum EngineMessage {
     Evidence(SessionId, Evidence),
+    /// The first bytes of output arrived: the engine is on the air (MGR-011).
+    Output(SessionId),
     /// stderr reached EOF: the process is exiting or gone.
     Closed(SessionId),
+}
+
+/// The engine's stdout, announcing its first bytes once.
+struct Announced<R> {
+    inner: R,
+    first: Option<Box<dyn FnOnce() + Send>>,
+}
+
+impl<R: std::io::Read> std::io::Read for Announced<R> {
+    fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buffer)?;
+        if n > 0 {
+            if let Some(first) = self.first.take() {
+                first();
+            }
+        }
+        Ok(n)
+    }
 }
 
 /// A running engine; dropping it stops the process (stdin EOF, SIGTERM, then SIGKILL).
@@ -61,11 +81,18 @@ impl EngineProcess {
         let stdout = child.stdout.take().expect("piped stdout");
         let stderr = child.stderr.take().expect("piped stderr");
         let stdin = child.stdin.take();
+        let output = messages.clone();
         std::thread::Builder::new()
             .name(format!("ts-{channel}"))
             .spawn(move || {
                 let fd = stdout.as_raw_fd();
-                pump_packets(stdout, Some(fd), &fanout)
+                let announced = Announced {
+                    inner: stdout,
+                    first: Some(Box::new(move || {
+                        let _ = output.send(EngineMessage::Output(session));
+                    })),
+                };
+                pump_packets(announced, Some(fd), &fanout)
             })?;
         let name = channel.to_string();
         std::thread::Builder::new()
