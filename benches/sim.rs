@@ -4,6 +4,10 @@
 
 use std::time::Instant;
 
+/// The same allocator as the `retrovue` binary, so this measures what ships.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use chrono::NaiveDate;
 use retrovue_core::generate::generate_lineup;
 use retrovue_core::lineup::parse_lineup;

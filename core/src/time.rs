@@ -4,8 +4,8 @@
 //! boundaries) come from the channel's local wall time.
 
 use chrono::{
-    DateTime, Duration, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, Offset, TimeZone,
-    Timelike, Utc,
+    DateTime, Datelike, Duration, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, Offset,
+    TimeZone, Timelike, Utc,
 };
 use chrono_tz::Tz;
 
@@ -158,16 +158,58 @@ pub fn utc_datetime(t: UtcMs) -> DateTime<Utc> {
 /// RFC 3339 UTC with a `Z`; milliseconds only when they are not zero.
 pub fn fmt_utc(t: UtcMs) -> String {
     let dt = utc_datetime(t);
-    if t.rem_euclid(1000) == 0 {
-        dt.format("%Y-%m-%dT%H:%M:%SZ").to_string()
-    } else {
-        dt.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+    let millis = t.rem_euclid(1000);
+    if !(0..=9999).contains(&dt.year()) {
+        // Outside four-digit years chrono's `%Y` adds a sign: keep its exact spelling.
+        return if millis == 0 {
+            dt.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+        } else {
+            dt.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+        };
     }
+    // Written digit by digit (this is hot: every instant of every report and listing); the
+    // same text as the `%Y-%m-%dT%H:%M:%S[%.3f]Z` format.
+    let mut out = String::with_capacity(24);
+    push_digits(&mut out, dt.year() as u32, 4);
+    out.push('-');
+    push_digits(&mut out, dt.month(), 2);
+    out.push('-');
+    push_digits(&mut out, dt.day(), 2);
+    out.push('T');
+    push_digits(&mut out, dt.hour(), 2);
+    out.push(':');
+    push_digits(&mut out, dt.minute(), 2);
+    out.push(':');
+    push_digits(&mut out, dt.second(), 2);
+    if millis != 0 {
+        out.push('.');
+        push_digits(&mut out, millis as u32, 3);
+    }
+    out.push('Z');
+    out
 }
 
 /// XMLTV time: `YYYYMMDDHHMMSS +0000`.
 pub fn fmt_xmltv(t: UtcMs) -> String {
-    utc_datetime(t).format("%Y%m%d%H%M%S +0000").to_string()
+    let dt = utc_datetime(t);
+    if !(0..=9999).contains(&dt.year()) {
+        return dt.format("%Y%m%d%H%M%S +0000").to_string();
+    }
+    let mut out = String::with_capacity(20);
+    push_digits(&mut out, dt.year() as u32, 4);
+    for field in [dt.month(), dt.day(), dt.hour(), dt.minute(), dt.second()] {
+        push_digits(&mut out, field, 2);
+    }
+    out.push_str(" +0000");
+    out
+}
+
+/// Append the last `width` decimal digits of `value`, zero-padded.
+fn push_digits(out: &mut String, value: u32, width: u32) {
+    for k in (0..width).rev() {
+        let digit = (value / 10u32.pow(k)) % 10;
+        out.push(char::from(b'0' + digit as u8));
+    }
 }
 
 /// Parse an RFC 3339 instant into milliseconds.
@@ -289,6 +331,41 @@ mod tests {
         assert_eq!(fmt_utc(t), "2026-03-08T07:30:00Z"); // 03:30 EDT
         let repeated = clock.anchor(NaiveDate::from_ymd_opt(2026, 11, 1).unwrap(), 90);
         assert_eq!(fmt_utc(repeated), "2026-11-01T05:30:00Z"); // 01:30 EDT, the earlier one
+    }
+
+    #[test]
+    fn utc_and_xmltv_text_match_the_chrono_formats() {
+        // The hand-written formatters must spell every instant exactly as the formats did.
+        let mut instants = vec![
+            0,
+            1,
+            999,
+            1_000,
+            -1,
+            -1_000,
+            -86_400_001,
+            253_402_300_799_999,
+        ];
+        instants.extend([253_402_300_800_000, -62_167_219_200_001, 1_772_445_600_123]);
+        let mut t: i64 = -62_000_000_000_000;
+        while t < 250_000_000_000_000 {
+            instants.push(t);
+            t += 7_777_777_777_777 / 13 + 123;
+        }
+        for t in instants {
+            let dt = utc_datetime(t);
+            let utc = if t.rem_euclid(1000) == 0 {
+                dt.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+            } else {
+                dt.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+            };
+            assert_eq!(fmt_utc(t), utc, "at {t}");
+            assert_eq!(
+                fmt_xmltv(t),
+                dt.format("%Y%m%d%H%M%S +0000").to_string(),
+                "at {t}"
+            );
+        }
     }
 
     #[test]

@@ -592,6 +592,14 @@ impl World<'_> {
                 after: state,
                 first_event,
             });
+            if ch.days.len() == 1 {
+                // Size the run's playlog and as-run from the first day, once: growing them
+                // step by step costs a fresh copy (and fresh pages) each time.
+                let run_days = (self.last_date - self.config.start).num_days().max(0) as usize + 1;
+                let per_day = ch.playlog.len() + 16;
+                ch.playlog.reserve(per_day * run_days * 9 / 8);
+                ch.asrun.reserve(per_day * run_days);
+            }
             self.keeper.handle_days_built(id, date);
             if date == self.last_date {
                 let last = &ch.days.last().expect("just built").day;
