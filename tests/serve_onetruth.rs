@@ -626,3 +626,63 @@ fn an_engine_that_cannot_start_is_answered_503_with_its_reason_within_3_s() {
     });
     eventually(5, "no engine left", || children(daemon.pid()).is_empty());
 }
+
+#[test]
+fn a_full_channel_and_a_busy_server_answer_503_and_give_places_back() {
+    // contract: DAEMON-013
+    let daemon = Daemon::start(&[
+        "--engine",
+        "synthetic",
+        "--max-viewers-per-channel",
+        "1",
+        "--max-connections",
+        "3",
+    ]);
+    let mut first = Viewer::tune(&daemon.addr, "retro-one");
+    assert_eq!(first.status, 200, "{}", first.head);
+    first.read_at_least(1_000);
+    // The channel is full: refused without touching its engine.
+    let (status, body) = daemon.get("/channel/retro-one.ts");
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("full"), "{body}");
+    // Another channel still admits one.
+    let mut second = Viewer::tune(&daemon.addr, "movie-one");
+    assert_eq!(second.status, 200, "{}", second.head);
+    second.read_at_least(1_000);
+    let mut third = Viewer::tune(&daemon.addr, "toon-town");
+    assert_eq!(third.status, 200, "{}", third.head);
+    third.read_at_least(1_000);
+    // Three streams hold the three places: any further request is "busy".
+    let (status, body) = daemon.get("/healthz");
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("busy"), "{body}");
+    // Places come back when streams end.
+    drop(third);
+    eventually(10, "a connection place given back", || {
+        daemon.get("/healthz").0 == 200
+    });
+    drop(first);
+    eventually(10, "the channel's place given back", || {
+        let again = Viewer::tune(&daemon.addr, "retro-one");
+        again.status == 200
+    });
+}
+
+#[test]
+fn repeated_notices_of_one_kind_are_held_back() {
+    // contract: DAEMON-014
+    let dir = TempDir::new("rv-onetruth-engine-");
+    let engine = dir.path.join("broken-engine");
+    std::fs::write(&engine, "#!/bin/sh\nexit 3\n").unwrap();
+    std::fs::set_permissions(&engine, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let daemon = Daemon::start(&["--engine", engine.to_str().unwrap()]);
+    for _ in 0..4 {
+        assert_eq!(daemon.get("/channel/retro-one.ts").0, 503);
+    }
+    // Give the log a moment to arrive, then count: one line, not four.
+    eventually(5, "the first failure logged", || {
+        daemon.log_count("failed: engine exited on its own") >= 1
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(daemon.log_count("failed: engine exited on its own"), 1);
+}

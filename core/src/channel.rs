@@ -119,6 +119,20 @@ impl ChannelNotice {
         }
     }
 
+    /// What kind of notice this is, for rate-limiting repeats in the log.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ChannelNotice::Manager(Notice::PlaylogShort { .. }) => "playlog_short",
+            ChannelNotice::Manager(Notice::EngineFailed { .. }) => "engine_failed",
+            ChannelNotice::Manager(Notice::GaveUp { .. }) => "gave_up",
+            ChannelNotice::SegmentErrored { .. } => "segment_errored",
+            ChannelNotice::SegmentSkipped { .. } => "segment_skipped",
+            ChannelNotice::Starved { .. } => "starved",
+            ChannelNotice::ProtocolError { .. } => "protocol_error",
+            ChannelNotice::UnknownSegment { .. } => "unknown_segment",
+        }
+    }
+
     /// One line for the log (the driver prefixes the channel).
     pub fn describe(&self) -> String {
         match self {

@@ -35,6 +35,12 @@ pub struct ServeArgs {
     /// Stream chunks a viewer may have queued before it is dropped as too slow.
     #[arg(long, default_value_t = 512)]
     pub viewer_queue: usize,
+    /// Requests served at once (each stream holds one); past it a 503 "server busy".
+    #[arg(long, default_value_t = runtime::DEFAULT_MAX_CONNECTIONS)]
+    pub max_connections: usize,
+    /// Viewers one channel admits at once; past it a 503 "channel is full".
+    #[arg(long, default_value_t = runtime::DEFAULT_MAX_VIEWERS_PER_CHANNEL)]
+    pub max_viewers_per_channel: usize,
     /// Start the daemon's clock at this instant (RFC 3339, e.g. 2026-03-02T11:59:30Z) and run it
     /// at real speed: keeper thresholds, join times and as-run use it (DAEMON-008).
     #[arg(long)]
@@ -108,6 +114,8 @@ pub fn run(args: ServeArgs, global: &Global) -> AppResult<()> {
         },
         horizon: HorizonConfig::default(),
         viewer_queue_chunks: args.viewer_queue,
+        max_connections: args.max_connections,
+        max_viewers_per_channel: args.max_viewers_per_channel,
     };
     if let Some(start) = clock_start {
         crate::clock::start_at(start);

@@ -157,14 +157,38 @@ pub fn serve(server: &Server, shared: &Arc<Shared>, stop: &Arc<AtomicBool>) {
                 continue;
             }
         };
-        let shared = Arc::clone(shared);
+        // DAEMON-013: a bounded number of request threads; past it a short 503 from here.
+        let serving = shared.connections.fetch_add(1, Ordering::SeqCst);
+        if serving >= shared.max_connections {
+            shared.connections.fetch_sub(1, Ordering::SeqCst);
+            log::warn!(
+                "http: {serving} requests in progress (--max-connections): refusing {}",
+                request.url()
+            );
+            let _ = request.respond(text(
+                503,
+                &format!("503 server busy: {serving} requests in progress"),
+            ));
+            continue;
+        }
+        // Given back when the request is done, even by a panic or a failed spawn.
+        let slot = Connection(Arc::clone(shared));
         let spawned = std::thread::Builder::new()
             .name("http".into())
             .stack_size(256 * 1024)
-            .spawn(move || handle(request, &shared));
+            .spawn(move || handle(request, &slot.0));
         if let Err(e) = spawned {
             log::error!("http: cannot start a request thread: {e}");
         }
+    }
+}
+
+/// One of the daemon's request places (DAEMON-013).
+struct Connection(Arc<Shared>);
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        self.0.connections.fetch_sub(1, Ordering::SeqCst);
     }
 }
 

@@ -11,7 +11,9 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender};
-use retrovue_core::channel::{ChannelAction, ChannelMachine, EngineReport, Severity};
+use retrovue_core::channel::{
+    ChannelAction, ChannelMachine, ChannelNotice, EngineReport, Severity,
+};
 use retrovue_core::engine::{Block, EngineExit};
 use retrovue_core::manager::{Answer, PlaylogSource, SessionId, ViewerId};
 use retrovue_core::model::{PlaylogEvent, UtcMs};
@@ -55,11 +57,32 @@ pub struct ViewerStream {
     pub viewer: ViewerId,
     pub chunks: Receiver<Chunk>,
     inputs: Sender<Input>,
+    _seat: Seat,
 }
 
 impl Drop for ViewerStream {
     fn drop(&mut self) {
         let _ = self.inputs.send(Input::Left(self.viewer));
+    }
+}
+
+/// One of a channel's viewer places (DAEMON-013), given back when dropped.
+struct Seat(Arc<Shared>, String);
+
+impl Seat {
+    fn take(shared: &Arc<Shared>, channel: &str) -> Option<Seat> {
+        let admitted = &shared.metrics.channel(channel).admitted;
+        let cap = shared.max_viewers_per_channel as i64;
+        let taken = admitted.fetch_update(ORDER, ORDER, |n| (n < cap).then_some(n + 1));
+        taken
+            .is_ok()
+            .then(|| Seat(Arc::clone(shared), channel.to_string()))
+    }
+}
+
+impl Drop for Seat {
+    fn drop(&mut self) {
+        self.0.metrics.channel(&self.1).admitted.fetch_sub(1, ORDER);
     }
 }
 
@@ -77,6 +100,19 @@ impl Registry {
         if shared.channel(channel).is_none() {
             return Err(Answer::NotFound);
         }
+        let Some(seat) = Seat::take(shared, channel) else {
+            ChannelMetrics::add(&shared.metrics.channel(channel).refused_full, 1);
+            log::warn!(
+                "channel {channel}: full ({} viewers, --max-viewers-per-channel): tune-in refused",
+                shared.max_viewers_per_channel
+            );
+            return Err(Answer::Unavailable {
+                reason: format!(
+                    "channel is full ({} viewers)",
+                    shared.max_viewers_per_channel
+                ),
+            });
+        };
         let registry = &shared.registry;
         let viewer = shared.new_viewer_id();
         let (queue, chunks) = crossbeam_channel::bounded(shared.viewer_queue_chunks);
@@ -109,6 +145,7 @@ impl Registry {
                 viewer,
                 chunks,
                 inputs,
+                _seat: seat,
             }),
             Ok(other) => Err(other),
             Err(_) => Err(Answer::Unavailable {
@@ -282,6 +319,9 @@ struct ChannelThread<'a> {
     pending: BTreeMap<ViewerId, (Sender<Chunk>, Sender<Answer>)>,
     metrics: &'a ChannelMetrics,
 }
+
+/// Repeats of one notice kind within this window are counted instead of logged.
+const REPEAT_WINDOW: Duration = Duration::from_secs(60);
 
 impl<'a> ChannelThread<'a> {
     fn new(
@@ -460,15 +500,46 @@ impl<'a> ChannelThread<'a> {
                         let _ = sender.send(record);
                     }
                 }
-                ChannelAction::Notice(notice) => {
-                    let level = match notice.severity() {
-                        Severity::Debug => log::Level::Debug,
-                        Severity::Info => log::Level::Info,
-                        Severity::Warn => log::Level::Warn,
-                    };
-                    log::log!(level, "channel {}: {}", self.id, notice.describe());
-                }
+                ChannelAction::Notice(notice) => self.log_notice(&notice),
             }
+        }
+    }
+
+    /// Log a notice at its severity; repeats of one kind within a minute are counted, not
+    /// logged, and the next one logged says how many were held back (DAEMON-014).
+    fn log_notice(&self, notice: &ChannelNotice) {
+        let level = match notice.severity() {
+            Severity::Debug => log::Level::Debug,
+            Severity::Info => log::Level::Info,
+            Severity::Warn => log::Level::Warn,
+        };
+        let now = std::time::Instant::now();
+        let mut repeats = self
+            .shared
+            .notice_repeats
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let entry = repeats
+            .entry((self.id.clone(), notice.kind()))
+            .or_insert((None, 0));
+        if entry
+            .0
+            .is_some_and(|last| now.duration_since(last) < REPEAT_WINDOW)
+        {
+            entry.1 += 1;
+            return;
+        }
+        let held_back = std::mem::take(&mut entry.1);
+        entry.0 = Some(now);
+        if held_back > 0 {
+            log::log!(
+                level,
+                "channel {}: {} ({held_back} similar held back in the last minute)",
+                self.id,
+                notice.describe()
+            );
+        } else {
+            log::log!(level, "channel {}: {}", self.id, notice.describe());
         }
     }
 

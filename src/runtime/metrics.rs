@@ -14,6 +14,10 @@ pub struct ChannelMetrics {
     pub crashes: AtomicU64,
     pub bytes_out: AtomicU64,
     pub dropped_viewers: AtomicU64,
+    /// Viewers admitted and not gone (the cap's count, DAEMON-013).
+    pub admitted: AtomicI64,
+    /// Tune-ins refused because the channel was full.
+    pub refused_full: AtomicU64,
 }
 
 impl ChannelMetrics {

@@ -48,7 +48,19 @@ pub struct ServeConfig {
     pub horizon: HorizonConfig,
     /// Chunks a viewer may have queued before it is dropped (DAEMON-005).
     pub viewer_queue_chunks: usize,
+    /// Requests served at once (one thread each; a stream holds its thread) (DAEMON-013).
+    pub max_connections: usize,
+    /// Viewers one channel admits at once (DAEMON-013).
+    pub max_viewers_per_channel: usize,
 }
+
+/// Defaults of the caps (DAEMON-013): well above what one box feeds (1,000 viewers at 8 Mbit/s
+/// was measured), low enough that a flood cannot exhaust threads or memory.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 4_096;
+pub const DEFAULT_MAX_VIEWERS_PER_CHANNEL: usize = 2_048;
+
+/// See `Shared::notice_repeats`.
+pub type NoticeRepeats = Mutex<BTreeMap<(String, &'static str), (Option<std::time::Instant>, u64)>>;
 
 /// What the HTTP side reads of one channel's schedule; replaced whole by the keeper thread.
 #[derive(Debug, Clone, Default)]
@@ -83,6 +95,13 @@ pub struct Shared {
     pub engine: EngineSpec,
     pub manager: ManagerConfig,
     pub viewer_queue_chunks: usize,
+    pub max_connections: usize,
+    pub max_viewers_per_channel: usize,
+    /// Requests being served now (DAEMON-013).
+    pub connections: std::sync::atomic::AtomicUsize,
+    /// Per (channel, notice kind): when one was last logged, how many held back since
+    /// (DAEMON-014). Shared, so a channel's threads over time count together.
+    pub notice_repeats: NoticeRepeats,
     asrun: Mutex<Option<Sender<AsRunRecord>>>,
     next_viewer: AtomicU64,
     pub bound: Mutex<String>,
@@ -117,6 +136,10 @@ impl Shared {
             engine: config.engine.clone(),
             manager: config.manager.clone(),
             viewer_queue_chunks: config.viewer_queue_chunks.max(1),
+            max_connections: config.max_connections.max(1),
+            max_viewers_per_channel: config.max_viewers_per_channel.max(1),
+            connections: std::sync::atomic::AtomicUsize::new(0),
+            notice_repeats: Mutex::new(BTreeMap::new()),
             asrun: Mutex::new(Some(asrun)),
             next_viewer: AtomicU64::new(1),
             bound: Mutex::new(String::new()),
