@@ -1,15 +1,76 @@
-//! The synthetic playout engine as a real process: protocol, evidence and an MPEG-TS that
-//! ffprobe recognises (contracts/engine-protocol.md).
+//! The synthetic playout engine as a real process: protocol, evidence and an H.264/AAC MPEG-TS
+//! that ffprobe recognises and ffmpeg decodes (contracts/engine-protocol.md).
+
+#[path = "support/ts_check.rs"]
+mod ts_check;
 
 use std::io::{Read, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use retrovue::engine::h264::{Encoder, Picture, Ycbcr};
 use retrovue::engine::protocol::{Block, Control, Evidence, Segment};
+use retrovue::engine::ts;
 
 const ENGINE: &str = env!("CARGO_BIN_EXE_retrovue-engine-synthetic");
+
+/// The ffmpeg-based checks take turns (as in tests/engine_ffmpeg.rs), so the real-time engine
+/// they examine is not starved by a parallel decoder on a small machine.
+static REAL_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    REAL_TIME
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("rv-engine-syn-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Runs `program` with `args`, feeding `input` on stdin; returns (success, stdout, stderr).
+fn run_with_input(program: &str, args: &[&str], input: &[u8]) -> (bool, Vec<u8>, String) {
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("run {program}: {e}"));
+    let mut stdin = child.stdin.take().expect("stdin");
+    let input = input.to_vec();
+    let writer = thread::spawn(move || {
+        let _ = stdin.write_all(&input);
+    });
+    let output = child.wait_with_output().expect("wait");
+    writer.join().expect("stdin writer");
+    (
+        output.status.success(),
+        output.stdout,
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// Decodes the video of `path` (first `frames` pictures) to raw 8-bit Y'CbCr 4:2:0.
+fn decode_yuv(path: &Path, frames: usize) -> Vec<u8> {
+    let output = Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(path)
+        .args(["-frames:v", &frames.to_string()])
+        .args(["-pix_fmt", "yuv420p", "-f", "rawvideo", "-"])
+        .output()
+        .expect("run ffmpeg");
+    assert!(
+        output.status.success() && output.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output.stdout
+}
 
 fn ensure_ffmpeg() {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/ensure-ffmpeg.sh");
@@ -92,15 +153,50 @@ fn start_line(join_at: i64, blocks: Vec<Block>) -> String {
 }
 
 fn ffprobe(path: &Path, entries: &str) -> String {
-    let output = Command::new("ffprobe")
-        .args([
-            "-v",
-            "error",
+    ffprobe_args(path, &["-show_entries", entries, "-of", "default=nw=1"])
+}
+
+/// `entries` of the selected streams (`v` or `a`) as `key=value` lines.
+fn ffprobe_stream(path: &Path, select: &str, entries: &str) -> String {
+    ffprobe_args(
+        path,
+        &[
+            "-select_streams",
+            select,
             "-show_entries",
             entries,
             "-of",
             "default=nw=1",
-        ])
+        ],
+    )
+}
+
+/// `packet=pts,flags` of the selected streams as (pts, keyframe) pairs, in stream order.
+fn ffprobe_packets(path: &Path, select: &str) -> Vec<(u64, bool)> {
+    let text = ffprobe_args(
+        path,
+        &[
+            "-select_streams",
+            select,
+            "-show_entries",
+            "packet=pts,flags",
+            "-of",
+            "csv=p=0",
+        ],
+    );
+    text.lines()
+        .filter(|line| !line.trim().is_empty())
+        .map(|line| {
+            let (pts, flags) = line.split_once(',').expect("pts,flags");
+            (pts.parse().expect("pts"), flags.starts_with('K'))
+        })
+        .collect()
+}
+
+fn ffprobe_args(path: &Path, args: &[&str]) -> String {
+    let output = Command::new("ffprobe")
+        .args(["-v", "error"])
+        .args(args)
         .arg(path)
         .output()
         .expect("run ffprobe");
@@ -116,7 +212,7 @@ fn ffprobe(path: &Path, entries: &str) -> String {
 // contract: ENGINE-004
 // contract: ENGINE-010
 #[test]
-fn ffprobe_recognises_mpegts_with_video_and_audio() {
+fn ffprobe_recognises_mpegts_with_h264_and_aac_and_the_bars_decode_exactly() {
     ensure_ffmpeg();
     let join = now_ms();
     let block = Block {
@@ -153,26 +249,36 @@ fn ffprobe_recognises_mpegts_with_video_and_audio() {
         bytes.chunks(188).all(|p| p[0] == 0x47),
         "every packet starts with the sync byte"
     );
-    let dir = std::env::temp_dir().join(format!("rv-engine-syn-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = temp_dir("probe");
     let path = dir.join("out.ts");
     std::fs::write(&path, &bytes).unwrap();
+    let _turn = one_at_a_time();
     let format = ffprobe(&path, "format=format_name");
     assert!(format.contains("format_name=mpegts"), "{format}");
-    let streams = ffprobe(&path, "stream=codec_type,codec_name,width,height");
-    assert!(
-        streams.contains("codec_type=video") && streams.contains("codec_name=mpeg1video"),
-        "{streams}"
+    let video = ffprobe_stream(
+        &path,
+        "v",
+        "stream=codec_name,profile,width,height,r_frame_rate",
     );
-    assert!(
-        streams.contains("width=640") && streams.contains("height=360"),
-        "{streams}"
-    );
-    assert!(
-        streams.contains("codec_type=audio") && streams.contains("codec_name=mp2"),
-        "{streams}"
-    );
-    // The pictures decode without errors.
+    for expected in [
+        "codec_name=h264",
+        "profile=Constrained Baseline",
+        "width=1280",
+        "height=720",
+        "r_frame_rate=30/1",
+    ] {
+        assert!(video.contains(expected), "{expected} in {video}");
+    }
+    let audio = ffprobe_stream(&path, "a", "stream=codec_name,profile,sample_rate,channels");
+    for expected in [
+        "codec_name=aac",
+        "profile=LC",
+        "sample_rate=48000",
+        "channels=2",
+    ] {
+        assert!(audio.contains(expected), "{expected} in {audio}");
+    }
+    // Video and audio decode without errors.
     let decode = Command::new("ffmpeg")
         .args(["-v", "error", "-i"])
         .arg(&path)
@@ -184,6 +290,15 @@ fn ffprobe_recognises_mpegts_with_video_and_audio() {
         "{}",
         String::from_utf8_lossy(&decode.stderr)
     );
+    // The first picture is the bars exactly (limited-range luma of the first two bars) with the
+    // white square at column 0 of the third macroblock row from the bottom.
+    let frame = decode_yuv(&path, 1);
+    assert_eq!(frame.len(), 1280 * 720 * 3 / 2);
+    let luma = |x: usize, y: usize| frame[y * 1280 + x];
+    assert_eq!((luma(8, 8), luma(8, 700)), (180, 180), "first bar");
+    assert_eq!(luma(200, 360), 162, "second bar");
+    assert_eq!(luma(8, 42 * 16 + 8), 235, "moving square");
+    assert_eq!(luma(24, 42 * 16 + 8), 180, "beside the square");
     std::fs::remove_dir_all(&dir).ok();
 }
 
@@ -364,6 +479,177 @@ fn output_is_stamped_on_the_utc_playhead_of_join_at() {
         ts::wrap_add(ts::utc_90khz(join), 18_000),
         "first video PTS"
     );
+}
+
+// contract: ENGINE-004
+// contract: ENGINE-010
+// contract: ENGINE-020
+#[test]
+fn keyframes_start_every_segment_and_come_every_two_seconds_and_audio_is_continuous() {
+    ensure_ffmpeg();
+    // A fixed join far from now: every stamp is predictable from it (ENGINE-012).
+    let join = 1_500_000_000_000;
+    let block = Block {
+        id: "b1".into(),
+        start: join - 2_000,
+        end: join + 60_000,
+        segments: vec![
+            segment(
+                "a",
+                "content",
+                Some("synthetic:x"),
+                join - 2_000,
+                join + 500,
+            ),
+            segment(
+                "b",
+                "commercial",
+                Some("synthetic:y"),
+                join + 500,
+                join + 1_000,
+            ),
+            segment(
+                "c",
+                "promo",
+                Some("synthetic:z"),
+                join + 1_000,
+                join + 60_000,
+            ),
+        ],
+    };
+    let (bytes, _, code) = run_engine(
+        &[],
+        &[start_line(join, vec![block])],
+        Duration::from_millis(4_000),
+        true,
+    );
+    assert_eq!(code, 0);
+    let report = ts_check::check(&bytes);
+    assert!(report.ok(), "{:?}", report.problems);
+    let dir = temp_dir("keys");
+    let path = dir.join("out.ts");
+    std::fs::write(&path, &bytes).unwrap();
+    let _turn = one_at_a_time();
+
+    // Pictures are presented at join + n/30 s + 200 ms; keyframes at join (session start),
+    // +500 ms and +1000 ms (segment starts), then every 2 s: +3000 ms.
+    let first_pts = ts::wrap_add(ts::utc_90khz(join), 18_000);
+    let video = ffprobe_packets(&path, "v");
+    assert!(video.len() >= 90, "only {} pictures", video.len());
+    let keys: Vec<u64> = video
+        .iter()
+        .filter(|(_, key)| *key)
+        .map(|(pts, _)| (pts + ts::TIMESTAMP_WRAP - first_pts) % ts::TIMESTAMP_WRAP)
+        .collect();
+    assert_eq!(
+        &keys[..4],
+        &[0, 45_000, 90_000, 270_000],
+        "keyframe PTS after join"
+    );
+    for pair in video.windows(2) {
+        assert_eq!(pair[1].0 - pair[0].0, 3_000, "one picture every 1/30 s");
+    }
+    let mut since_key = 0;
+    for (_, key) in &video {
+        since_key = if *key { 0 } else { since_key + 1 };
+        assert!(since_key < 60, "a keyframe at least every 2 s");
+    }
+
+    // Audio: one AAC frame every 1024 samples at 48 kHz, no gaps, from the join on.
+    let audio = ffprobe_packets(&path, "a");
+    assert!(audio.len() > 150, "only {} audio frames", audio.len());
+    assert_eq!(audio[0].0, first_pts, "audio starts with the video");
+    for pair in audio.windows(2) {
+        assert_eq!(pair[1].0 - pair[0].0, 1_920, "1024 samples at 48 kHz");
+    }
+
+    // Each segment's first picture shows its colour: the promo's green at +1000 ms (frame 30).
+    let frames = decode_yuv(&path, 31);
+    let size = 1280 * 720 * 3 / 2;
+    let promo = &frames[30 * size..31 * size];
+    let (y, cb, cr) = (promo[0], promo[1280 * 720], promo[1280 * 720 + 640 * 360]);
+    assert_eq!((y, cb, cr), (145, 54, 34), "promo green");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+// contract: ENGINE-010
+#[test]
+fn the_h264_writer_decodes_to_exactly_the_pictures_it_was_given() {
+    ensure_ffmpeg();
+    // 8x6 macroblocks: every coding (raw, vertical, horizontal, skip) and changes between
+    // pictures that are not keyframes.
+    let (columns, rows) = (8u32, 6u32);
+    let colour = |n: u32| {
+        Ycbcr(
+            16 + (n * 37 % 219) as u8,
+            40 + (n * 23 % 180) as u8,
+            200 - n as u8,
+        )
+    };
+    let pictures: Vec<Picture> = (0..12u32)
+        .map(|frame| {
+            Picture::new(columns, rows, move |column, row| {
+                if row == 2 && column == frame % columns {
+                    colour(99)
+                } else if frame >= 6 && row >= 4 {
+                    colour(column / 2 + frame)
+                } else {
+                    colour(column / 3 + row / 2)
+                }
+            })
+        })
+        .collect();
+    let mut encoder = Encoder::new(columns, rows, 25);
+    let mut stream = Vec::new();
+    for (n, picture) in pictures.iter().enumerate() {
+        stream.extend(encoder.encode(picture, n % 5 == 0));
+    }
+    let _turn = one_at_a_time();
+    let (ok, _, errors) = run_with_input(
+        "ffprobe",
+        &[
+            "-v",
+            "error",
+            "-f",
+            "h264",
+            "-show_entries",
+            "stream=codec_name,profile,width,height,r_frame_rate",
+            "-of",
+            "default=nw=1",
+            "-",
+        ],
+        &stream,
+    );
+    assert!(ok, "{errors}");
+    let (ok, raw, errors) = run_with_input(
+        "ffmpeg",
+        &[
+            "-v", "error", "-f", "h264", "-i", "-", "-pix_fmt", "yuv420p", "-f", "rawvideo", "-",
+        ],
+        &stream,
+    );
+    assert!(ok && errors.is_empty(), "{errors}");
+    let (width, height) = ((columns * 16) as usize, (rows * 16) as usize);
+    let size = width * height * 3 / 2;
+    assert_eq!(raw.len(), size * pictures.len(), "every picture decoded");
+    for (n, picture) in pictures.iter().enumerate() {
+        let frame = &raw[n * size..(n + 1) * size];
+        for y in 0..height {
+            for x in 0..width {
+                let Ycbcr(luma, cb, cr) = picture.at((x / 16) as u32, (y / 16) as u32);
+                let chroma = (y / 2) * (width / 2) + x / 2;
+                assert_eq!(
+                    (
+                        frame[y * width + x],
+                        frame[width * height + chroma],
+                        frame[width * height * 5 / 4 + chroma]
+                    ),
+                    (luma, cb, cr),
+                    "picture {n} at ({x}, {y})"
+                );
+            }
+        }
+    }
 }
 
 #[test]

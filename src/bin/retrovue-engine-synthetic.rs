@@ -1,5 +1,5 @@
 //! `retrovue-engine-synthetic [--bitrate BITS]`: the dependency-free playout engine. Speaks the
-//! engine protocol (contracts/engine-protocol.md) and emits MPEG-1 colour bars and silence.
+//! engine protocol (contracts/engine-protocol.md) and emits H.264 colour bars and AAC silence.
 
 use retrovue::engine::synthetic::{SyntheticRenderer, DEFAULT_BITRATE, MIN_BITRATE};
 

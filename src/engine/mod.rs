@@ -1,9 +1,10 @@
-//! Playout engines (RUNTIME §3, contracts/engine-protocol.md): the protocol types, MPEG-TS and
-//! MPEG-1 writers, the playhead timeline, and the control loop shared by the engine binaries
+//! Playout engines (RUNTIME §3, contracts/engine-protocol.md): the protocol types, MPEG-TS,
+//! H.264 and AAC writers, the playhead timeline, and the control loop shared by the engine binaries
 //! `retrovue-engine-synthetic` and `retrovue-engine-ffmpeg`.
 
+pub mod aac;
 pub mod ffmpeg;
-pub mod mpeg1;
+pub mod h264;
 pub mod protocol;
 pub mod synthetic;
 pub mod timeline;
