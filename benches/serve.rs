@@ -25,6 +25,13 @@ impl Daemon {
         let mut child = Command::new(env!("CARGO_BIN_EXE_retrovue"))
             .args(["serve", "--bind", "127.0.0.1:0", "-q"])
             .args(args)
+            // The default engine is ffmpeg when installed (DAEMON-011); these runs want the
+            // synthetic one unless they name another.
+            .args(if args.contains(&"--engine") {
+                &[][..]
+            } else {
+                &["--engine", "synthetic"][..]
+            })
             .env("RETROVUE_HOME", &home)
             .env_remove("RETROVUE_DATABASE_URL")
             .stdin(Stdio::null())

@@ -9,7 +9,8 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
     let cli = retrovue::cli::Cli::parse();
-    if !matches!(cli.command, retrovue::cli::Command::Serve(_)) {
+    let serve = matches!(cli.command, retrovue::cli::Command::Serve(_));
+    if !serve {
         // A command whose output is piped into `head` should end quietly like any Unix tool,
         // not panic on a closed pipe. The daemon keeps Rust's default (SIGPIPE ignored): a
         // viewer hanging up must only fail that viewer's write.
@@ -18,7 +19,7 @@ fn main() {
             libc::signal(libc::SIGPIPE, libc::SIG_DFL);
         }
     }
-    retrovue::cli::init_logging(&cli.global);
+    retrovue::cli::init_logging(&cli.global, serve);
     if let Err(error) = retrovue::cli::run(cli) {
         eprintln!("error: {error}");
         std::process::exit(error.exit_code());

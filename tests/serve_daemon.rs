@@ -50,6 +50,13 @@ impl Daemon {
             .arg("serve")
             .args(["--bind", "127.0.0.1:0", "--linger-ms", "500"])
             .args(args)
+            // The default engine is ffmpeg when installed (DAEMON-011); these runs want the
+            // synthetic one unless they name another.
+            .args(if args.contains(&"--engine") {
+                &[][..]
+            } else {
+                &["--engine", "synthetic"][..]
+            })
             .env("RETROVUE_HOME", &home.0)
             .env_remove("RETROVUE_DATABASE_URL")
             .env("RUST_LOG", "info")

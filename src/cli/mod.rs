@@ -108,17 +108,15 @@ pub enum Command {
     AsRun(asrun::AsRunCommand),
 }
 
-/// Set up `env_logger` from -v/-q (RUST_LOG still wins when set).
-pub fn init_logging(global: &Global) {
+/// Set up `env_logger` from -v/-q (RUST_LOG still wins when set). CLI-027: the daemon
+/// (`serve_defaults`) says what it does at info by default; other verbs only warn.
+pub fn init_logging(global: &Global, serve_defaults: bool) {
+    const LEVELS: [&str; 4] = ["warn", "info", "debug", "trace"];
     let level = if global.quiet {
         "error"
     } else {
-        match global.verbose {
-            0 => "warn",
-            1 => "info",
-            2 => "debug",
-            _ => "trace",
-        }
+        let step = usize::from(global.verbose) + usize::from(serve_defaults);
+        LEVELS[step.min(LEVELS.len() - 1)]
     };
     let _ = env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(level))
         .format_timestamp_millis()

@@ -9,17 +9,20 @@ use retrovue_core::manager::ManagerConfig;
 
 use crate::cli::Global;
 use crate::error::{AppError, AppResult};
-use crate::runtime::{self, EngineSpec, ServeConfig};
+use crate::runtime::{self, EngineChoice, EngineSpec, ServeConfig};
+
+/// What to do about a missing ffmpeg (DAEMON-012).
+pub const INSTALL_FFMPEG: &str = "install it (apt-get install ffmpeg)";
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Address to listen on (port 0: any free port; the bound address is printed).
-    #[arg(long, default_value = "127.0.0.1:8000")]
+    #[arg(long, env = "RETROVUE_BIND", default_value = "127.0.0.1:8000")]
     pub bind: String,
     /// Playout engine: `synthetic`, `ffmpeg`, or the path of an executable speaking the engine
-    /// protocol.
-    #[arg(long, default_value = "synthetic")]
-    pub engine: String,
+    /// protocol [default: ffmpeg when it is on PATH, otherwise synthetic].
+    #[arg(long)]
+    pub engine: Option<String>,
     /// Extra argument for the engine (repeatable), e.g. `--engine-arg=--bitrate=8000000`.
     #[arg(long = "engine-arg", allow_hyphen_values = true)]
     pub engine_args: Vec<String>,
@@ -76,6 +79,62 @@ pub fn resolve_engine(name: &str) -> AppResult<PathBuf> {
     Ok(path)
 }
 
+/// An executable file: `program` itself when it names a path, else the first `program` in the
+/// directories of PATH (as a child started with that name would find it).
+pub fn find_program(program: &str) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let executable = |path: &Path| {
+        path.metadata()
+            .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+            .unwrap_or(false)
+    };
+    if program.contains('/') {
+        let path = PathBuf::from(program);
+        return executable(&path).then_some(path);
+    }
+    let dirs = std::env::var_os("PATH")?;
+    std::env::split_paths(&dirs)
+        .filter(|dir| !dir.as_os_str().is_empty())
+        .map(|dir| dir.join(program))
+        .find(|path| executable(path))
+}
+
+/// The ffmpeg the ffmpeg engine would run: `--engine-arg=--ffmpeg --engine-arg=PATH`, or
+/// `ffmpeg` from PATH.
+fn ffmpeg_program(engine_args: &[String]) -> &str {
+    engine_args
+        .iter()
+        .position(|a| a == "--ffmpeg")
+        .and_then(|i| engine_args.get(i + 1))
+        .map_or("ffmpeg", String::as_str)
+}
+
+/// DAEMON-011: `--engine` as given, else ffmpeg when it is installed, else synthetic;
+/// DAEMON-012: `--engine ffmpeg` without ffmpeg is refused here.
+pub fn choose_engine(
+    engine: Option<&str>,
+    engine_args: &[String],
+) -> AppResult<(PathBuf, EngineChoice)> {
+    let ffmpeg = find_program(ffmpeg_program(engine_args));
+    match engine {
+        Some("ffmpeg") if ffmpeg.is_none() => Err(AppError::bad(format!(
+            "--engine ffmpeg: {} is not on PATH: {INSTALL_FFMPEG}",
+            ffmpeg_program(engine_args)
+        ))),
+        Some(name) => Ok((
+            resolve_engine(name)?,
+            EngineChoice::Explicit(name.to_string()),
+        )),
+        None => match ffmpeg {
+            Some(found) => Ok((
+                resolve_engine("ffmpeg")?,
+                EngineChoice::DefaultFfmpeg(found),
+            )),
+            None => Ok((resolve_engine("synthetic")?, EngineChoice::DefaultSynthetic)),
+        },
+    }
+}
+
 pub fn run(args: ServeArgs, global: &Global) -> AppResult<()> {
     if args.linger_ms < 0 {
         return Err(AppError::bad(format!(
@@ -97,7 +156,7 @@ pub fn run(args: ServeArgs, global: &Global) -> AppResult<()> {
         })?),
         None => None,
     };
-    let program = resolve_engine(&args.engine)?;
+    let (program, engine_choice) = choose_engine(args.engine.as_deref(), &args.engine_args)?;
     let db_url = crate::store::resolve_url(global.db.as_deref())?;
     let config = ServeConfig {
         bind: args.bind,
@@ -106,6 +165,7 @@ pub fn run(args: ServeArgs, global: &Global) -> AppResult<()> {
             program,
             args: args.engine_args,
         },
+        engine_choice,
         lineup: args.lineup,
         build: !args.no_build,
         manager: ManagerConfig {

@@ -45,6 +45,8 @@ pub fn serve_stream(request: Request, shared: &Arc<Shared>, channel: &str, head:
         Ok(stream) => stream,
         Err(answer) => {
             let (status, body) = refusal(&answer, channel);
+            // DAEMON-012: every refusal is said in the log, not only to the viewer.
+            log::warn!("tune-in {channel:?}: refused: {body}");
             let _ = request.respond(text(status, &body));
             return;
         }

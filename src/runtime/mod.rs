@@ -35,12 +35,39 @@ pub struct EngineSpec {
     pub args: Vec<String>,
 }
 
+/// How `serve` chose its engine (DAEMON-011), for the start-up log and the refusal (DAEMON-012).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EngineChoice {
+    /// `--engine NAME`, used as given.
+    Explicit(String),
+    /// No `--engine`, and ffmpeg was found at this path.
+    DefaultFfmpeg(PathBuf),
+    /// No `--engine`, and no ffmpeg on PATH: refused for a catalog with files.
+    DefaultSynthetic,
+}
+
+impl EngineChoice {
+    /// `NAME (WHY)` for the start-up log.
+    pub fn describe(&self) -> String {
+        match self {
+            EngineChoice::Explicit(name) => format!("{name} (--engine {name})"),
+            EngineChoice::DefaultFfmpeg(path) => {
+                format!("ffmpeg (default: ffmpeg found at {})", path.display())
+            }
+            EngineChoice::DefaultSynthetic => {
+                "synthetic (default: ffmpeg not found on PATH)".to_string()
+            }
+        }
+    }
+}
+
 /// Everything `retrovue serve` was asked for.
 #[derive(Debug, Clone)]
 pub struct ServeConfig {
     pub bind: String,
     pub db_url: String,
     pub engine: EngineSpec,
+    pub engine_choice: EngineChoice,
     pub lineup: Option<String>,
     /// Build ScheduleDays and the playlog ahead (false: serve only what is stored).
     pub build: bool,
@@ -240,6 +267,45 @@ fn prepare_store(config: &ServeConfig) -> AppResult<(Vec<Channel>, BTreeMap<Stri
     Ok((lineup.channels, paths))
 }
 
+/// DAEMON-012: no engine able to play a catalog with files is a refusal at start; DAEMON-011: an
+/// explicit synthetic engine for one is a warning.
+fn check_engine_for_files(
+    choice: &EngineChoice,
+    paths: &BTreeMap<String, String>,
+) -> AppResult<()> {
+    let Some(example) = paths.values().next() else {
+        return Ok(());
+    };
+    match choice {
+        EngineChoice::DefaultSynthetic => Err(AppError::bad(format!(
+            "serve: {} assets are files (e.g. {example:?}) but ffmpeg is not on PATH to play \
+             them: {}, or pass --engine synthetic to show test pictures instead",
+            paths.len(),
+            crate::cli::serve::INSTALL_FFMPEG
+        ))),
+        EngineChoice::Explicit(name) if name == "synthetic" => {
+            log::warn!(
+                "engine: --engine synthetic shows {} assets that are files (e.g. {example:?}) \
+                 as test pictures instead of playing them",
+                paths.len()
+            );
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// DAEMON-011: which engine and why, which database, which channels.
+fn log_start(config: &ServeConfig, channels: &[Channel]) {
+    log::info!("engine: {}", config.engine_choice.describe());
+    log::info!("database: {}", store::postgres::redact(&config.db_url));
+    let listed: Vec<String> = channels
+        .iter()
+        .map(|c| format!("{} {}", c.id, c.number))
+        .collect();
+    log::info!("channels: {} ({})", channels.len(), listed.join(", "));
+}
+
 /// Run the daemon until SIGINT/SIGTERM (or `stop` is set); returns after a clean shutdown.
 pub fn run(config: ServeConfig, stop: Arc<AtomicBool>) -> AppResult<()> {
     if !config.engine.program.is_file() {
@@ -249,10 +315,12 @@ pub fn run(config: ServeConfig, stop: Arc<AtomicBool>) -> AppResult<()> {
         )));
     }
     let (channels, paths) = prepare_store(&config)?;
+    check_engine_for_files(&config.engine_choice, &paths)?;
 
     let (asrun_tx, asrun_rx) = crossbeam_channel::unbounded();
     let writer = asrun::spawn_writer(config.db_url.clone(), asrun_rx)?;
     let shared = Arc::new(Shared::new(channels, paths, &config, asrun_tx));
+    log_start(&config, &shared.channels);
 
     let keeper = horizon::spawn_keeper(&config, Arc::clone(&shared))?;
 
