@@ -3,10 +3,12 @@
 
 pub mod cli;
 pub mod clock;
+pub mod daemon;
 pub mod engine;
 pub mod error;
 pub mod http;
 pub mod ingest;
+pub mod lineup_file;
 pub mod runtime;
 pub mod store;
 pub mod xmltv;

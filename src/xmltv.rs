@@ -101,8 +101,11 @@ mod tests {
     #[test]
     fn rows_render_in_utc_with_escaping() {
         // contract: HTTP-004
-        let lineup =
-            retrovue_core::lineup::parse_lineup(crate::runtime::DEMO_LINEUP, "demo").unwrap();
+        let lineup = retrovue_core::lineup::parse_lineup(
+            include_str!("../fixtures/demo/lineup.toml"),
+            "demo",
+        )
+        .unwrap();
         let channel = lineup.channels[0].clone();
         let row = EpgRow {
             channel: channel.id.clone(),

@@ -1,7 +1,7 @@
 //! Tests that check the code base itself: the pure core stays pure, every module says what it is
 //! for, no debugging leftovers, and contracts and tests cite each other.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -200,4 +200,74 @@ fn contracts_and_tests_cite_each_other() {
     }
     let uncited: Vec<_> = declared.difference(&cited).collect();
     assert!(uncited.is_empty(), "contracts no test cites: {uncited:?}");
+}
+
+/// The allowed arrows between the shell's top-level modules, read from ARCHITECTURE.md.
+fn allowed_module_arrows() -> BTreeMap<String, BTreeSet<String>> {
+    let text = fs::read_to_string(root().join("ARCHITECTURE.md")).unwrap();
+    let section = text
+        .split("## Module dependencies")
+        .nth(1)
+        .expect("ARCHITECTURE.md has a Module dependencies section");
+    let mut table = BTreeMap::new();
+    for line in section.lines().skip_while(|l| !l.starts_with('|')) {
+        if !line.starts_with('|') {
+            break;
+        }
+        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+        let (module, uses) = (cells[1], cells[2]);
+        if !module.starts_with('`') {
+            continue; // the header and its rule
+        }
+        let names = |s: &str| -> BTreeSet<String> {
+            s.split(',')
+                .map(|n| n.trim().trim_matches('`').to_string())
+                .filter(|n| !n.is_empty() && n != "—")
+                .collect()
+        };
+        table.insert(module.trim_matches('`').to_string(), names(uses));
+    }
+    table
+}
+
+#[test]
+fn module_arrows_are_the_ones_architecture_allows() {
+    let allowed = allowed_module_arrows();
+    assert!(allowed.len() > 5, "the table was read: {allowed:?}");
+    let src = root().join("src");
+    let mut files = Vec::new();
+    files_under(&src, "rs", &mut files);
+    let mut problems = Vec::new();
+    for file in files {
+        let rel = file.strip_prefix(&src).unwrap();
+        let first = rel.components().next().unwrap().as_os_str().to_string_lossy();
+        if first == "bin" || first == "lib.rs" || first == "main.rs" {
+            continue;
+        }
+        let module = first.trim_end_matches(".rs").to_string();
+        let Some(may_use) = allowed.get(&module) else {
+            problems.push(format!("module {module} is missing from ARCHITECTURE.md's table"));
+            continue;
+        };
+        let text = fs::read_to_string(&file).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            if line.trim_start().starts_with("//") {
+                continue;
+            }
+            for (i, _) in line.match_indices("crate::") {
+                let used: String = line[i + 7..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
+                if used != module && !used.is_empty() && !may_use.contains(&used) {
+                    problems.push(format!(
+                        "{}:{}: {module} uses {used}, which ARCHITECTURE.md does not allow",
+                        rel.display(),
+                        n + 1
+                    ));
+                }
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
 }

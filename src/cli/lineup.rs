@@ -3,7 +3,6 @@
 use clap::{Args, Subcommand};
 use retrovue_core::generate::generate_lineup;
 use retrovue_core::lineup::{lineup_warnings, parse_lineup, to_toml, LineupError};
-use retrovue_core::model::Lineup;
 
 use crate::cli::Global;
 use crate::error::{AppError, AppResult};
@@ -42,30 +41,8 @@ pub fn run(cmd: LineupCommand, global: &Global) -> AppResult<()> {
     }
 }
 
-/// Read and parse a lineup file: every error of the file in one `BadInput`, one per line.
-/// Other commands that take `--lineup FILE` use this too, so errors read the same everywhere.
-pub fn read_lineup(path: &str) -> AppResult<Lineup> {
-    let text = read_text(path)?;
-    parse_text(&text, path)
-}
-
-/// Parse lineup text named `name` in errors; every error on its own line, exit 2.
-pub fn parse_text(text: &str, name: &str) -> AppResult<Lineup> {
-    parse_lineup(text, name).map_err(|errors| AppError::bad(join_errors(&errors)))
-}
-
-fn read_text(path: &str) -> AppResult<String> {
-    std::fs::read_to_string(path)
-        .map_err(|e| AppError::bad(format!("cannot read lineup file {path}: {e}")))
-}
-
-fn join_errors(errors: &[LineupError]) -> String {
-    errors
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join("\n")
-}
+use crate::lineup_file::{join_errors, read_text};
+pub use crate::lineup_file::{parse_text, read_lineup};
 
 fn error_json(e: &LineupError) -> serde_json::Value {
     serde_json::json!({

@@ -11,8 +11,7 @@ use crate::cli::Global;
 use crate::error::{AppError, AppResult};
 use crate::runtime::{self, EngineChoice, EngineSpec, ServeConfig};
 
-/// What to do about a missing ffmpeg (DAEMON-012).
-pub const INSTALL_FFMPEG: &str = "install it (apt-get install ffmpeg)";
+use crate::daemon::INSTALL_FFMPEG;
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -184,6 +183,6 @@ pub fn run(args: ServeArgs, global: &Global) -> AppResult<()> {
             retrovue_core::time::fmt_utc(start)
         );
     }
-    let stop = runtime::termination_flag()?;
-    runtime::run(config, stop)
+    let stop = crate::daemon::termination_flag()?;
+    crate::daemon::run(config, stop)
 }

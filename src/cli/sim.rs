@@ -43,9 +43,10 @@ pub struct SimArgs {
 pub fn run(args: SimArgs, global: &Global) -> AppResult<()> {
     let lineup = match &args.lineup {
         Some(path) => crate::cli::lineup::read_lineup(path)?,
-        None => {
-            crate::cli::lineup::parse_text(crate::runtime::DEMO_LINEUP, "demo lineup (bundled)")?
-        }
+        None => crate::cli::lineup::parse_text(
+            crate::lineup_file::DEMO_LINEUP,
+            "demo lineup (bundled)",
+        )?,
     };
     let start = match &args.start {
         Some(s) => NaiveDate::parse_from_str(s, "%Y-%m-%d")

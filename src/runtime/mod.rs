@@ -1,6 +1,7 @@
-//! The daemon's runtime (RUNTIME §1, contracts/daemon.md): the ProgramDirector that wires the
-//! store, the horizon keeper thread, the as-run writer, the channel registry with one
-//! ChannelManager thread per watched channel, and the HTTP server, then shuts them down cleanly.
+//! The daemon's runtime (contracts/daemon.md): the state its threads share, the channel registry
+//! with one channel-machine thread per watched channel, the engine children and their fan-out,
+//! the horizon keeper thread, the as-run writer and the metrics. The director (`crate::daemon`)
+//! starts it; it knows nothing of HTTP or of lineup files.
 
 pub mod asrun;
 pub mod channel;
@@ -10,9 +11,8 @@ pub mod horizon;
 pub mod metrics;
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use crossbeam_channel::Sender;
@@ -20,13 +20,7 @@ use retrovue_core::horizon::HorizonConfig;
 use retrovue_core::manager::ManagerConfig;
 use retrovue_core::model::{AsRunRecord, Channel, EpgRow, PlaylogEvent, UtcMs};
 
-use crate::error::{AppError, AppResult};
-use crate::store;
-
 pub use self::metrics::Metrics;
-
-/// The demo lineup, imported on the first start of an empty store (DAEMON-001).
-pub const DEMO_LINEUP: &str = include_str!("../../fixtures/demo/lineup.toml");
 
 /// Which executable plays a channel, with its extra arguments.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -215,7 +209,8 @@ impl Shared {
         self.asrun.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    fn close_asrun(&self) {
+    /// No more as-run records: the writer drains what it has and ends.
+    pub fn close_asrun(&self) {
         self.asrun.lock().unwrap_or_else(|e| e.into_inner()).take();
     }
 }
@@ -226,130 +221,4 @@ pub fn guide_number_key(number: &str) -> Vec<(u64, String)> {
         .split(['.', '-'])
         .map(|part| (part.parse::<u64>().unwrap_or(u64::MAX), part.to_string()))
         .collect()
-}
-
-/// SIGINT and SIGTERM set this flag.
-pub fn termination_flag() -> AppResult<Arc<AtomicBool>> {
-    let flag = Arc::new(AtomicBool::new(false));
-    for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
-        signal_hook::flag::register(signal, Arc::clone(&flag))
-            .map_err(|e| AppError::runtime(format!("cannot install signal handler: {e}")))?;
-    }
-    Ok(flag)
-}
-
-/// Open the store, import the lineup when needed and read the active channels (DAEMON-001).
-fn prepare_store(config: &ServeConfig) -> AppResult<(Vec<Channel>, BTreeMap<String, String>)> {
-    let mut store = store::open(&config.db_url)?;
-    let lineup = match &config.lineup {
-        Some(path) => Some(crate::cli::lineup::read_lineup(path)?),
-        None => {
-            if store.load_lineup()?.channels.is_empty() {
-                let demo = retrovue_core::lineup::parse_lineup(DEMO_LINEUP, "demo lineup")
-                    .map_err(|e| AppError::runtime(format!("embedded demo lineup: {e:?}")))?;
-                Some(demo)
-            } else {
-                None
-            }
-        }
-    };
-    if let Some(lineup) = lineup {
-        let summary = store.import_lineup(&lineup)?;
-        log::info!("imported lineup: {} channels", summary.channels);
-    }
-    let lineup = store.load_lineup()?;
-    let paths = lineup
-        .catalog
-        .assets
-        .values()
-        .filter_map(|a| a.path.clone().map(|p| (a.id.clone(), p)))
-        .collect();
-    Ok((lineup.channels, paths))
-}
-
-/// DAEMON-012: no engine able to play a catalog with files is a refusal at start; DAEMON-011: an
-/// explicit synthetic engine for one is a warning.
-fn check_engine_for_files(
-    choice: &EngineChoice,
-    paths: &BTreeMap<String, String>,
-) -> AppResult<()> {
-    let Some(example) = paths.values().next() else {
-        return Ok(());
-    };
-    match choice {
-        EngineChoice::DefaultSynthetic => Err(AppError::bad(format!(
-            "serve: {} assets are files (e.g. {example:?}) but ffmpeg is not on PATH to play \
-             them: {}, or pass --engine synthetic to show test pictures instead",
-            paths.len(),
-            crate::cli::serve::INSTALL_FFMPEG
-        ))),
-        EngineChoice::Explicit(name) if name == "synthetic" => {
-            log::warn!(
-                "engine: --engine synthetic shows {} assets that are files (e.g. {example:?}) \
-                 as test pictures instead of playing them",
-                paths.len()
-            );
-            Ok(())
-        }
-        _ => Ok(()),
-    }
-}
-
-/// DAEMON-011: which engine and why, which database, which channels.
-fn log_start(config: &ServeConfig, channels: &[Channel]) {
-    log::info!("engine: {}", config.engine_choice.describe());
-    log::info!("database: {}", store::postgres::redact(&config.db_url));
-    let listed: Vec<String> = channels
-        .iter()
-        .map(|c| format!("{} {}", c.id, c.number))
-        .collect();
-    log::info!("channels: {} ({})", channels.len(), listed.join(", "));
-}
-
-/// Run the daemon until SIGINT/SIGTERM (or `stop` is set); returns after a clean shutdown.
-pub fn run(config: ServeConfig, stop: Arc<AtomicBool>) -> AppResult<()> {
-    if !config.engine.program.is_file() {
-        return Err(AppError::bad(format!(
-            "--engine: {} is not an executable file",
-            config.engine.program.display()
-        )));
-    }
-    let (channels, paths) = prepare_store(&config)?;
-    check_engine_for_files(&config.engine_choice, &paths)?;
-
-    let (asrun_tx, asrun_rx) = crossbeam_channel::unbounded();
-    let writer = asrun::spawn_writer(config.db_url.clone(), asrun_rx)?;
-    let shared = Arc::new(Shared::new(channels, paths, &config, asrun_tx));
-    log_start(&config, &shared.channels);
-
-    let keeper = horizon::spawn_keeper(&config, Arc::clone(&shared))?;
-
-    let server = tiny_http::Server::http(&config.bind)
-        .map_err(|e| AppError::runtime(format!("cannot listen on {}: {e}", config.bind)))?;
-    let bound = server.server_addr().to_string();
-    *shared.bound.lock().unwrap_or_else(|e| e.into_inner()) = bound.clone();
-    {
-        let mut out = std::io::stdout().lock();
-        let _ = writeln!(
-            out,
-            "retrovue: listening on http://{bound}/ ({} channels; open http://{bound}/channellist.m3u in VLC)",
-            shared.channels.len()
-        );
-        let _ = out.flush();
-    }
-
-    crate::http::serve(&server, &shared, &stop);
-
-    // Shutdown (DAEMON-006): stop accepting, stop the channels, then the keeper, then flush.
-    log::info!("shutting down");
-    drop(server);
-    shared.registry.shutdown_all();
-    keeper.stop();
-    shared.close_asrun();
-    let written = writer
-        .join()
-        .map_err(|_| AppError::runtime("as-run writer panicked"))?;
-    log::info!("as-run flushed: {written} records");
-    let _ = std::io::stdout().flush();
-    Ok(())
 }
