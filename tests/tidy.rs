@@ -271,3 +271,44 @@ fn module_arrows_are_the_ones_architecture_allows() {
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
+
+#[test]
+fn every_dependency_is_used() {
+    // Each crate's `[dependencies]` must each be named in that crate's own code (sources, and
+    // for the root crate its binaries, benches and tests too); `[dev-dependencies]` in its tests
+    // or benches. An unused one only costs build time.
+    let crates: [(&str, &[&str], &[&str]); 3] = [
+        ("Cargo.toml", &["src"], &["tests", "benches", "src"]),
+        ("core/Cargo.toml", &["core/src"], &["core/tests", "core/src"]),
+        ("sim/Cargo.toml", &["sim/src"], &["sim/tests", "sim/src"]),
+    ];
+    let mut unused = Vec::new();
+    for (manifest, code, dev_code) in crates {
+        let text = fs::read_to_string(root().join(manifest)).unwrap();
+        let value: toml::Value = toml::from_str(&text).unwrap();
+        for (table, dirs) in [("dependencies", code), ("dev-dependencies", dev_code)] {
+            let Some(deps) = value.get(table).and_then(|d| d.as_table()) else {
+                continue;
+            };
+            let sources: String = rust_files(dirs)
+                .iter()
+                .map(|f| fs::read_to_string(f).unwrap())
+                .collect();
+            for name in deps.keys() {
+                let ident = name.replace('-', "_");
+                let used = [
+                    format!("{ident}::"),
+                    format!("use {ident}"),
+                    format!("extern crate {ident}"),
+                    format!("{ident}!"),
+                ]
+                .iter()
+                .any(|needle| sources.contains(needle.as_str()));
+                if !used {
+                    unused.push(format!("{manifest} [{table}] {name}"));
+                }
+            }
+        }
+    }
+    assert!(unused.is_empty(), "unused dependencies:\n{}", unused.join("\n"));
+}
