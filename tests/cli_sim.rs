@@ -1,4 +1,4 @@
-//! `retrovue sim` through the real binary: JSON fields (INTERFACES §3), seed first, exit codes.
+//! `retrovue sim` through the real binary: JSON fields (SIM-003), seed first, exit codes.
 
 use std::process::Command;
 

@@ -1,4 +1,4 @@
-//! The as-run recorder (RUNTIME §4): turns engine evidence into as-run records — what actually
+//! The as-run recorder (ASRUN-001): turns engine evidence into as-run records — what actually
 //! aired, with actual times — never from the schedule.
 
 use std::collections::VecDeque;

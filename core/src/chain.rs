@@ -1,4 +1,4 @@
-//! The day chain (DOMAIN §3.2, §3.6): what one broadcast day hands to the next — carry-in,
+//! The day chain (SCHED-002, SCHED-007, STORE-012): what one broadcast day hands to the next — carry-in,
 //! rotation and traffic state — threaded in exactly one place.
 
 use chrono::NaiveDate;

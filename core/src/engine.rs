@@ -1,4 +1,4 @@
-//! Values exchanged with a playout engine (RUNTIME §3): the control messages the ChannelManager
+//! Values exchanged with a playout engine (contracts/engine-protocol.md, MGR-005): the control messages the ChannelManager
 //! emits (start with blocks, feed a block, stop) and the evidence the engine reports back.
 //!
 //! They serialize as one JSON object per line with a `type` tag, the engine protocol's wire form.

@@ -1,4 +1,4 @@
-//! The guide (DOMAIN §6): one row per scheduled item's slot, filler rows for avail outside slots.
+//! The guide (EPG-001): one row per scheduled item's slot, filler rows for avail outside slots.
 
 use crate::model::{Channel, EpgRow, ScheduleDay, UtcMs};
 

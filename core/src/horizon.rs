@@ -1,4 +1,4 @@
-//! The horizon keeper (DOMAIN §5): a sans-IO state machine deciding, on clock thresholds only,
+//! The horizon keeper (HORIZON-001..008): a sans-IO state machine deciding, on clock thresholds only,
 //! which ScheduleDays and how much playlog to build ahead for every channel.
 
 use std::collections::{BTreeMap, VecDeque};

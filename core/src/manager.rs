@@ -1,4 +1,4 @@
-//! The ChannelManager (RUNTIME §1): a sans-IO state machine owning one channel's playout while it
+//! The ChannelManager (MGR-001..011): a sans-IO state machine owning one channel's playout while it
 //! has viewers — start on the first viewer, linger after the last, keep the engine fed, restart
 //! after crashes with bounded exponential backoff. Production drives it from a thread with the
 //! system clock; the simulator drives the same machine in virtual time.
@@ -80,7 +80,7 @@ impl ManagerConfig {
     }
 }
 
-/// What a viewer is told (RUNTIME §2 statuses).
+/// What a viewer is told (MGR-004, MGR-011; HTTP-003).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Answer {
     /// 200: the stream follows.

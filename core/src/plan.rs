@@ -1,4 +1,4 @@
-//! The playout plan at "now" (DOMAIN §7): join in progress as a pure function of (playlog, t).
+//! The playout plan at "now" (PLAN-001): join in progress as a pure function of (playlog, t).
 
 use serde::{Deserialize, Serialize};
 

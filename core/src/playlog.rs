@@ -1,4 +1,4 @@
-//! Breaks, traffic and the playlog (DOMAIN §5): PlaylogEvents that tile a day to the millisecond.
+//! Breaks, traffic and the playlog (BREAK-001, TRAFFIC-001, PLAYLOG-001): PlaylogEvents that tile a day to the millisecond.
 
 use crate::model::{
     Asset, BreakPolicy, Catalog, Channel, EventKind, PlaylogEvent, ScheduleDay, ScheduledItem,

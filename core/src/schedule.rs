@@ -1,4 +1,4 @@
-//! Building ScheduleDays (DOMAIN §3) and choosing what airs in each slot (DOMAIN §4).
+//! Building ScheduleDays (SCHED-001..008) and choosing what airs in each slot (SELECT-001).
 
 use std::collections::BTreeMap;
 
@@ -127,7 +127,7 @@ fn blank_item(asset: String, zone: &str) -> ScheduledItem {
     }
 }
 
-/// Resolve one zone entry at `slot_start` to a concrete item (DOMAIN §4), without advancing any
+/// Resolve one zone entry at `slot_start` to a concrete item (SELECT-001), without advancing any
 /// cursor. `Err` is a fault message (empty candidates, unknown or unschedulable reference).
 fn choose(
     ctx: &SchedulingContext,
@@ -268,7 +268,7 @@ fn synthetic_title(kind: &str) -> String {
     }
 }
 
-/// DOMAIN §3.1: the active plan for `date` with the highest priority; ties go to the first
+/// SCHED-001: the active plan for `date` with the highest priority; ties go to the first
 /// declared.
 pub fn choose_plan(channel: &Channel, date: NaiveDate) -> Option<&SchedulePlan> {
     let mut best: Option<&SchedulePlan> = None;

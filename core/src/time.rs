@@ -1,4 +1,4 @@
-//! Time and grid arithmetic (DOMAIN §2): broadcast dates, day windows, local anchors, `snap`.
+//! Time and grid arithmetic (TIME-001, TIME-002, GRID-001): broadcast dates, day windows, local anchors, `snap`.
 //!
 //! Block arithmetic is done on UTC instants; only anchors (day start, zone bounds, grid
 //! boundaries) come from the channel's local wall time.
@@ -66,7 +66,7 @@ impl ChannelClock {
     }
 
     /// The instant of a local wall time. Skipped wall times move forward by the skipped amount;
-    /// repeated ones take the earlier instant (DOMAIN §2).
+    /// repeated ones take the earlier instant (TIME-001, TIME-002, GRID-001).
     pub fn resolve_local(&self, local: NaiveDateTime) -> UtcMs {
         match self.tz.from_local_datetime(&local) {
             LocalResult::Single(dt) => dt.timestamp_millis(),

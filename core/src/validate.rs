@@ -1,4 +1,4 @@
-//! Channel, plan and zone validation rules (DOMAIN §1–§3) with messages that name the key.
+//! Channel, plan and zone validation rules (CHAN-001, ZONE-001, SCHED-001, SCHED-008) with messages that name the key.
 //!
 //! The lineup parser, the CLI and the store all use these, so a rule reads the same wherever it
 //! is broken.

@@ -1,4 +1,4 @@
-//! DOMAIN §8 worked examples, each as a test (grid 30, offsets [0, 30], day start 06:00,
+//! The domain's worked examples (contracts/scheduling/), each as a test (grid 30, offsets [0, 30], day start 06:00,
 //! America/New_York unless the example says otherwise).
 
 mod common;

@@ -1,4 +1,4 @@
-//! The simulator's reports: the JSON document of INTERFACES §3 (with its digest) and the human
+//! The simulator's reports: the JSON document of SIM-003 (with its digest) and the human
 //! report (contracts/sim.md SIM-003, SIM-008).
 
 use std::fmt::Write as _;

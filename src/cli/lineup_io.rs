@@ -25,7 +25,7 @@ pub struct ExportArgs {
 pub fn import(args: ImportArgs, global: &Global) -> AppResult<()> {
     let text = std::fs::read_to_string(&args.file)
         .map_err(|e| AppError::bad(format!("cannot read lineup file {}: {e}", args.file)))?;
-    // References may resolve in the catalog the database already holds (INTERFACES §2: a
+    // References may resolve in the catalog the database already holds (LINEUP rules in contracts/lineup.md: a
     // lineup's catalog is optional then).
     let mut store = open_store(global)?;
     let known = store.load_catalog()?;

@@ -1,4 +1,4 @@
-//! Command-line surface (`retrovue <noun> <verb>`, INTERFACES §1): definitions and dispatch.
+//! Command-line surface (`retrovue <noun> <verb>`, contracts/cli.md): definitions and dispatch.
 
 pub mod asrun;
 pub mod asset;

@@ -1,4 +1,4 @@
-//! `retrovue sim`: dry-run a lineup in virtual time (INTERFACES §1, §3; contracts/sim.md).
+//! `retrovue sim`: dry-run a lineup in virtual time (SIM-001..016 in contracts/sim.md).
 
 use chrono::NaiveDate;
 use clap::Args;
@@ -9,7 +9,7 @@ use crate::error::{AppError, AppResult};
 
 #[derive(Debug, Args)]
 pub struct SimArgs {
-    /// The lineup file (TOML, INTERFACES §2); default: the bundled demo lineup.
+    /// The lineup file (TOML, contracts/lineup.md); default: the bundled demo lineup.
     #[arg(long)]
     pub lineup: Option<String>,
     /// First broadcast date, YYYY-MM-DD (default: today in UTC).

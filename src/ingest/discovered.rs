@@ -1,4 +1,4 @@
-//! `DiscoveredItem`: what an importer returns for one media file (DOMAIN §1), never persisted.
+//! `DiscoveredItem`: what an importer returns for one media file (contracts/ingest.md), never persisted.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;

@@ -1,4 +1,4 @@
-//! The as-run writer (RUNTIME §4): one thread with its own store connection makes every as-run
+//! The as-run writer (ASRUN-001, MACHINE-001): one thread with its own store connection makes every as-run
 //! record durable, in arrival order, and drains what is left when the senders close (shutdown).
 
 use std::thread::JoinHandle;

@@ -1,4 +1,4 @@
-//! The horizon keeper thread (DOMAIN §5, DAEMON-001): drives the core's `HorizonKeeper` with the
+//! The horizon keeper thread (HORIZON-001..008, DAEMON-001): drives the core's `HorizonKeeper` with the
 //! system clock, builds and stores ScheduleDays through the store, and publishes each channel's
 //! playlog and guide rows for the ChannelManager threads and the HTTP side.
 
