@@ -2,7 +2,7 @@
 CARGO ?= cargo
 DEMO  ?= fixtures/demo/lineup.toml
 
-.PHONY: build test check fmt clippy bench sim run setup
+.PHONY: build test check fmt clippy bench sim run setup timelines
 
 build:
 	$(CARGO) build --workspace --all-targets
@@ -31,3 +31,8 @@ sim:
 
 run:
 	$(CARGO) run --release -- serve
+
+# Accept a deliberate schedule change: rewrite the expected day timelines (EPG-002), then review
+# the diff with git.
+timelines:
+	UPDATE_TIMELINES=1 $(CARGO) test --test timelines

@@ -20,6 +20,7 @@ pub mod playlog;
 pub mod schedule;
 pub mod stable;
 pub mod time;
+pub mod timeline;
 pub mod validate;
 
 use chrono::NaiveDate;
