@@ -4,6 +4,7 @@
 //! `$N` by order of first appearance, so each statement names them in order).
 
 use std::fmt;
+use std::sync::Arc;
 
 /// A bound parameter or a fetched column.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,41 +65,185 @@ pub enum ColType {
     Bool,
 }
 
-/// One fetched row.
+/// The column names of a query's result and the statement they came from: shared by every row
+/// of one result, so a decoding error can name the column and where it was read (STORE-016).
+#[derive(Debug)]
+pub struct Columns {
+    names: Vec<String>,
+    sql: String,
+}
+
+impl Columns {
+    pub fn new(names: Vec<String>, sql: &str) -> Columns {
+        Columns {
+            names,
+            sql: sql.to_string(),
+        }
+    }
+
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// Where the rows come from: the tables the statement names, or its opening words.
+    pub fn source(&self) -> String {
+        let tables = tables_of(&self.sql);
+        if !tables.is_empty() {
+            return tables.join(", ");
+        }
+        let head: String = self.sql.chars().take(60).collect();
+        if head.len() < self.sql.len() {
+            format!("query {head:?}…")
+        } else {
+            format!("query {head:?}")
+        }
+    }
+}
+
+/// The tables a statement reads or writes (after FROM, JOIN, INTO, UPDATE), in order, once each.
+fn tables_of(sql: &str) -> Vec<String> {
+    let words: Vec<&str> = sql.split_whitespace().collect();
+    let mut out: Vec<String> = Vec::new();
+    for pair in words.windows(2) {
+        let keyword = pair[0].to_ascii_uppercase();
+        if !matches!(keyword.as_str(), "FROM" | "JOIN" | "INTO" | "UPDATE") {
+            continue;
+        }
+        let name: String = pair[1]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        if !name.is_empty() && !out.contains(&name) {
+            out.push(name);
+        }
+    }
+    out
+}
+
+/// One fetched row: values with their column names, decoded by name. Every getter fails with a
+/// [`DbErrorKind::Decode`] error naming the column and its table when the column is missing,
+/// NULL where a value is required, or of another type (STORE-016): never a silent default.
 #[derive(Debug, Clone)]
-pub struct Row(pub Vec<Value>);
+pub struct Row {
+    columns: Arc<Columns>,
+    values: Vec<Value>,
+}
 
 impl Row {
-    pub fn opt_int(&self, i: usize) -> Option<i64> {
-        match &self.0[i] {
-            Value::Int(v) => Some(*v),
-            Value::Bool(b) => Some(*b as i64),
-            _ => None,
+    /// A row of `columns`; `values` are in the same order.
+    pub fn new(columns: Arc<Columns>, values: Vec<Value>) -> Row {
+        assert_eq!(
+            columns.names.len(),
+            values.len(),
+            "a row has one value per column"
+        );
+        Row { columns, values }
+    }
+
+    /// `column "NAME" of TABLE`, for messages about one of this row's columns.
+    pub fn describe(&self, name: &str) -> String {
+        format!("column {name:?} of {}", self.columns.source())
+    }
+
+    fn decode_error(&self, name: &str, problem: &str) -> DbError {
+        DbError {
+            kind: DbErrorKind::Decode,
+            message: format!("stored {} {problem}", self.describe(name)),
         }
     }
 
-    pub fn int(&self, i: usize) -> i64 {
-        self.opt_int(i).unwrap_or(0)
-    }
-
-    pub fn opt_text(&self, i: usize) -> Option<String> {
-        match &self.0[i] {
-            Value::Text(s) => Some(s.clone()),
-            _ => None,
+    /// The raw value of a column (NULL included).
+    pub fn value(&self, name: &str) -> Result<&Value, DbError> {
+        let mut found = self
+            .columns
+            .names
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| n.as_str() == name)
+            .map(|(i, _)| i);
+        match (found.next(), found.next()) {
+            (Some(i), None) => Ok(&self.values[i]),
+            (None, _) => Err(self.decode_error(name, "is not in the query's result")),
+            (Some(_), Some(_)) => Err(self.decode_error(
+                name,
+                "is ambiguous: the query returns two columns of that name",
+            )),
         }
     }
 
-    pub fn text(&self, i: usize) -> String {
-        self.opt_text(i).unwrap_or_default()
+    fn mismatch(&self, name: &str, value: &Value, wanted: &str) -> DbError {
+        let held = match value {
+            Value::Null => "NULL".to_string(),
+            Value::Int(v) => format!("the integer {v}"),
+            Value::Text(s) => format!("the text {s:?}"),
+            Value::Bool(b) => format!("the boolean {b}"),
+        };
+        self.decode_error(name, &format!("holds {held}, not {wanted}"))
     }
 
-    /// SQLite stores booleans as integers; PostgreSQL as BOOLEAN.
-    pub fn bool(&self, i: usize) -> bool {
-        match &self.0[i] {
-            Value::Bool(b) => *b,
-            Value::Int(v) => *v != 0,
-            _ => false,
+    fn required<T>(&self, name: &str, value: Option<T>) -> Result<T, DbError> {
+        value.ok_or_else(|| self.decode_error(name, "is NULL where a value is required"))
+    }
+
+    pub fn opt_int(&self, name: &str) -> Result<Option<i64>, DbError> {
+        match self.value(name)? {
+            Value::Null => Ok(None),
+            Value::Int(v) => Ok(Some(*v)),
+            other => Err(self.mismatch(name, other, "an integer")),
         }
+    }
+
+    pub fn int(&self, name: &str) -> Result<i64, DbError> {
+        let value = self.opt_int(name)?;
+        self.required(name, value)
+    }
+
+    /// An integer column converted to a narrower type; out of range is a mismatch.
+    pub fn opt_int_as<T: TryFrom<i64>>(&self, name: &str) -> Result<Option<T>, DbError> {
+        match self.opt_int(name)? {
+            None => Ok(None),
+            Some(v) => T::try_from(v).map(Some).map_err(|_| {
+                self.mismatch(
+                    name,
+                    &Value::Int(v),
+                    &format!("a value in the range of {}", std::any::type_name::<T>()),
+                )
+            }),
+        }
+    }
+
+    pub fn int_as<T: TryFrom<i64>>(&self, name: &str) -> Result<T, DbError> {
+        let value = self.opt_int_as(name)?;
+        self.required(name, value)
+    }
+
+    pub fn opt_text(&self, name: &str) -> Result<Option<String>, DbError> {
+        match self.value(name)? {
+            Value::Null => Ok(None),
+            Value::Text(s) => Ok(Some(s.clone())),
+            other => Err(self.mismatch(name, other, "text")),
+        }
+    }
+
+    pub fn text(&self, name: &str) -> Result<String, DbError> {
+        let value = self.opt_text(name)?;
+        self.required(name, value)
+    }
+
+    /// SQLite stores booleans as the integers 0 and 1; PostgreSQL as BOOLEAN.
+    pub fn opt_bool(&self, name: &str) -> Result<Option<bool>, DbError> {
+        match self.value(name)? {
+            Value::Null => Ok(None),
+            Value::Bool(b) => Ok(Some(*b)),
+            Value::Int(0) => Ok(Some(false)),
+            Value::Int(1) => Ok(Some(true)),
+            other => Err(self.mismatch(name, other, "a boolean")),
+        }
+    }
+
+    pub fn bool(&self, name: &str) -> Result<bool, DbError> {
+        let value = self.opt_bool(name)?;
+        self.required(name, value)
     }
 }
 
@@ -109,6 +254,8 @@ pub enum DbErrorKind {
     ForeignKey,
     Check,
     NotNull,
+    /// A fetched row could not be decoded: a missing, NULL or mistyped column (STORE-016).
+    Decode,
     Other,
 }
 
