@@ -319,3 +319,81 @@ pub trait Backend {
     /// A query returning one row when the table named `$1` exists.
     fn table_exists_sql(&self) -> &'static str;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(pairs: &[(&str, Value)]) -> Row {
+        let names = pairs.iter().map(|(n, _)| n.to_string()).collect();
+        let columns = Columns::new(names, "SELECT id, duration_ms FROM asset WHERE id = $1");
+        Row::new(
+            Arc::new(columns),
+            pairs.iter().map(|(_, v)| v.clone()).collect(),
+        )
+    }
+
+    fn decode_error<T: fmt::Debug>(result: Result<T, DbError>) -> String {
+        let error = result.expect_err("decoding must fail");
+        assert_eq!(error.kind, DbErrorKind::Decode);
+        error.message
+    }
+
+    // contract: STORE-016
+    #[test]
+    fn a_null_where_a_value_is_required_names_the_column_and_table() {
+        let r = row(&[("id", Value::from("a1")), ("duration_ms", Value::Null)]);
+        let message = decode_error(r.int("duration_ms"));
+        assert!(message.contains("\"duration_ms\""), "{message}");
+        assert!(message.contains("of asset"), "{message}");
+        assert!(message.contains("NULL"), "{message}");
+        // The nullable getter reads the same NULL as None.
+        assert_eq!(r.opt_int("duration_ms").unwrap(), None);
+        assert!(decode_error(r.text("duration_ms")).contains("duration_ms"));
+        assert!(decode_error(r.bool("duration_ms")).contains("duration_ms"));
+    }
+
+    // contract: STORE-016
+    #[test]
+    fn a_mistyped_column_is_an_error_naming_it_never_a_default() {
+        let r = row(&[
+            ("title", Value::from("Pilot")),
+            ("season", Value::Int(-1)),
+            ("approved", Value::Int(2)),
+            ("deleted", Value::Int(0)),
+            ("flag", Value::Bool(true)),
+        ]);
+        let message = decode_error(r.int("title"));
+        assert!(message.contains("\"title\"") && message.contains("Pilot"), "{message}");
+        assert!(decode_error(r.text("season")).contains("\"season\""));
+        let message = decode_error(r.int_as::<u32>("season"));
+        assert!(message.contains("\"season\"") && message.contains("u32"), "{message}");
+        assert_eq!(r.int_as::<i32>("season").unwrap(), -1);
+        assert!(decode_error(r.bool("approved")).contains("\"approved\""));
+        assert!(!r.bool("deleted").unwrap());
+        assert!(r.bool("flag").unwrap());
+        assert!(decode_error(r.int("flag")).contains("\"flag\""));
+        assert_eq!(r.text("title").unwrap(), "Pilot");
+    }
+
+    // contract: STORE-016
+    #[test]
+    fn a_missing_or_ambiguous_column_is_named() {
+        let r = row(&[("name", Value::from("a")), ("name", Value::from("b"))]);
+        let message = decode_error(r.text("name"));
+        assert!(message.contains("ambiguous"), "{message}");
+        let message = decode_error(r.text("title"));
+        assert!(message.contains("\"title\"") && message.contains("not in"), "{message}");
+    }
+
+    #[test]
+    fn the_source_names_every_table_of_the_statement() {
+        let columns = Columns::new(
+            vec![],
+            "SELECT p.event_id FROM schedule_day d JOIN playlog_event p ON p.day_id = d.id",
+        );
+        assert_eq!(columns.source(), "schedule_day, playlog_event");
+        let columns = Columns::new(vec![], "SELECT pg_advisory_xact_lock(1)");
+        assert!(columns.source().starts_with("query \"SELECT pg_advisory"));
+    }
+}
