@@ -364,10 +364,16 @@ mod tests {
             ("flag", Value::Bool(true)),
         ]);
         let message = decode_error(r.int("title"));
-        assert!(message.contains("\"title\"") && message.contains("Pilot"), "{message}");
+        assert!(
+            message.contains("\"title\"") && message.contains("Pilot"),
+            "{message}"
+        );
         assert!(decode_error(r.text("season")).contains("\"season\""));
         let message = decode_error(r.int_as::<u32>("season"));
-        assert!(message.contains("\"season\"") && message.contains("u32"), "{message}");
+        assert!(
+            message.contains("\"season\"") && message.contains("u32"),
+            "{message}"
+        );
         assert_eq!(r.int_as::<i32>("season").unwrap(), -1);
         assert!(decode_error(r.bool("approved")).contains("\"approved\""));
         assert!(!r.bool("deleted").unwrap());
@@ -383,7 +389,10 @@ mod tests {
         let message = decode_error(r.text("name"));
         assert!(message.contains("ambiguous"), "{message}");
         let message = decode_error(r.text("title"));
-        assert!(message.contains("\"title\"") && message.contains("not in"), "{message}");
+        assert!(
+            message.contains("\"title\"") && message.contains("not in"),
+            "{message}"
+        );
     }
 
     #[test]
