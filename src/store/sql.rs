@@ -70,15 +70,39 @@ pub enum ColType {
 #[derive(Debug)]
 pub struct Columns {
     names: Vec<String>,
+    /// Whether some name appears twice (a getter of such a name is refused as ambiguous).
+    duplicates: bool,
     sql: String,
 }
 
 impl Columns {
     pub fn new(names: Vec<String>, sql: &str) -> Columns {
+        let duplicates = names
+            .iter()
+            .enumerate()
+            .any(|(i, n)| names[..i].contains(n));
         Columns {
             names,
+            duplicates,
             sql: sql.to_string(),
         }
+    }
+
+    /// The position of column `name`, if the result has exactly one column of that name.
+    fn position(&self, name: &str) -> Result<usize, bool> {
+        let mut found = None;
+        for (i, n) in self.names.iter().enumerate() {
+            if n == name {
+                if !self.duplicates {
+                    return Ok(i);
+                }
+                if found.is_some() {
+                    return Err(true);
+                }
+                found = Some(i);
+            }
+        }
+        found.ok_or(false)
     }
 
     pub fn names(&self) -> &[String] {
@@ -154,17 +178,10 @@ impl Row {
 
     /// The raw value of a column (NULL included).
     pub fn value(&self, name: &str) -> Result<&Value, DbError> {
-        let mut found = self
-            .columns
-            .names
-            .iter()
-            .enumerate()
-            .filter(|(_, n)| n.as_str() == name)
-            .map(|(i, _)| i);
-        match (found.next(), found.next()) {
-            (Some(i), None) => Ok(&self.values[i]),
-            (None, _) => Err(self.decode_error(name, "is not in the query's result")),
-            (Some(_), Some(_)) => Err(self.decode_error(
+        match self.columns.position(name) {
+            Ok(i) => Ok(&self.values[i]),
+            Err(false) => Err(self.decode_error(name, "is not in the query's result")),
+            Err(true) => Err(self.decode_error(
                 name,
                 "is ambiguous: the query returns two columns of that name",
             )),
