@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use retrovue_core::model::{Asset, AssetKind, AssetState};
 use serde::{Deserialize, Serialize};
 
+use crate::store::codec::{self, json, json_column};
 use crate::store::sql::{ColType, Row, Tx, Value};
-use crate::store::sql_store::{from_json, json};
 use crate::store::{StoreError, StoreResult};
 
 /// A source: an external library endpoint (DOMAIN §1).
@@ -142,28 +142,8 @@ pub struct Dependents {
     pub references: Vec<String>,
 }
 
-const ASSET_COLUMNS: &str = "id, kind, title, series, season, episode, description, rating, \
-     genres_json, year, duration_ms, chapters_json, path, state, approved, deleted, \
-     collection_id, canonical_key, uri, size_bytes, mtime_ms, provider, external_id, \
-     state_reason, probe_json, deleted_at_ms, updated_at_ms";
-
-const ASSET_COLUMN_TYPES: [(&str, ColType); 27] = [
-    ("id", ColType::Text),
-    ("kind", ColType::Text),
-    ("title", ColType::Text),
-    ("series", ColType::Text),
-    ("season", ColType::Int),
-    ("episode", ColType::Int),
-    ("description", ColType::Text),
-    ("rating", ColType::Text),
-    ("genres_json", ColType::Text),
-    ("year", ColType::Int),
-    ("duration_ms", ColType::Int),
-    ("chapters_json", ColType::Text),
-    ("path", ColType::Text),
-    ("state", ColType::Text),
-    ("approved", ColType::Bool),
-    ("deleted", ColType::Bool),
+/// The `asset` table's ingest columns, after its editorial ones ([`codec::ASSET_COLUMN_TYPES`]).
+const INGEST_COLUMN_TYPES: [(&str, ColType); 11] = [
     ("collection_id", ColType::Text),
     ("canonical_key", ColType::Text),
     ("uri", ColType::Text),
@@ -177,12 +157,17 @@ const ASSET_COLUMN_TYPES: [(&str, ColType); 27] = [
     ("updated_at_ms", ColType::Int),
 ];
 
-fn corrupt(what: &str, value: &str) -> StoreError {
-    StoreError::backend(format!("stored {what} has an unknown value {value:?}"))
+/// Every column of `asset`, editorial then ingest, in the order of [`asset_values`].
+fn asset_column_types() -> Vec<(&'static str, ColType)> {
+    codec::ASSET_COLUMN_TYPES
+        .iter()
+        .chain(INGEST_COLUMN_TYPES.iter())
+        .copied()
+        .collect()
 }
 
 fn asset_values(a: &CatalogAsset) -> Vec<Value> {
-    let mut values = super::sql_store::asset_values(&a.asset);
+    let mut values = codec::asset_values(&a.asset);
     values.extend([
         Value::from(a.collection_id.as_ref()),
         Value::from(a.canonical_key.as_ref()),
@@ -199,39 +184,28 @@ fn asset_values(a: &CatalogAsset) -> Vec<Value> {
     values
 }
 
+/// An asset with its ingest identity: the one asset decoder ([`codec::asset`]) and the ingest
+/// columns, by name.
 fn catalog_asset(r: &Row) -> StoreResult<CatalogAsset> {
-    let kind = r.text(1);
-    let state = r.text(13);
+    let asset = codec::asset(r)?;
+    let id = asset.id.clone();
+    ingest_fields(r, asset).map_err(|e| codec::within(e, &format!("asset {id:?}")))
+}
+
+fn ingest_fields(r: &Row, asset: Asset) -> StoreResult<CatalogAsset> {
     Ok(CatalogAsset {
-        asset: Asset {
-            id: r.text(0),
-            kind: AssetKind::parse(&kind).ok_or_else(|| corrupt("asset kind", &kind))?,
-            title: r.text(2),
-            series: r.opt_text(3),
-            season: r.opt_int(4).map(|v| v as u32),
-            episode: r.opt_int(5).map(|v| v as u32),
-            description: r.opt_text(6),
-            rating: r.opt_text(7),
-            genres: from_json(&r.text(8), "asset genres")?,
-            year: r.opt_int(9).map(|v| v as i32),
-            duration_ms: r.int(10),
-            chapters_ms: from_json(&r.text(11), "asset chapters")?,
-            path: r.opt_text(12),
-            state: AssetState::parse(&state).ok_or_else(|| corrupt("asset state", &state))?,
-            approved: r.bool(14),
-            deleted: r.bool(15),
-        },
-        collection_id: r.opt_text(16),
-        canonical_key: r.opt_text(17),
-        uri: r.opt_text(18),
-        size_bytes: r.opt_int(19),
-        mtime_ms: r.opt_int(20),
-        provider: r.opt_text(21),
-        external_id: r.opt_text(22),
-        state_reason: r.opt_text(23),
-        probe_json: r.opt_text(24),
-        deleted_at_ms: r.opt_int(25),
-        updated_at_ms: r.opt_int(26),
+        asset,
+        collection_id: r.opt_text("collection_id")?,
+        canonical_key: r.opt_text("canonical_key")?,
+        uri: r.opt_text("uri")?,
+        size_bytes: r.opt_int("size_bytes")?,
+        mtime_ms: r.opt_int("mtime_ms")?,
+        provider: r.opt_text("provider")?,
+        external_id: r.opt_text("external_id")?,
+        state_reason: r.opt_text("state_reason")?,
+        probe_json: r.opt_text("probe_json")?,
+        deleted_at_ms: r.opt_int("deleted_at_ms")?,
+        updated_at_ms: r.opt_int("updated_at_ms")?,
     })
 }
 
@@ -240,11 +214,11 @@ fn catalog_asset(r: &Row) -> StoreResult<CatalogAsset> {
 
 fn source(r: &Row) -> StoreResult<SourceRecord> {
     Ok(SourceRecord {
-        id: r.text(0),
-        kind: r.text(1),
-        name: r.text(2),
-        config: from_json(&r.text(3), "source config")?,
-        created_at_ms: r.int(4),
+        id: r.text("id")?,
+        kind: r.text("kind")?,
+        name: r.text("name")?,
+        config: json_column(r, "config_json")?,
+        created_at_ms: r.int("created_at_ms")?,
     })
 }
 
@@ -325,15 +299,15 @@ pub fn delete_source(tx: &mut dyn Tx, id: &str, dry_run: bool) -> StoreResult<us
 
 fn collection(r: &Row) -> StoreResult<CollectionRecord> {
     Ok(CollectionRecord {
-        id: r.text(0),
-        source_id: r.text(1),
-        external_key: r.text(2),
-        name: r.text(3),
-        kind: r.text(4),
-        locations: from_json(&r.text(5), "collection locations")?,
-        path_map: from_json(&r.text(6), "collection path map")?,
-        ingest_enabled: r.bool(7),
-        last_ingest_ms: r.opt_int(8),
+        id: r.text("id")?,
+        source_id: r.text("source_id")?,
+        external_key: r.text("external_key")?,
+        name: r.text("name")?,
+        kind: r.text("kind")?,
+        locations: json_column(r, "locations_json")?,
+        path_map: json_column(r, "path_map_json")?,
+        ingest_enabled: r.bool("ingest_enabled")?,
+        last_ingest_ms: r.opt_int("last_ingest_ms")?,
     })
 }
 
@@ -377,7 +351,7 @@ pub fn discover_collections(
         )?;
         match existing.first() {
             Some(row) => {
-                let id = row.text(0);
+                let id = row.text("id")?;
                 tx.execute(
                     "UPDATE collection SET name = $2, kind = $3, locations_json = $4 WHERE id = $1",
                     &[
@@ -452,14 +426,14 @@ pub fn wipe_collection(
     owner: &str,
     dry_run: bool,
 ) -> StoreResult<usize> {
-    let ids: Vec<String> = tx
+    let ids = tx
         .query(
             "SELECT id FROM asset WHERE collection_id = $1 ORDER BY id",
             &[Value::from(id)],
         )?
         .iter()
-        .map(|r| r.text(0))
-        .collect();
+        .map(|r| r.text("id"))
+        .collect::<Result<Vec<_>, _>>()?;
     let aired = tx.query(
         "SELECT a.id FROM asset a WHERE a.collection_id = $1 AND (\
          EXISTS (SELECT 1 FROM as_run r WHERE r.asset_id = a.id) OR \
@@ -470,7 +444,7 @@ pub fn wipe_collection(
         return Err(StoreError::bad(format!(
             "{owner}: asset {:?} of collection {id:?} has aired or scheduled history; \
              retire assets instead (`retrovue asset retire`)",
-            first.text(0)
+            first.text("id")?
         )));
     }
     let referenced = tx.query(
@@ -484,7 +458,7 @@ pub fn wipe_collection(
         return Err(StoreError::bad(format!(
             "{owner}: asset {:?} of collection {id:?} is used by a program, virtual asset or \
              zone; remove it there first",
-            first.text(0)
+            first.text("id")?
         )));
     }
     if !dry_run {
@@ -500,19 +474,20 @@ pub fn wipe_collection(
 // Enrichers
 
 pub fn enrichers(tx: &mut dyn Tx) -> StoreResult<Vec<EnricherRecord>> {
-    Ok(tx
-        .query(
-            "SELECT id, kind, timeout_ms, position FROM ingest_enricher ORDER BY position, id",
-            &[],
-        )?
-        .iter()
-        .map(|r| EnricherRecord {
-            id: r.text(0),
-            kind: r.text(1),
-            timeout_ms: r.int(2),
-            position: r.int(3),
+    tx.query(
+        "SELECT id, kind, timeout_ms, position FROM ingest_enricher ORDER BY position, id",
+        &[],
+    )?
+    .iter()
+    .map(|r| {
+        Ok(EnricherRecord {
+            id: r.text("id")?,
+            kind: r.text("kind")?,
+            timeout_ms: r.int("timeout_ms")?,
+            position: r.int("position")?,
         })
-        .collect())
+    })
+    .collect()
 }
 
 /// Adds an enricher at the end of the order; an existing id is bad input.
@@ -585,7 +560,10 @@ pub fn catalog_assets(tx: &mut dyn Tx, filter: &AssetFilter) -> StoreResult<Vec<
         format!("WHERE {}", conditions.join(" AND "))
     };
     tx.query(
-        &format!("SELECT {ASSET_COLUMNS} FROM asset {filter} ORDER BY id"),
+        &format!(
+            "SELECT {} FROM asset {filter} ORDER BY id",
+            codec::column_list(&asset_column_types())
+        ),
         &params,
     )?
     .iter()
@@ -595,7 +573,10 @@ pub fn catalog_assets(tx: &mut dyn Tx, filter: &AssetFilter) -> StoreResult<Vec<
 
 pub fn catalog_asset_by_id(tx: &mut dyn Tx, id: &str) -> StoreResult<Option<CatalogAsset>> {
     tx.query(
-        &format!("SELECT {ASSET_COLUMNS} FROM asset WHERE id = $1"),
+        &format!(
+            "SELECT {} FROM asset WHERE id = $1",
+            codec::column_list(&asset_column_types())
+        ),
         &[Value::from(id)],
     )?
     .first()
@@ -604,7 +585,7 @@ pub fn catalog_asset_by_id(tx: &mut dyn Tx, id: &str) -> StoreResult<Option<Cata
 }
 
 fn update_asset_row(tx: &mut dyn Tx, asset: &CatalogAsset) -> StoreResult<()> {
-    let sets: Vec<String> = ASSET_COLUMN_TYPES
+    let sets: Vec<String> = asset_column_types()
         .iter()
         .enumerate()
         .skip(1)
@@ -641,7 +622,7 @@ pub struct IngestCounts {
 /// ASSET-003: one collection's ingest, all or nothing.
 pub fn apply_ingest(tx: &mut dyn Tx, write: &IngestWrite) -> StoreResult<IngestCounts> {
     let rows: Vec<Vec<Value>> = write.inserts.iter().map(asset_values).collect();
-    tx.insert_rows("asset", &ASSET_COLUMN_TYPES, &rows)
+    tx.insert_rows("asset", &asset_column_types(), &rows)
         .map_err(|e| StoreError::bad(format!("collection {:?}: {e}", write.collection_id)))?;
     for asset in &write.updates {
         update_asset_row(tx, asset)?;
@@ -673,20 +654,23 @@ pub fn apply_ingest(tx: &mut dyn Tx, write: &IngestWrite) -> StoreResult<IngestC
 // Deletes of scheduling nouns (CLI-005)
 
 fn count(tx: &mut dyn Tx, sql: &str, id: &str) -> StoreResult<usize> {
-    Ok(tx
-        .query(sql, &[Value::from(id)])?
-        .first()
-        .map_or(0, |r| r.int(0) as usize))
+    match tx.query(sql, &[Value::from(id)])?.first() {
+        Some(r) => Ok(r.int_as("n")?),
+        None => Ok(0),
+    }
 }
 
 /// What depends on a channel: its stored days and as-run records.
 pub fn channel_dependents(tx: &mut dyn Tx, id: &str) -> StoreResult<Dependents> {
-    let history = count(tx, "SELECT COUNT(*) FROM as_run WHERE channel_id = $1", id)?
-        + count(
-            tx,
-            "SELECT COUNT(*) FROM schedule_day WHERE channel_id = $1",
-            id,
-        )?;
+    let history = count(
+        tx,
+        "SELECT COUNT(*) AS n FROM as_run WHERE channel_id = $1",
+        id,
+    )? + count(
+        tx,
+        "SELECT COUNT(*) AS n FROM schedule_day WHERE channel_id = $1",
+        id,
+    )?;
     Ok(Dependents {
         history,
         references: vec![],
@@ -715,7 +699,7 @@ pub fn delete_channel(tx: &mut dyn Tx, id: &str, dry_run: bool) -> StoreResult<(
 pub fn program_dependents(tx: &mut dyn Tx, id: &str) -> StoreResult<Dependents> {
     let mut references = BTreeMap::new();
     for r in tx.query(
-        "SELECT z.channel_id, p.name, z.name FROM zone_item i \
+        "SELECT z.channel_id, p.name AS plan_name, z.name AS zone_name FROM zone_item i \
          JOIN zone z ON z.channel_id = i.channel_id AND z.plan_position = i.plan_position \
          AND z.position = i.zone_position \
          JOIN schedule_plan p ON p.channel_id = i.channel_id AND p.position = i.plan_position \
@@ -725,16 +709,16 @@ pub fn program_dependents(tx: &mut dyn Tx, id: &str) -> StoreResult<Dependents> 
         references.insert(
             format!(
                 "channel {:?} plan {:?} zone {:?}",
-                r.text(0),
-                r.text(1),
-                r.text(2)
+                r.text("channel_id")?,
+                r.text("plan_name")?,
+                r.text("zone_name")?
             ),
             (),
         );
     }
     let history = count(
         tx,
-        "SELECT COUNT(*) FROM day_rotation WHERE program_id = $1",
+        "SELECT COUNT(*) AS n FROM day_rotation WHERE program_id = $1",
         id,
     )?;
     Ok(Dependents {

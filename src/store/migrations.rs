@@ -87,15 +87,16 @@ fn applied(tx: &mut dyn Tx) -> StoreResult<Vec<Applied>> {
         "SELECT version, name, checksum, applied_at_ms FROM schema_migrations ORDER BY version",
         &[],
     )?;
-    Ok(rows
-        .iter()
-        .map(|r| Applied {
-            version: r.int(0),
-            name: r.text(1),
-            checksum: r.text(2),
-            applied_at_ms: r.int(3),
+    rows.iter()
+        .map(|r| {
+            Ok(Applied {
+                version: r.int("version")?,
+                name: r.text("name")?,
+                checksum: r.text("checksum")?,
+                applied_at_ms: r.int("applied_at_ms")?,
+            })
         })
-        .collect())
+        .collect()
 }
 
 /// MIGRATE-003: every applied migration must exist in `known` with the same checksum.

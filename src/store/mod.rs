@@ -3,6 +3,7 @@
 
 pub mod build;
 pub mod catalog;
+mod codec;
 pub mod media_check;
 pub mod migrations;
 pub mod postgres;
@@ -92,6 +93,8 @@ impl From<DbError> for StoreError {
     fn from(error: DbError) -> StoreError {
         match error.kind {
             DbErrorKind::Other => StoreError::backend(format!("database error: {}", error.message)),
+            // STORE-016: the message names the column and its table.
+            DbErrorKind::Decode => StoreError::backend(error.message),
             _ => StoreError::bad(format!("constraint violated: {}", error.message)),
         }
     }

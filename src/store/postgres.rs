@@ -3,10 +3,11 @@
 use postgres::binary_copy::BinaryCopyInWriter;
 use postgres::types::{to_sql_checked, IsNull, ToSql, Type};
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use postgres::{Client, NoTls, Statement};
 
-use crate::store::sql::{Backend, ColType, DbError, DbErrorKind, Row, Tx, TxMode, Value};
+use crate::store::sql::{Backend, ColType, Columns, DbError, DbErrorKind, Row, Tx, TxMode, Value};
 
 pub struct PostgresBackend {
     url: String,
@@ -87,7 +88,7 @@ impl ToSql for Value {
     to_sql_checked!();
 }
 
-fn fetch(row: &postgres::Row) -> Result<Row, DbError> {
+fn fetch(row: &postgres::Row, columns: &Arc<Columns>) -> Result<Row, DbError> {
     let mut values = Vec::with_capacity(row.len());
     for (i, column) in row.columns().iter().enumerate() {
         let value = match *column.type_() {
@@ -100,14 +101,19 @@ fn fetch(row: &postgres::Row) -> Result<Row, DbError> {
             }
             ref other => {
                 return Err(DbError {
-                    kind: DbErrorKind::Other,
-                    message: format!("column {} has unsupported type {other}", column.name()),
+                    kind: DbErrorKind::Decode,
+                    message: format!(
+                        "stored column {:?} of {} has the type {other}, which the store never \
+                         uses",
+                        column.name(),
+                        columns.source()
+                    ),
                 })
             }
         };
         values.push(value.unwrap_or(Value::Null));
     }
-    Ok(Row(values))
+    Ok(Row::new(columns.clone(), values))
 }
 
 struct PgTx<'a, 'b> {
@@ -137,7 +143,13 @@ impl Tx for PgTx<'_, '_> {
         let statement = self.statement(sql)?;
         let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|v| v as _).collect();
         let rows = self.tx.query(&statement, &refs).map_err(convert)?;
-        rows.iter().map(fetch).collect()
+        let names = statement
+            .columns()
+            .iter()
+            .map(|c| c.name().to_string())
+            .collect();
+        let columns = Arc::new(Columns::new(names, sql));
+        rows.iter().map(|row| fetch(row, &columns)).collect()
     }
 
     fn insert_rows(

@@ -4,6 +4,7 @@
 //! `$N` by order of first appearance, so each statement names them in order).
 
 use std::fmt;
+use std::sync::Arc;
 
 /// A bound parameter or a fetched column.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,41 +65,202 @@ pub enum ColType {
     Bool,
 }
 
-/// One fetched row.
+/// The column names of a query's result and the statement they came from: shared by every row
+/// of one result, so a decoding error can name the column and where it was read (STORE-016).
+#[derive(Debug)]
+pub struct Columns {
+    names: Vec<String>,
+    /// Whether some name appears twice (a getter of such a name is refused as ambiguous).
+    duplicates: bool,
+    sql: String,
+}
+
+impl Columns {
+    pub fn new(names: Vec<String>, sql: &str) -> Columns {
+        let duplicates = names
+            .iter()
+            .enumerate()
+            .any(|(i, n)| names[..i].contains(n));
+        Columns {
+            names,
+            duplicates,
+            sql: sql.to_string(),
+        }
+    }
+
+    /// The position of column `name`, if the result has exactly one column of that name.
+    fn position(&self, name: &str) -> Result<usize, bool> {
+        let mut found = None;
+        for (i, n) in self.names.iter().enumerate() {
+            if n == name {
+                if !self.duplicates {
+                    return Ok(i);
+                }
+                if found.is_some() {
+                    return Err(true);
+                }
+                found = Some(i);
+            }
+        }
+        found.ok_or(false)
+    }
+
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// Where the rows come from: the tables the statement names, or its opening words.
+    pub fn source(&self) -> String {
+        let tables = tables_of(&self.sql);
+        if !tables.is_empty() {
+            return tables.join(", ");
+        }
+        let head: String = self.sql.chars().take(60).collect();
+        if head.len() < self.sql.len() {
+            format!("query {head:?}…")
+        } else {
+            format!("query {head:?}")
+        }
+    }
+}
+
+/// The tables a statement reads or writes (after FROM, JOIN, INTO, UPDATE), in order, once each.
+fn tables_of(sql: &str) -> Vec<String> {
+    let words: Vec<&str> = sql.split_whitespace().collect();
+    let mut out: Vec<String> = Vec::new();
+    for pair in words.windows(2) {
+        let keyword = pair[0].to_ascii_uppercase();
+        if !matches!(keyword.as_str(), "FROM" | "JOIN" | "INTO" | "UPDATE") {
+            continue;
+        }
+        let name: String = pair[1]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        if !name.is_empty() && !out.contains(&name) {
+            out.push(name);
+        }
+    }
+    out
+}
+
+/// One fetched row: values with their column names, decoded by name. Every getter fails with a
+/// [`DbErrorKind::Decode`] error naming the column and its table when the column is missing,
+/// NULL where a value is required, or of another type (STORE-016): never a silent default.
 #[derive(Debug, Clone)]
-pub struct Row(pub Vec<Value>);
+pub struct Row {
+    columns: Arc<Columns>,
+    values: Vec<Value>,
+}
 
 impl Row {
-    pub fn opt_int(&self, i: usize) -> Option<i64> {
-        match &self.0[i] {
-            Value::Int(v) => Some(*v),
-            Value::Bool(b) => Some(*b as i64),
-            _ => None,
+    /// A row of `columns`; `values` are in the same order.
+    pub fn new(columns: Arc<Columns>, values: Vec<Value>) -> Row {
+        assert_eq!(
+            columns.names.len(),
+            values.len(),
+            "a row has one value per column"
+        );
+        Row { columns, values }
+    }
+
+    /// `column "NAME" of TABLE`, for messages about one of this row's columns.
+    pub fn describe(&self, name: &str) -> String {
+        format!("column {name:?} of {}", self.columns.source())
+    }
+
+    fn decode_error(&self, name: &str, problem: &str) -> DbError {
+        DbError {
+            kind: DbErrorKind::Decode,
+            message: format!("stored {} {problem}", self.describe(name)),
         }
     }
 
-    pub fn int(&self, i: usize) -> i64 {
-        self.opt_int(i).unwrap_or(0)
-    }
-
-    pub fn opt_text(&self, i: usize) -> Option<String> {
-        match &self.0[i] {
-            Value::Text(s) => Some(s.clone()),
-            _ => None,
+    /// The raw value of a column (NULL included).
+    pub fn value(&self, name: &str) -> Result<&Value, DbError> {
+        match self.columns.position(name) {
+            Ok(i) => Ok(&self.values[i]),
+            Err(false) => Err(self.decode_error(name, "is not in the query's result")),
+            Err(true) => Err(self.decode_error(
+                name,
+                "is ambiguous: the query returns two columns of that name",
+            )),
         }
     }
 
-    pub fn text(&self, i: usize) -> String {
-        self.opt_text(i).unwrap_or_default()
+    fn mismatch(&self, name: &str, value: &Value, wanted: &str) -> DbError {
+        let held = match value {
+            Value::Null => "NULL".to_string(),
+            Value::Int(v) => format!("the integer {v}"),
+            Value::Text(s) => format!("the text {s:?}"),
+            Value::Bool(b) => format!("the boolean {b}"),
+        };
+        self.decode_error(name, &format!("holds {held}, not {wanted}"))
     }
 
-    /// SQLite stores booleans as integers; PostgreSQL as BOOLEAN.
-    pub fn bool(&self, i: usize) -> bool {
-        match &self.0[i] {
-            Value::Bool(b) => *b,
-            Value::Int(v) => *v != 0,
-            _ => false,
+    fn required<T>(&self, name: &str, value: Option<T>) -> Result<T, DbError> {
+        value.ok_or_else(|| self.decode_error(name, "is NULL where a value is required"))
+    }
+
+    pub fn opt_int(&self, name: &str) -> Result<Option<i64>, DbError> {
+        match self.value(name)? {
+            Value::Null => Ok(None),
+            Value::Int(v) => Ok(Some(*v)),
+            other => Err(self.mismatch(name, other, "an integer")),
         }
+    }
+
+    pub fn int(&self, name: &str) -> Result<i64, DbError> {
+        let value = self.opt_int(name)?;
+        self.required(name, value)
+    }
+
+    /// An integer column converted to a narrower type; out of range is a mismatch.
+    pub fn opt_int_as<T: TryFrom<i64>>(&self, name: &str) -> Result<Option<T>, DbError> {
+        match self.opt_int(name)? {
+            None => Ok(None),
+            Some(v) => T::try_from(v).map(Some).map_err(|_| {
+                self.mismatch(
+                    name,
+                    &Value::Int(v),
+                    &format!("a value in the range of {}", std::any::type_name::<T>()),
+                )
+            }),
+        }
+    }
+
+    pub fn int_as<T: TryFrom<i64>>(&self, name: &str) -> Result<T, DbError> {
+        let value = self.opt_int_as(name)?;
+        self.required(name, value)
+    }
+
+    pub fn opt_text(&self, name: &str) -> Result<Option<String>, DbError> {
+        match self.value(name)? {
+            Value::Null => Ok(None),
+            Value::Text(s) => Ok(Some(s.clone())),
+            other => Err(self.mismatch(name, other, "text")),
+        }
+    }
+
+    pub fn text(&self, name: &str) -> Result<String, DbError> {
+        let value = self.opt_text(name)?;
+        self.required(name, value)
+    }
+
+    /// SQLite stores booleans as the integers 0 and 1; PostgreSQL as BOOLEAN.
+    pub fn opt_bool(&self, name: &str) -> Result<Option<bool>, DbError> {
+        match self.value(name)? {
+            Value::Null => Ok(None),
+            Value::Bool(b) => Ok(Some(*b)),
+            Value::Int(0) => Ok(Some(false)),
+            Value::Int(1) => Ok(Some(true)),
+            other => Err(self.mismatch(name, other, "a boolean")),
+        }
+    }
+
+    pub fn bool(&self, name: &str) -> Result<bool, DbError> {
+        let value = self.opt_bool(name)?;
+        self.required(name, value)
     }
 }
 
@@ -109,6 +271,8 @@ pub enum DbErrorKind {
     ForeignKey,
     Check,
     NotNull,
+    /// A fetched row could not be decoded: a missing, NULL or mistyped column (STORE-016).
+    Decode,
     Other,
 }
 
@@ -171,4 +335,91 @@ pub trait Backend {
     fn channel_lock_sql(&self) -> &'static str;
     /// A query returning one row when the table named `$1` exists.
     fn table_exists_sql(&self) -> &'static str;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(pairs: &[(&str, Value)]) -> Row {
+        let names = pairs.iter().map(|(n, _)| n.to_string()).collect();
+        let columns = Columns::new(names, "SELECT id, duration_ms FROM asset WHERE id = $1");
+        Row::new(
+            Arc::new(columns),
+            pairs.iter().map(|(_, v)| v.clone()).collect(),
+        )
+    }
+
+    fn decode_error<T: fmt::Debug>(result: Result<T, DbError>) -> String {
+        let error = result.expect_err("decoding must fail");
+        assert_eq!(error.kind, DbErrorKind::Decode);
+        error.message
+    }
+
+    // contract: STORE-016
+    #[test]
+    fn a_null_where_a_value_is_required_names_the_column_and_table() {
+        let r = row(&[("id", Value::from("a1")), ("duration_ms", Value::Null)]);
+        let message = decode_error(r.int("duration_ms"));
+        assert!(message.contains("\"duration_ms\""), "{message}");
+        assert!(message.contains("of asset"), "{message}");
+        assert!(message.contains("NULL"), "{message}");
+        // The nullable getter reads the same NULL as None.
+        assert_eq!(r.opt_int("duration_ms").unwrap(), None);
+        assert!(decode_error(r.text("duration_ms")).contains("duration_ms"));
+        assert!(decode_error(r.bool("duration_ms")).contains("duration_ms"));
+    }
+
+    // contract: STORE-016
+    #[test]
+    fn a_mistyped_column_is_an_error_naming_it_never_a_default() {
+        let r = row(&[
+            ("title", Value::from("Pilot")),
+            ("season", Value::Int(-1)),
+            ("approved", Value::Int(2)),
+            ("deleted", Value::Int(0)),
+            ("flag", Value::Bool(true)),
+        ]);
+        let message = decode_error(r.int("title"));
+        assert!(
+            message.contains("\"title\"") && message.contains("Pilot"),
+            "{message}"
+        );
+        assert!(decode_error(r.text("season")).contains("\"season\""));
+        let message = decode_error(r.int_as::<u32>("season"));
+        assert!(
+            message.contains("\"season\"") && message.contains("u32"),
+            "{message}"
+        );
+        assert_eq!(r.int_as::<i32>("season").unwrap(), -1);
+        assert!(decode_error(r.bool("approved")).contains("\"approved\""));
+        assert!(!r.bool("deleted").unwrap());
+        assert!(r.bool("flag").unwrap());
+        assert!(decode_error(r.int("flag")).contains("\"flag\""));
+        assert_eq!(r.text("title").unwrap(), "Pilot");
+    }
+
+    // contract: STORE-016
+    #[test]
+    fn a_missing_or_ambiguous_column_is_named() {
+        let r = row(&[("name", Value::from("a")), ("name", Value::from("b"))]);
+        let message = decode_error(r.text("name"));
+        assert!(message.contains("ambiguous"), "{message}");
+        let message = decode_error(r.text("title"));
+        assert!(
+            message.contains("\"title\"") && message.contains("not in"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn the_source_names_every_table_of_the_statement() {
+        let columns = Columns::new(
+            vec![],
+            "SELECT p.event_id FROM schedule_day d JOIN playlog_event p ON p.day_id = d.id",
+        );
+        assert_eq!(columns.source(), "schedule_day, playlog_event");
+        let columns = Columns::new(vec![], "SELECT pg_advisory_xact_lock(1)");
+        assert!(columns.source().starts_with("query \"SELECT pg_advisory"));
+    }
 }

@@ -6,14 +6,18 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{NaiveDate, Weekday};
 use chrono_tz::Tz;
 use retrovue_core::model::{
-    AsRunRecord, AsRunStatus, Asset, AssetKind, AssetState, BreakPolicy, Catalog, Channel,
-    EventKind, ItemRef, Lineup, PlayMode, PlaylogEvent, Program, RotationState, ScheduleDay,
-    SchedulePlan, TrafficState, UtcMs, VirtualAsset, Zone,
+    AsRunRecord, AsRunStatus, Asset, BreakPolicy, Catalog, Channel, EventKind, ItemRef, Lineup,
+    PlayMode, PlaylogEvent, Program, RotationState, ScheduleDay, SchedulePlan, TrafficState, UtcMs,
+    VirtualAsset, Zone,
 };
 
 use crate::store::catalog::{
     self, AssetFilter, CatalogAsset, CollectionRecord, EnricherRecord, IngestCounts, IngestWrite,
     SourceRecord,
+};
+use crate::store::codec::{
+    self, asset_values, date_column, enum_column, json, json_column, opt_date_column, unknown,
+    weekday_name,
 };
 use crate::store::migrations::{self, Migration, MigrationStatus};
 use crate::store::sql::{Backend, ColType, DbErrorKind, Row, Tx, TxMode, Value};
@@ -35,27 +39,6 @@ impl<B: Backend> SqlStore<B> {
             migrations,
         }
     }
-}
-
-pub(super) fn json<T: serde::Serialize>(value: &T) -> Value {
-    Value::Text(serde_json::to_string(value).expect("plain data serialises"))
-}
-
-pub(super) fn from_json<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> StoreResult<T> {
-    serde_json::from_str(text)
-        .map_err(|e| StoreError::backend(format!("stored {what} is malformed: {e}")))
-}
-
-fn corrupt(what: &str, value: &str) -> StoreError {
-    StoreError::backend(format!("stored {what} has an unknown value {value:?}"))
-}
-
-fn parse_date(text: &str, what: &str) -> StoreResult<NaiveDate> {
-    text.parse().map_err(|_| corrupt(what, text))
-}
-
-fn weekday_name(day: Weekday) -> String {
-    day.to_string().to_lowercase()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -124,30 +107,6 @@ fn check_references(tx: &mut dyn Tx, lineup: &Lineup) -> StoreResult<()> {
         }
     }
     Ok(())
-}
-
-/// The `asset` table's editorial columns, in the order `id, kind, title, series, season, episode,
-/// description, rating, genres_json, year, duration_ms, chapters_json, path, state, approved,
-/// deleted` (ingest columns follow them in the catalog's statements).
-pub(super) fn asset_values(asset: &Asset) -> Vec<Value> {
-    vec![
-        Value::from(&asset.id),
-        Value::from(asset.kind.as_str()),
-        Value::from(&asset.title),
-        Value::from(asset.series.as_ref()),
-        Value::from(asset.season),
-        Value::from(asset.episode),
-        Value::from(asset.description.as_ref()),
-        Value::from(asset.rating.as_ref()),
-        json(&asset.genres),
-        Value::from(asset.year.map(i64::from)),
-        Value::Int(asset.duration_ms),
-        json(&asset.chapters_ms),
-        Value::from(asset.path.as_ref()),
-        Value::from(asset.state.as_str()),
-        Value::Bool(asset.approved),
-        Value::Bool(asset.deleted),
-    ]
 }
 
 fn upsert_asset(tx: &mut dyn Tx, asset: &Asset) -> StoreResult<()> {
@@ -400,44 +359,23 @@ fn upsert_channel(tx: &mut dyn Tx, channel: &Channel) -> StoreResult<()> {
 
 fn load_catalog(tx: &mut dyn Tx) -> StoreResult<Catalog> {
     let mut catalog = Catalog::default();
+    let asset_columns = codec::column_list(&codec::ASSET_COLUMN_TYPES);
     for r in tx.query(
-        "SELECT id, kind, title, series, season, episode, description, rating, genres_json, \
-         year, duration_ms, chapters_json, path, state, approved, deleted FROM asset ORDER BY id",
+        &format!("SELECT {asset_columns} FROM asset ORDER BY id"),
         &[],
     )? {
-        let kind_text = r.text(1);
-        let state_text = r.text(13);
-        let asset = Asset {
-            id: r.text(0),
-            kind: AssetKind::parse(&kind_text).ok_or_else(|| corrupt("asset kind", &kind_text))?,
-            title: r.text(2),
-            series: r.opt_text(3),
-            season: r.opt_int(4).map(|v| v as u32),
-            episode: r.opt_int(5).map(|v| v as u32),
-            description: r.opt_text(6),
-            rating: r.opt_text(7),
-            genres: from_json(&r.text(8), "asset genres")?,
-            year: r.opt_int(9).map(|v| v as i32),
-            duration_ms: r.int(10),
-            chapters_ms: from_json(&r.text(11), "asset chapters")?,
-            path: r.opt_text(12),
-            state: AssetState::parse(&state_text)
-                .ok_or_else(|| corrupt("asset state", &state_text))?,
-            approved: r.bool(14),
-            deleted: r.bool(15),
-        };
+        let asset = codec::asset(&r)?;
         catalog.assets.insert(asset.id.clone(), asset);
     }
     for r in tx.query(
         "SELECT id, title, play_mode, series FROM program ORDER BY id",
         &[],
     )? {
-        let mode = r.text(2);
         let program = Program {
-            id: r.text(0),
-            title: r.text(1),
-            play_mode: PlayMode::parse(&mode).ok_or_else(|| corrupt("play_mode", &mode))?,
-            series: r.opt_text(3),
+            id: r.text("id")?,
+            title: r.text("title")?,
+            play_mode: enum_column(&r, "play_mode", PlayMode::parse)?,
+            series: r.opt_text("series")?,
             assets: Vec::new(),
         };
         catalog.programs.insert(program.id.clone(), program);
@@ -446,14 +384,14 @@ fn load_catalog(tx: &mut dyn Tx) -> StoreResult<Catalog> {
         "SELECT program_id, asset_id FROM program_asset ORDER BY program_id, position",
         &[],
     )? {
-        if let Some(program) = catalog.programs.get_mut(&r.text(0)) {
-            program.assets.push(r.text(1));
+        if let Some(program) = catalog.programs.get_mut(&r.text("program_id")?) {
+            program.assets.push(r.text("asset_id")?);
         }
     }
     for r in tx.query("SELECT id, title FROM virtual_asset ORDER BY id", &[])? {
         let virtual_asset = VirtualAsset {
-            id: r.text(0),
-            title: r.text(1),
+            id: r.text("id")?,
+            title: r.text("title")?,
             parts: Vec::new(),
         };
         catalog
@@ -464,11 +402,40 @@ fn load_catalog(tx: &mut dyn Tx) -> StoreResult<Catalog> {
         "SELECT virtual_id, asset_id FROM virtual_asset_part ORDER BY virtual_id, position",
         &[],
     )? {
-        if let Some(v) = catalog.virtual_assets.get_mut(&r.text(0)) {
-            v.parts.push(r.text(1));
+        if let Some(v) = catalog.virtual_assets.get_mut(&r.text("virtual_id")?) {
+            v.parts.push(r.text("asset_id")?);
         }
     }
     Ok(catalog)
+}
+
+/// The `channel` columns [`channel`] reads.
+const CHANNEL_COLUMNS: &str = "id, number, name, channel_group, logo, timezone, \
+     grid_block_minutes, block_start_offsets_json, programming_day_start_minute, break_policy, \
+     interstitials_json, active, filler_title, spot_cooldown_minutes";
+
+/// A channel without its plans, from a row of [`CHANNEL_COLUMNS`].
+fn channel(r: &Row) -> StoreResult<Channel> {
+    let timezone = r.text("timezone")?;
+    Ok(Channel {
+        id: r.text("id")?,
+        number: r.text("number")?,
+        name: r.text("name")?,
+        group: r.opt_text("channel_group")?,
+        logo: r.opt_text("logo")?,
+        timezone: timezone
+            .parse::<Tz>()
+            .map_err(|_| unknown(r, "timezone", &timezone))?,
+        grid_block_minutes: r.int_as("grid_block_minutes")?,
+        block_start_offsets_minutes: json_column(r, "block_start_offsets_json")?,
+        programming_day_start_minute: r.int_as("programming_day_start_minute")?,
+        break_policy: enum_column(r, "break_policy", BreakPolicy::parse)?,
+        interstitials: json_column(r, "interstitials_json")?,
+        active: r.bool("active")?,
+        filler_title: r.opt_text("filler_title")?,
+        spot_cooldown_minutes: r.int_as("spot_cooldown_minutes")?,
+        plans: Vec::new(),
+    })
 }
 
 /// Channels (all, or the one with id `only`) with their plans, zones and items.
@@ -480,36 +447,10 @@ fn load_channels(tx: &mut dyn Tx, only: Option<&str>) -> StoreResult<Vec<Channel
     let channel_filter = filter.replace("channel_id", "id");
     let mut channels: BTreeMap<String, Channel> = BTreeMap::new();
     for r in tx.query(
-        &format!(
-            "SELECT id, number, name, channel_group, logo, timezone, grid_block_minutes, \
-             block_start_offsets_json, programming_day_start_minute, break_policy, \
-             interstitials_json, active, filler_title, spot_cooldown_minutes FROM channel \
-             {channel_filter} ORDER BY id"
-        ),
+        &format!("SELECT {CHANNEL_COLUMNS} FROM channel {channel_filter} ORDER BY id"),
         &params,
     )? {
-        let tz_text = r.text(5);
-        let policy = r.text(9);
-        let channel = Channel {
-            id: r.text(0),
-            number: r.text(1),
-            name: r.text(2),
-            group: r.opt_text(3),
-            logo: r.opt_text(4),
-            timezone: tz_text
-                .parse::<Tz>()
-                .map_err(|_| corrupt("timezone", &tz_text))?,
-            grid_block_minutes: r.int(6) as u32,
-            block_start_offsets_minutes: from_json(&r.text(7), "block offsets")?,
-            programming_day_start_minute: r.int(8) as u32,
-            break_policy: BreakPolicy::parse(&policy)
-                .ok_or_else(|| corrupt("break_policy", &policy))?,
-            interstitials: from_json(&r.text(10), "interstitials")?,
-            active: r.bool(11),
-            filler_title: r.opt_text(12),
-            spot_cooldown_minutes: r.int(13) as u32,
-            plans: Vec::new(),
-        };
+        let channel = channel(&r)?;
         channels.insert(channel.id.clone(), channel);
     }
     for r in tx.query(
@@ -520,28 +461,20 @@ fn load_channels(tx: &mut dyn Tx, only: Option<&str>) -> StoreResult<Vec<Channel
         &params,
     )? {
         let mut days = Vec::new();
-        for name in r.text(3).split(',').filter(|d| !d.is_empty()) {
+        for name in r.text("days")?.split(',').filter(|d| !d.is_empty()) {
             days.push(
                 name.parse::<Weekday>()
-                    .map_err(|_| corrupt("plan day", name))?,
+                    .map_err(|_| unknown(&r, "days", name))?,
             );
         }
-        let start_date = match r.opt_text(4) {
-            Some(t) => Some(parse_date(&t, "plan start_date")?),
-            None => None,
-        };
-        let end_date = match r.opt_text(5) {
-            Some(t) => Some(parse_date(&t, "plan end_date")?),
-            None => None,
-        };
-        if let Some(channel) = channels.get_mut(&r.text(0)) {
+        if let Some(channel) = channels.get_mut(&r.text("channel_id")?) {
             channel.plans.push(SchedulePlan {
-                name: r.text(1),
-                priority: r.int(2) as u32,
+                name: r.text("name")?,
+                priority: r.int_as("priority")?,
                 days,
-                start_date,
-                end_date,
-                active: r.bool(6),
+                start_date: opt_date_column(&r, "start_date")?,
+                end_date: opt_date_column(&r, "end_date")?,
+                active: r.bool("active")?,
                 zones: Vec::new(),
             });
         }
@@ -554,16 +487,17 @@ fn load_channels(tx: &mut dyn Tx, only: Option<&str>) -> StoreResult<Vec<Channel
         ),
         &params,
     )? {
+        let plan_position: usize = r.int_as("plan_position")?;
         let plan = channels
-            .get_mut(&r.text(0))
-            .and_then(|c| c.plans.get_mut(r.int(1) as usize));
+            .get_mut(&r.text("channel_id")?)
+            .and_then(|c| c.plans.get_mut(plan_position));
         if let Some(plan) = plan {
             plan.zones.push(Zone {
-                name: r.text(2),
-                start_minute: r.int(3) as u32,
-                end_minute: r.int(4) as u32,
+                name: r.text("name")?,
+                start_minute: r.int_as("start_minute")?,
+                end_minute: r.int_as("end_minute")?,
                 items: Vec::new(),
-                enabled: r.bool(5),
+                enabled: r.bool("enabled")?,
             });
         }
     }
@@ -575,21 +509,29 @@ fn load_channels(tx: &mut dyn Tx, only: Option<&str>) -> StoreResult<Vec<Channel
         ),
         &params,
     )? {
-        let kind = r.text(3);
+        let kind = r.text("kind")?;
         let item = match kind.as_str() {
-            "program" => ItemRef::Program { id: r.text(4) },
-            "asset" => ItemRef::Asset { id: r.text(5) },
-            "virtual" => ItemRef::Virtual { id: r.text(6) },
-            "synthetic" => ItemRef::Synthetic {
-                kind: r.text(7),
-                duration_ms: r.int(8),
+            "program" => ItemRef::Program {
+                id: r.text("program_id")?,
             },
-            other => return Err(corrupt("zone item kind", other)),
+            "asset" => ItemRef::Asset {
+                id: r.text("asset_id")?,
+            },
+            "virtual" => ItemRef::Virtual {
+                id: r.text("virtual_id")?,
+            },
+            "synthetic" => ItemRef::Synthetic {
+                kind: r.text("synthetic_kind")?,
+                duration_ms: r.int("synthetic_duration_ms")?,
+            },
+            other => return Err(unknown(&r, "kind", other)),
         };
+        let plan_position: usize = r.int_as("plan_position")?;
+        let zone_position: usize = r.int_as("zone_position")?;
         let zone = channels
-            .get_mut(&r.text(0))
-            .and_then(|c| c.plans.get_mut(r.int(1) as usize))
-            .and_then(|p| p.zones.get_mut(r.int(2) as usize));
+            .get_mut(&r.text("channel_id")?)
+            .and_then(|c| c.plans.get_mut(plan_position))
+            .and_then(|p| p.zones.get_mut(zone_position));
         if let Some(zone) = zone {
             zone.items.push(item);
         }
@@ -604,25 +546,27 @@ const DAY_COLUMNS: &str = "id, channel_id, broadcast_date, plan, window_start, w
      effective_start, covers_until, items_json, faults_json, supersedes, is_current, built_at_ms";
 
 fn stored_day(r: &Row) -> StoreResult<StoredDay> {
-    let id = r.int(0);
-    let what = format!("ScheduleDay record {id}");
-    Ok(StoredDay {
-        id,
-        supersedes: r.opt_int(10),
-        current: r.bool(11),
-        built_at_ms: r.int(12),
-        day: ScheduleDay {
-            channel: r.text(1),
-            date: parse_date(&r.text(2), &what)?,
-            plan: r.opt_text(3),
-            window_start: r.int(4),
-            window_end: r.int(5),
-            effective_start: r.int(6),
-            covers_until: r.int(7),
-            items: from_json(&r.text(8), &format!("{what} items"))?,
-            faults: from_json(&r.text(9), &format!("{what} faults"))?,
-        },
-    })
+    let id = r.int("id")?;
+    let fields = || -> StoreResult<StoredDay> {
+        Ok(StoredDay {
+            id,
+            supersedes: r.opt_int("supersedes")?,
+            current: r.bool("is_current")?,
+            built_at_ms: r.int("built_at_ms")?,
+            day: ScheduleDay {
+                channel: r.text("channel_id")?,
+                date: date_column(r, "broadcast_date")?,
+                plan: r.opt_text("plan")?,
+                window_start: r.int("window_start")?,
+                window_end: r.int("window_end")?,
+                effective_start: r.int("effective_start")?,
+                covers_until: r.int("covers_until")?,
+                items: json_column(r, "items_json")?,
+                faults: json_column(r, "faults_json")?,
+            },
+        })
+    };
+    fields().map_err(|e| codec::within(e, &format!("ScheduleDay record {id}")))
 }
 
 /// The playlog must belong to the day and tile `[effective_start, covers_until)` exactly; a day
@@ -700,10 +644,7 @@ fn insert_day(
             )),
             _ => StoreError::bad(format!("ScheduleDay {} {}: {e}", day.channel, day.date)),
         })?;
-    let id = rows
-        .first()
-        .map(|r| r.int(0))
-        .ok_or_else(|| StoreError::backend("INSERT … RETURNING id returned no row"))?;
+    let id = returned_id(&rows)?;
     let events: Vec<Vec<Value>> = write
         .playlog
         .iter()
@@ -776,6 +717,14 @@ fn insert_day(
     Ok(id)
 }
 
+/// The id an `INSERT … RETURNING id` returned.
+fn returned_id(rows: &[Row]) -> StoreResult<i64> {
+    match rows.first() {
+        Some(r) => Ok(r.int("id")?),
+        None => Err(StoreError::backend("INSERT … RETURNING id returned no row")),
+    }
+}
+
 fn require_channel(tx: &mut dyn Tx, channel: &str) -> StoreResult<()> {
     if tx
         .query(
@@ -796,14 +745,18 @@ fn day_state(tx: &mut dyn Tx, id: i64) -> StoreResult<(RotationState, TrafficSta
         "SELECT program_id, cursor FROM day_rotation WHERE day_id = $1",
         &[Value::Int(id)],
     )? {
-        rotation.cursors.insert(r.text(0), r.int(1) as u64);
+        rotation
+            .cursors
+            .insert(r.text("program_id")?, r.int_as("cursor")?);
     }
     let mut traffic = TrafficState::default();
     for r in tx.query(
         "SELECT asset_id, last_aired FROM day_traffic WHERE day_id = $1",
         &[Value::Int(id)],
     )? {
-        traffic.last_aired.insert(r.text(0), r.int(1));
+        traffic
+            .last_aired
+            .insert(r.text("asset_id")?, r.int("last_aired")?);
     }
     Ok((rotation, traffic))
 }
@@ -811,13 +764,16 @@ fn day_state(tx: &mut dyn Tx, id: i64) -> StoreResult<(RotationState, TrafficSta
 /// A stored day with the state after it and whether it has as-run records (STORE-012).
 fn chain_link(tx: &mut dyn Tx, stored: StoredDay) -> StoreResult<ChainLink> {
     let (rotation, traffic) = day_state(tx, stored.id)?;
-    let previous_slot_end = tx
+    let previous_slot_end = match tx
         .query(
             "SELECT last_slot_end FROM schedule_day WHERE id = $1",
             &[Value::Int(stored.id)],
         )?
         .first()
-        .and_then(|r| r.opt_int(0));
+    {
+        Some(r) => r.opt_int("last_slot_end")?,
+        None => None,
+    };
     let has_as_run = has_as_run(tx, &stored.day)?;
     Ok(ChainLink {
         stored,
@@ -877,10 +833,13 @@ fn neighbour_id(
         "SELECT id FROM schedule_day WHERE channel_id = $1 AND broadcast_date < $2 \
          AND is_current = TRUE ORDER BY broadcast_date DESC LIMIT 1"
     };
-    Ok(tx
+    match tx
         .query(sql, &[Value::from(channel), Value::Text(date.to_string())])?
         .first()
-        .map(|r| r.int(0)))
+    {
+        Some(r) => Ok(Some(r.int("id")?)),
+        None => Ok(None),
+    }
 }
 
 /// STORE-014: refuse to rewrite a day whose window began by `lock_at` or that has as-run records.
@@ -917,16 +876,15 @@ fn delete_day(tx: &mut dyn Tx, id: i64) -> StoreResult<()> {
 }
 
 fn playlog_event(r: &Row) -> StoreResult<PlaylogEvent> {
-    let kind = r.text(3);
     Ok(PlaylogEvent {
-        id: r.text(0),
-        channel: r.text(6),
-        start: r.int(1),
-        end: r.int(2),
-        kind: EventKind::parse(&kind).ok_or_else(|| corrupt("event kind", &kind))?,
-        asset: r.opt_text(4),
-        in_point_ms: r.int(5),
-        item_start: r.opt_int(7),
+        id: r.text("event_id")?,
+        channel: r.text("channel_id")?,
+        start: r.int("start_ms")?,
+        end: r.int("end_ms")?,
+        kind: enum_column(r, "kind", EventKind::parse)?,
+        asset: r.opt_text("asset_id")?,
+        in_point_ms: r.int("in_point_ms")?,
+        item_start: r.opt_int("item_start")?,
     })
 }
 
@@ -1053,10 +1011,10 @@ impl<B: Backend> Store for SqlStore<B> {
             let Some(latest) = rows.first() else {
                 return Ok(DayState::default());
             };
-            let (rotation, traffic) = day_state(tx, latest.int(0))?;
-            let latest_date = parse_date(&latest.text(1), "broadcast_date")?;
+            let (rotation, traffic) = day_state(tx, latest.int("id")?)?;
+            let latest_date = date_column(latest, "broadcast_date")?;
             let previous_slot_end = if latest_date.succ_opt() == Some(date) {
-                latest.opt_int(2)
+                latest.opt_int("last_slot_end")?
             } else {
                 None
             };
@@ -1076,7 +1034,7 @@ impl<B: Backend> Store for SqlStore<B> {
                 &[Value::from(channel)],
             )?;
             match rows.first() {
-                Some(r) => Ok(day_state(tx, r.int(0))?.0),
+                Some(r) => Ok(day_state(tx, r.int("id")?)?.0),
                 None => Ok(RotationState::default()),
             }
         })
@@ -1204,14 +1162,18 @@ impl<B: Backend> Store for SqlStore<B> {
                         Value::Text(day.date.to_string()),
                     ],
                 )?;
-                let Some(row) = rows.first().filter(|r| r.bool(1)) else {
+                let current = match rows.first() {
+                    Some(r) if r.bool("is_current")? => Some(r),
+                    _ => None,
+                };
+                let Some(row) = current else {
                     return Err(StoreError::conflict(format!(
                         "ScheduleDay {} {} changed since it was read (record {expected_id} is no \
                          longer current); nothing written for it",
                         day.channel, day.date
                     )));
                 };
-                let window_start = row.int(0);
+                let window_start = row.int("window_start")?;
                 if let Some(stored) = current_record(tx, &day.channel, day.date)? {
                     if has_as_run(tx, &stored.day)? {
                         return Err(StoreError::new(
@@ -1274,13 +1236,12 @@ impl<B: Backend> Store for SqlStore<B> {
                     "no ScheduleDay record {supersedes} to override"
                 )));
             };
-            if row.text(0) != day.channel || row.text(1) != day.date.to_string() {
+            let (stored_channel, stored_date) =
+                (row.text("channel_id")?, row.text("broadcast_date")?);
+            if stored_channel != day.channel || stored_date != day.date.to_string() {
                 return Err(StoreError::bad(format!(
-                    "ScheduleDay record {supersedes} is {} {}, not {} {}",
-                    row.text(0),
-                    row.text(1),
-                    day.channel,
-                    day.date
+                    "ScheduleDay record {supersedes} is {stored_channel} {stored_date}, not {} {}",
+                    day.channel, day.date
                 )));
             }
             let updated = tx.execute(
@@ -1345,9 +1306,7 @@ impl<B: Backend> Store for SqlStore<B> {
                     Value::from(record.reason.as_ref()),
                 ],
             )?;
-            rows.first()
-                .map(|r| r.int(0))
-                .ok_or_else(|| StoreError::backend("INSERT … RETURNING id returned no row"))
+            returned_id(&rows)
         })
     }
 
@@ -1360,18 +1319,15 @@ impl<B: Backend> Store for SqlStore<B> {
                  ORDER BY start_ms, id",
                 &[Value::from(channel), Value::Int(from), Value::Int(to)],
             )? {
-                let kind = r.text(5);
-                let status = r.text(6);
                 out.push(AsRunRecord {
-                    channel: r.text(0),
-                    playlog_id: r.text(1),
-                    start: r.int(2),
-                    end: r.int(3),
-                    asset: r.opt_text(4),
-                    kind: EventKind::parse(&kind).ok_or_else(|| corrupt("as-run kind", &kind))?,
-                    status: AsRunStatus::parse(&status)
-                        .ok_or_else(|| corrupt("as-run status", &status))?,
-                    reason: r.opt_text(7),
+                    channel: r.text("channel_id")?,
+                    playlog_id: r.text("playlog_id")?,
+                    start: r.int("start_ms")?,
+                    end: r.int("end_ms")?,
+                    asset: r.opt_text("asset_id")?,
+                    kind: enum_column(&r, "kind", EventKind::parse)?,
+                    status: enum_column(&r, "status", AsRunStatus::parse)?,
+                    reason: r.opt_text("reason")?,
                 });
             }
             Ok(out)

@@ -1,12 +1,13 @@
 //! The SQLite backend (rusqlite, bundled): the zero-setup default, one file in RETROVUE_HOME.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, TransactionBehavior};
 
-use crate::store::sql::{Backend, ColType, DbError, DbErrorKind, Row, Tx, TxMode, Value};
+use crate::store::sql::{Backend, ColType, Columns, DbError, DbErrorKind, Row, Tx, TxMode, Value};
 
 pub struct SqliteBackend {
     conn: Connection,
@@ -82,18 +83,30 @@ impl rusqlite::ToSql for Value {
     }
 }
 
-fn fetch(row: &rusqlite::Row, columns: usize) -> rusqlite::Result<Row> {
-    let mut values = Vec::with_capacity(columns);
-    for i in 0..columns {
-        values.push(match row.get_ref(i)? {
+/// A row of `columns`. The schema has no REAL or BLOB columns: one is refused, naming it, rather
+/// than converted.
+fn fetch(row: &rusqlite::Row, columns: &Arc<Columns>) -> Result<Row, DbError> {
+    let mut values = Vec::with_capacity(columns.names().len());
+    for (i, name) in columns.names().iter().enumerate() {
+        values.push(match row.get_ref(i).map_err(convert)? {
             ValueRef::Null => Value::Null,
             ValueRef::Integer(v) => Value::Int(v),
-            ValueRef::Real(v) => Value::Int(v as i64),
             ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
-            ValueRef::Blob(b) => Value::Text(String::from_utf8_lossy(b).into_owned()),
+            ValueRef::Real(v) => return Err(unsupported(name, columns, &format!("REAL {v}"))),
+            ValueRef::Blob(_) => return Err(unsupported(name, columns, "BLOB")),
         });
     }
-    Ok(Row(values))
+    Ok(Row::new(columns.clone(), values))
+}
+
+fn unsupported(name: &str, columns: &Columns, what: &str) -> DbError {
+    DbError {
+        kind: DbErrorKind::Decode,
+        message: format!(
+            "stored column {name:?} of {} holds a {what} value, which the store never writes",
+            columns.source()
+        ),
+    }
 }
 
 struct SqliteTx<'a> {
@@ -111,13 +124,14 @@ impl Tx for SqliteTx<'_> {
 
     fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbError> {
         let mut stmt = self.tx.prepare_cached(&positional(sql)).map_err(convert)?;
-        let columns = stmt.column_count();
+        let names = stmt.column_names().into_iter().map(String::from).collect();
+        let columns = Arc::new(Columns::new(names, sql));
         let mut rows = stmt
             .query(rusqlite::params_from_iter(params.iter()))
             .map_err(convert)?;
         let mut out = Vec::new();
         while let Some(row) = rows.next().map_err(convert)? {
-            out.push(fetch(row, columns).map_err(convert)?);
+            out.push(fetch(row, &columns)?);
         }
         Ok(out)
     }
