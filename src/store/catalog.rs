@@ -11,7 +11,7 @@ use crate::store::codec::{self, json, json_column};
 use crate::store::sql::{ColType, Row, Tx, Value};
 use crate::store::{StoreError, StoreResult};
 
-/// A source: an external library endpoint (DOMAIN §1).
+/// A source: an external library endpoint (contracts/ingest.md).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SourceRecord {
     /// A slug chosen by the operator (or derived from the name).

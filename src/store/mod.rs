@@ -1,4 +1,4 @@
-//! Persistence (RUNTIME §5): the `Store` boundary, its SQLite and PostgreSQL backends, and
+//! Persistence (STORE-001..017): the `Store` boundary, its SQLite and PostgreSQL backends, and
 //! database URL selection. All SQL of the program lives under this module.
 
 pub mod build;
