@@ -2,7 +2,7 @@
 //! no-change re-ingest of it, through the real pipeline and store, on SQLite and PostgreSQL.
 //! `RETROVUE_TREE_FILES` changes the tree size. Prints the time of each run per backend.
 
-#[path = "../tests/support/mod.rs"]
+#[path = "../tests/it/support/mod.rs"]
 mod support;
 
 use std::time::{Duration, Instant};

@@ -4,7 +4,7 @@
 //! PostgreSQL is a throwaway cluster started like the tests do (or RETROVUE_TEST_DATABASE_URL).
 //! Prints the time to build (core only) and the time to store, per backend.
 
-#[path = "../tests/support/mod.rs"]
+#[path = "../tests/it/support/mod.rs"]
 mod support;
 
 use std::time::Instant;

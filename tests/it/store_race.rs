@@ -1,7 +1,7 @@
 //! Faults around `schedule build`: two real processes racing on the same channel and dates, and a
 //! build killed with SIGKILL half-way. Either way the database holds whole days only.
 
-mod support;
+use crate::support;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};

@@ -1,7 +1,7 @@
 //! The store's commands as a user runs them: the real `retrovue` binary against SQLite and
 //! PostgreSQL, checking output and exit codes (0 ok, 1 runtime, 2 bad input).
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::process::{Command, Output};

@@ -2,9 +2,9 @@
 //! made with ffmpeg, ingest with ffprobe, approval, a program, a channel with a plan and a zone,
 //! a built day and its guide. Run on SQLite and PostgreSQL.
 
-mod support;
-mod support_cli;
-mod support_media;
+use crate::support;
+use crate::support_cli;
+use crate::support_media;
 
 use support::{TempDir, TestDb};
 use support_cli::Rv;

@@ -3,8 +3,8 @@
 //! by `collection ingest` and make `channel validate` exit 1. A folder library of real (empty)
 //! files, ingested and scheduled with the real binary, on SQLite and PostgreSQL.
 
-mod support;
-mod support_cli;
+use crate::support;
+use crate::support_cli;
 
 use std::path::PathBuf;
 

@@ -2,8 +2,8 @@
 //! binary: success, `--json`, `--dry-run` and bad input, plus idempotent re-ingest. Media trees
 //! are empty files with sidecar durations (no probe needed).
 
-mod support;
-mod support_cli;
+use crate::support;
+use crate::support_cli;
 
 use support::{raw_sql, TempDir, TestDb};
 use support_cli::{fake_video, Rv};

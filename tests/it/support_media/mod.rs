@@ -4,52 +4,12 @@
 #![allow(dead_code)]
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Once;
 
-/// A folder under the system temp dir, removed when dropped.
-pub struct TempDir {
-    pub path: PathBuf,
-}
-
-impl TempDir {
-    pub fn new(label: &str) -> TempDir {
-        static COUNTER: AtomicUsize = AtomicUsize::new(0);
-        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-        let path = std::env::temp_dir().join(format!(
-            "retrovue-ingest-{label}-{}-{n}",
-            std::process::id()
-        ));
-        let _ = fs::remove_dir_all(&path);
-        fs::create_dir_all(&path).unwrap();
-        TempDir { path }
-    }
-
-    pub fn join(&self, relative: &str) -> PathBuf {
-        self.path.join(relative)
-    }
-
-    /// Creates an empty file (and its folders) at `relative`.
-    pub fn touch(&self, relative: &str) -> PathBuf {
-        self.write(relative, "")
-    }
-
-    /// Writes `text` to `relative`, creating folders.
-    pub fn write(&self, relative: &str, text: &str) -> PathBuf {
-        let path = self.join(relative);
-        fs::create_dir_all(path.parent().unwrap()).unwrap();
-        fs::write(&path, text).unwrap();
-        path
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.path);
-    }
-}
+/// The one temporary directory of the tests.
+pub use crate::support::TempDir;
 
 /// Installs ffmpeg/ffprobe when missing (once per test binary).
 pub fn ensure_ffmpeg() {

@@ -1,189 +1,15 @@
 //! `retrovue serve` end to end: real daemon processes, real engines, real loopback sockets
 //! (contracts/daemon.md, contracts/http.md). Every wait is bounded.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use crate::support::daemon::{alive, children, eventually, retrovue, Daemon};
+use crate::support::TempDir;
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-static COUNTER: AtomicU64 = AtomicU64::new(0);
-
-/// A temporary directory, deleted on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(prefix: &str) -> TempDir {
-        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-        let path = std::env::temp_dir().join(format!("{prefix}-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).unwrap();
-        TempDir(path)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// A running daemon; killed on drop (its engines die with it: parent-death signal).
-struct Daemon {
-    child: Child,
-    addr: String,
-    _home: TempDir,
-}
-
-fn retrovue() -> &'static str {
-    env!("CARGO_BIN_EXE_retrovue")
-}
-
-impl Daemon {
-    fn start(args: &[&str]) -> Daemon {
-        Daemon::start_with(TempDir::new("rv-serve"), args)
-    }
-
-    fn start_with(home: TempDir, args: &[&str]) -> Daemon {
-        let mut child = Command::new(retrovue())
-            .arg("serve")
-            .args(["--bind", "127.0.0.1:0", "--linger-ms", "500"])
-            .args(args)
-            // The default engine is ffmpeg when installed (DAEMON-011); these runs want the
-            // synthetic one unless they name another.
-            .args(if args.contains(&"--engine") {
-                &[][..]
-            } else {
-                &["--engine", "synthetic"][..]
-            })
-            .env("RETROVUE_HOME", &home.0)
-            .env_remove("RETROVUE_DATABASE_URL")
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start retrovue serve");
-        let stdout = child.stdout.take().unwrap();
-        let stderr = child.stderr.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                eprintln!("[daemon] {line}");
-            }
-        });
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        let line = rx
-            .recv_timeout(Duration::from_secs(60))
-            .expect("the daemon prints its address");
-        let addr = line
-            .split("http://")
-            .nth(1)
-            .and_then(|rest| rest.split('/').next())
-            .unwrap_or_else(|| panic!("no address in {line:?}"))
-            .to_string();
-        Daemon {
-            child,
-            addr,
-            _home: home,
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// (status, body) of a GET.
-    fn get(&self, path: &str) -> (u16, String) {
-        match ureq::get(&self.url(path))
-            .timeout(Duration::from_secs(20))
-            .call()
-        {
-            Ok(r) => (r.status(), r.into_string().unwrap()),
-            Err(ureq::Error::Status(code, r)) => (code, r.into_string().unwrap_or_default()),
-            Err(e) => panic!("GET {path}: {e}"),
-        }
-    }
-
-    fn metric(&self, name: &str, channel: &str) -> i64 {
-        let (_, text) = self.get("/metrics");
-        let key = format!("{name}{{channel=\"{channel}\"}} ");
-        text.lines()
-            .find_map(|l| l.strip_prefix(&key))
-            .unwrap_or_else(|| panic!("no {key} in metrics"))
-            .trim()
-            .parse()
-            .unwrap()
-    }
-
-    fn sigterm(&mut self) -> std::process::ExitStatus {
-        unsafe {
-            libc::kill(self.child.id() as i32, libc::SIGTERM);
-        }
-        let until = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(Instant::now() < until, "daemon did not exit after SIGTERM");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Direct children of a process (every thread's children, from /proc).
-fn children(pid: u32) -> Vec<u32> {
-    let mut out = Vec::new();
-    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
-        return out;
-    };
-    for task in tasks.flatten() {
-        if let Ok(text) = std::fs::read_to_string(task.path().join("children")) {
-            out.extend(
-                text.split_whitespace()
-                    .filter_map(|p| p.parse::<u32>().ok()),
-            );
-        }
-    }
-    out.sort_unstable();
-    out
-}
-
-/// Is `pid` a live (non-zombie) process?
-fn alive(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|s| {
-            let state = s.rsplit(')').next().unwrap_or("").trim_start();
-            !state.starts_with('Z')
-        })
-        .unwrap_or(false)
-}
-
-/// Poll `check` until it holds or `secs` pass.
-fn eventually(secs: u64, what: &str, mut check: impl FnMut() -> bool) {
-    let until = Instant::now() + Duration::from_secs(secs);
-    while !check() {
-        assert!(Instant::now() < until, "timed out waiting for: {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 /// A viewer on a raw socket: the response head is read, the body is left to the caller.
 struct Viewer {
     socket: TcpStream,
@@ -390,8 +216,8 @@ fn first_start_imports_the_demo_and_serves_m3u_api_and_stream() {
     let rows: serde_json::Value = serde_json::from_str(&epg).unwrap();
     assert!(rows.as_array().unwrap().len() >= 24, "a day of guide rows");
     assert_eq!(daemon.get("/api/epg?from=yesterday").0, 400);
-    assert!(daemon.metric("retrovue_horizon_days", "retro-one") >= 4);
-    assert!(daemon.metric("retrovue_horizon_playlog_seconds", "retro-one") >= 6 * 3600);
+    assert!(daemon.channel_metric("retrovue_horizon_days", "retro-one") >= 4);
+    assert!(daemon.channel_metric("retrovue_horizon_playlog_seconds", "retro-one") >= 6 * 3600);
 
     // The stream: ffprobe recognises MPEG-TS with video and audio.
     let mut viewer = Viewer::tune(&daemon.addr, "retro-one");
@@ -406,7 +232,7 @@ fn first_start_imports_the_demo_and_serves_m3u_api_and_stream() {
         "whole packets from the first byte"
     );
     let home = TempDir::new("rv-probe");
-    let file = home.0.join("stream.ts");
+    let file = home.path.join("stream.ts");
     std::fs::write(&file, &ts).unwrap();
     let streams = ffprobe_streams(&file);
     assert!(streams.contains(&"video".to_string()), "{streams:?}");
@@ -418,7 +244,7 @@ fn viewers_share_one_engine_which_stops_after_the_linger() {
     // contract: DAEMON-002
     // contract: DAEMON-003
     let dir = TempDir::new("rv-lineup");
-    let lineup = synthetic_lineup(&dir.0);
+    let lineup = synthetic_lineup(&dir.path);
     let daemon = Daemon::start(&["--lineup", &lineup]);
     assert!(
         children(daemon.pid()).is_empty(),
@@ -439,7 +265,7 @@ fn viewers_share_one_engine_which_stops_after_the_linger() {
         "the second viewer shares the engine"
     );
     eventually(10, "two viewers counted", || {
-        daemon.metric("retrovue_viewers", "alpha") == 2
+        daemon.channel_metric("retrovue_viewers", "alpha") == 2
     });
 
     // A second channel gets its own engine; the first one is untouched.
@@ -453,8 +279,11 @@ fn viewers_share_one_engine_which_stops_after_the_linger() {
     let engine = engines[0];
     eventually(15, "engine stopped after the linger", || !alive(engine));
     eventually(15, "no engines left", || children(daemon.pid()).is_empty());
-    assert_eq!(daemon.metric("retrovue_engine_running", "alpha"), 0);
-    assert_eq!(daemon.metric("retrovue_engine_restarts_total", "alpha"), 0);
+    assert_eq!(daemon.channel_metric("retrovue_engine_running", "alpha"), 0);
+    assert_eq!(
+        daemon.channel_metric("retrovue_engine_restarts_total", "alpha"),
+        0
+    );
 }
 
 #[test]
@@ -462,7 +291,7 @@ fn refusals_404_500_503_start_no_engine() {
     // contract: HTTP-003
     // contract: HTTP-008
     let dir = TempDir::new("rv-lineup");
-    let lineup = synthetic_lineup(&dir.0);
+    let lineup = synthetic_lineup(&dir.path);
     // The days on air were built (by the CLI) while the file was thought present; the daemon
     // leaves missing files out of the days it builds (DAEMON-009), but a day on air is never
     // rewritten, so its missing file is answered 500.
@@ -470,7 +299,7 @@ fn refusals_404_500_503_start_no_engine() {
     let cli = |args: &[&str]| {
         let out = Command::new(retrovue())
             .args(args)
-            .env("RETROVUE_HOME", &home.0)
+            .env("RETROVUE_HOME", &home.path)
             .env_remove("RETROVUE_DATABASE_URL")
             .output()
             .unwrap();
@@ -494,7 +323,7 @@ fn refusals_404_500_503_start_no_engine() {
         "--days",
         "3",
     ]);
-    let daemon = Daemon::start_with(home, &["--lineup", &lineup]);
+    let daemon = Daemon::start_in(home, &["--lineup", &lineup]);
     let (status, body) = daemon.get("/channel/nope.ts");
     assert_eq!(
         (status, body.as_str()),
@@ -510,7 +339,10 @@ fn refusals_404_500_503_start_no_engine() {
         children(daemon.pid()).is_empty(),
         "no engine for a missing file"
     );
-    assert_eq!(daemon.metric("retrovue_engine_starts_total", "broken"), 0);
+    assert_eq!(
+        daemon.channel_metric("retrovue_engine_starts_total", "broken"),
+        0
+    );
     // Another channel is unaffected.
     let mut viewer = Viewer::tune(&daemon.addr, "alpha");
     assert_eq!(viewer.status, 200);
@@ -544,10 +376,10 @@ fn a_crashed_engine_is_restarted_and_viewers_keep_receiving() {
     // contract: DAEMON-004
     // contract: ASRUN-001
     let dir = TempDir::new("rv-lineup");
-    let lineup = synthetic_lineup(&dir.0);
+    let lineup = synthetic_lineup(&dir.path);
     let home = TempDir::new("rv-serve");
-    let db = home.0.join("retrovue.db");
-    let daemon = Daemon::start_with(home, &["--lineup", &lineup]);
+    let db = home.path.join("retrovue.db");
+    let daemon = Daemon::start_in(home, &["--lineup", &lineup]);
     let mut viewer = Viewer::tune(&daemon.addr, "alpha");
     assert_eq!(viewer.status, 200);
     viewer.read_at_least(20_000);
@@ -564,8 +396,8 @@ fn a_crashed_engine_is_restarted_and_viewers_keep_receiving() {
     viewer.read_at_least(50_000);
     let after = viewer.read_at_least(100_000);
     assert!(after.len() >= 100_000);
-    assert!(daemon.metric("retrovue_engine_restarts_total", "alpha") >= 1);
-    assert_eq!(daemon.metric("retrovue_viewers", "alpha"), 1);
+    assert!(daemon.channel_metric("retrovue_engine_restarts_total", "alpha") >= 1);
+    assert_eq!(daemon.channel_metric("retrovue_viewers", "alpha"), 1);
     // What was on air when the engine was killed is recorded as truncated at the kill.
     eventually(10, "the killed segment's as-run record", || {
         let conn = rusqlite::Connection::open(&db).unwrap();
@@ -584,7 +416,7 @@ fn a_crashed_engine_is_restarted_and_viewers_keep_receiving() {
 fn a_viewer_that_stops_reading_is_dropped_while_another_keeps_the_rate() {
     // contract: DAEMON-005
     let dir = TempDir::new("rv-lineup");
-    let lineup = synthetic_lineup(&dir.0);
+    let lineup = synthetic_lineup(&dir.path);
     let daemon = Daemon::start(&[
         "--lineup",
         &lineup,
@@ -597,7 +429,7 @@ fn a_viewer_that_stops_reading_is_dropped_while_another_keeps_the_rate() {
     assert_eq!((reader.status, stalled.status), (200, 200));
     let started = Instant::now();
     let mut received = 0usize;
-    while daemon.metric("retrovue_dropped_viewers_total", "alpha") == 0 {
+    while daemon.channel_metric("retrovue_dropped_viewers_total", "alpha") == 0 {
         assert!(
             started.elapsed() < Duration::from_secs(60),
             "the stalled viewer was never dropped"
@@ -613,7 +445,7 @@ fn a_viewer_that_stops_reading_is_dropped_while_another_keeps_the_rate() {
     // And it keeps receiving after the other was dropped.
     reader.read_at_least(200_000);
     eventually(10, "one viewer left", || {
-        daemon.metric("retrovue_viewers", "alpha") == 1
+        daemon.channel_metric("retrovue_viewers", "alpha") == 1
     });
     drop(stalled);
 }
@@ -622,10 +454,10 @@ fn a_viewer_that_stops_reading_is_dropped_while_another_keeps_the_rate() {
 fn sigterm_stops_engines_flushes_as_run_and_exits_zero() {
     // contract: DAEMON-006
     let dir = TempDir::new("rv-lineup");
-    let lineup = synthetic_lineup(&dir.0);
+    let lineup = synthetic_lineup(&dir.path);
     let home = TempDir::new("rv-serve");
-    let home_path = home.0.clone();
-    let mut daemon = Daemon::start_with(home, &["--lineup", &lineup]);
+    let home_path = home.path.clone();
+    let mut daemon = Daemon::start_in(home, &["--lineup", &lineup]);
     let mut a = Viewer::tune(&daemon.addr, "alpha");
     let mut b = Viewer::tune(&daemon.addr, "beta");
     a.read_at_least(10_000);
@@ -679,7 +511,7 @@ fn guide_tuner_and_metrics_endpoints() {
     );
     assert!(xml.contains(" +0000\" stop=\""));
     let dir = TempDir::new("rv-xmltv");
-    let file = dir.0.join("epg.xml");
+    let file = dir.path.join("epg.xml");
     std::fs::write(&file, &xml).unwrap();
     let check = Command::new("xmllint")
         .arg("--noout")
@@ -768,7 +600,7 @@ fn the_ffmpeg_engine_plays_real_clips_through_the_daemon() {
     let dir = TempDir::new("rv-clips");
     let mut assets = String::new();
     for (i, pattern) in ["testsrc", "smptebars"].iter().enumerate() {
-        let path = dir.0.join(format!("episode{i}.mkv"));
+        let path = dir.path.join(format!("episode{i}.mkv"));
         make_clip(&path, 3, pattern);
         assets.push_str(&format!(
             "[[asset]]\nid = \"ep{i}\"\nkind = \"episode\"\ntitle = \"Clip {i}\"\nseries = \"Clips\"\n\
@@ -778,7 +610,7 @@ fn the_ffmpeg_engine_plays_real_clips_through_the_daemon() {
         ));
     }
     for i in 0..3 {
-        let path = dir.0.join(format!("spot{i}.mkv"));
+        let path = dir.path.join(format!("spot{i}.mkv"));
         make_clip(&path, 2, "rgbtestsrc");
         assets.push_str(&format!(
             "[[asset]]\nid = \"spot{i}\"\nkind = \"commercial\"\ntitle = \"Spot {i}\"\n\
@@ -822,7 +654,7 @@ spot_cooldown_minutes = 0
     items = ["clips"]
 "#
     );
-    let lineup_path = dir.0.join("lineup.toml");
+    let lineup_path = dir.path.join("lineup.toml");
     std::fs::write(&lineup_path, lineup).unwrap();
     let daemon = Daemon::start(&[
         "--lineup",
@@ -839,7 +671,7 @@ spot_cooldown_minutes = 0
         raw.extend(viewer.read_at_least(1));
     }
     let ts = dechunk(&raw);
-    let file = dir.0.join("stream.ts");
+    let file = dir.path.join("stream.ts");
     std::fs::write(&file, &ts).unwrap();
     let streams = ffprobe_streams(&file);
     assert!(streams.contains(&"video".to_string()), "{streams:?}");
@@ -910,7 +742,7 @@ fn a_day_without_a_plan_answers_503_while_built_days_stream() {
         )
     };
     let dir = TempDir::new("rv-lineup");
-    let path = dir.0.join("lineup.toml");
+    let path = dir.path.join("lineup.toml");
     let all = "\"mon\", \"tue\", \"wed\", \"thu\", \"fri\", \"sat\", \"sun\"";
     let text = channel("dark", "5", &days.join(", ")) + &channel("lit", "6", all);
     std::fs::write(&path, text).unwrap();

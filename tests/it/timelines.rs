@@ -20,7 +20,7 @@ fn expected_dir() -> PathBuf {
 #[test]
 fn the_demo_days_render_as_their_expected_timelines() {
     // contract: EPG-002
-    let text = include_str!("../fixtures/demo/lineup.toml");
+    let text = include_str!("../../fixtures/demo/lineup.toml");
     let lineup = retrovue_core::lineup::parse_lineup(text, "demo").expect("the demo parses");
     let from = NaiveDate::parse_from_str(FROM, "%Y-%m-%d").unwrap();
     let update = std::env::var_os("UPDATE_TIMELINES").is_some();

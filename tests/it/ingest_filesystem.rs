@@ -1,7 +1,7 @@
 //! The filesystem importer on generated trees: walk order, canonical keys, naming layouts,
 //! interstitial folders and sidecars (contracts INGEST-001..007).
 
-mod support_media;
+use crate::support_media;
 
 use std::path::PathBuf;
 use std::time::Instant;

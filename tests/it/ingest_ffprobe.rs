@@ -1,7 +1,7 @@
 //! The ffprobe enricher on tiny real clips made with ffmpeg at test time: durations, codecs,
 //! chapters, unreadable files and the timeout (contracts INGEST-012..015).
 
-mod support_media;
+use crate::support_media;
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;

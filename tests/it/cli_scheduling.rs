@@ -1,8 +1,8 @@
 //! Contract tests of the scheduling commands — program, channel, plan, zone, epg export, asrun —
 //! and of help, on the real binary against SQLite (and PostgreSQL for a subset).
 
-mod support;
-mod support_cli;
+use crate::support;
+use crate::support_cli;
 
 use retrovue::store;
 use retrovue_core::model::{AsRunRecord, AsRunStatus, EventKind};

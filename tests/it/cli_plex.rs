@@ -2,8 +2,8 @@
 //! server answering like Plex: sections become collections (ingest off until opted in), server
 //! paths are mapped, durations come from the provider when no enricher runs.
 
-mod support;
-mod support_cli;
+use crate::support;
+use crate::support_cli;
 
 use std::sync::Arc;
 use std::thread;

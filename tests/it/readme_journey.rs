@@ -3,7 +3,7 @@
 //! its engine, says so, and refuses what nothing can play (DAEMON-011, DAEMON-012, CLI-027).
 //! Real binaries, real ffmpeg clips, real HTTP over loopback; every wait is bounded.
 
-mod support_media;
+use crate::support_media;
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};

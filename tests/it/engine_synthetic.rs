@@ -1,8 +1,7 @@
 //! The synthetic playout engine as a real process: protocol, evidence and an H.264/AAC MPEG-TS
 //! that ffprobe recognises and ffmpeg decodes (contracts/engine-protocol.md).
 
-#[path = "support/ts_check.rs"]
-mod ts_check;
+use crate::support::ts_check;
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};

@@ -6,8 +6,10 @@
 //! socket in a temp dir. Every test gets its own fresh database, so tests run in parallel. A
 //! watchdog process stops the cluster and deletes its directory when the test process exits,
 //! however it exits.
-
 #![allow(dead_code)]
+
+pub mod daemon;
+pub mod ts_check;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -40,6 +42,19 @@ impl TempDir {
 
     pub fn join(&self, name: &str) -> PathBuf {
         self.path.join(name)
+    }
+
+    /// Creates an empty file (and its folders) at `relative`.
+    pub fn touch(&self, relative: &str) -> PathBuf {
+        self.write(relative, "")
+    }
+
+    /// Writes `text` to `relative`, creating folders.
+    pub fn write(&self, relative: &str, text: &str) -> PathBuf {
+        let path = self.join(relative);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, text).unwrap();
+        path
     }
 }
 

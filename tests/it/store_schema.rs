@@ -1,7 +1,7 @@
 //! The SQLite and PostgreSQL migrations define the same schema (STORE-017), and a stored row
 //! with a NULL or mistyped column fails with the column's name on both backends (STORE-016).
 
-mod support;
+use crate::support;
 
 use std::collections::{BTreeMap, BTreeSet};
 

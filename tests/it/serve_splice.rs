@@ -3,131 +3,17 @@
 //! packet by packet — no unsignalled backward PCR/PTS/DTS step, no unsignalled continuity jump,
 //! and the PCR moves forward across the splice. Every wait is bounded.
 
-#[path = "support/ts_check.rs"]
-mod ts_check;
+use crate::support::daemon::{eventually, Daemon};
+use crate::support::ts_check;
+use crate::support::TempDir;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::path::Path;
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
-
-static COUNTER: AtomicU64 = AtomicU64::new(0);
-
-/// A temporary directory, deleted on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(prefix: &str) -> TempDir {
-        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-        let path = std::env::temp_dir().join(format!("{prefix}-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).unwrap();
-        TempDir(path)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// A running daemon; killed on drop (its engines die with it: parent-death signal).
-struct Daemon {
-    child: Child,
-    addr: String,
-    _home: TempDir,
-}
-
-impl Daemon {
-    fn start(args: &[&str]) -> Daemon {
-        let home = TempDir::new("rv-splice");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_retrovue"))
-            .arg("serve")
-            .args(["--bind", "127.0.0.1:0", "--linger-ms", "500"])
-            .args(args)
-            // The default engine is ffmpeg when installed (DAEMON-011); these runs want the
-            // synthetic one unless they name another.
-            .args(if args.contains(&"--engine") {
-                &[][..]
-            } else {
-                &["--engine", "synthetic"][..]
-            })
-            .env("RETROVUE_HOME", &home.0)
-            .env_remove("RETROVUE_DATABASE_URL")
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start retrovue serve");
-        let stdout = child.stdout.take().unwrap();
-        let stderr = child.stderr.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                eprintln!("[daemon] {line}");
-            }
-        });
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        let line = rx
-            .recv_timeout(Duration::from_secs(60))
-            .expect("the daemon prints its address");
-        let addr = line
-            .split("http://")
-            .nth(1)
-            .and_then(|rest| rest.split('/').next())
-            .unwrap_or_else(|| panic!("no address in {line:?}"))
-            .to_string();
-        Daemon {
-            child,
-            addr,
-            _home: home,
-        }
-    }
-
-    /// The engine children (every thread's children, from /proc).
-    fn engines(&self) -> Vec<u32> {
-        let mut out = Vec::new();
-        let pid = self.child.id();
-        let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
-            return out;
-        };
-        for task in tasks.flatten() {
-            if let Ok(text) = std::fs::read_to_string(task.path().join("children")) {
-                out.extend(
-                    text.split_whitespace()
-                        .filter_map(|p| p.parse::<u32>().ok()),
-                );
-            }
-        }
-        out.sort_unstable();
-        out
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Poll `check` until it holds or `secs` pass.
-fn eventually(secs: u64, what: &str, mut check: impl FnMut() -> bool) {
-    let until = Instant::now() + Duration::from_secs(secs);
-    while !check() {
-        assert!(Instant::now() < until, "timed out waiting for: {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
+use std::time::Duration;
 
 /// A viewer whose body is read continuously by a thread (so it never falls behind and is never
 /// dropped while the test waits), raw chunked bytes gathered in `body`.
@@ -259,7 +145,7 @@ fn ensure_ffmpeg() {
 /// engine runs, and checks the viewer's stream (the whole capture, both sessions and the splice).
 fn kill_the_engine_under_a_viewer(engine: &str, before: usize, after: usize) {
     let dir = TempDir::new("rv-splice-lineup");
-    let lineup = bars_lineup(&dir.0);
+    let lineup = bars_lineup(&dir.path);
     let daemon = Daemon::start(&["--lineup", &lineup, "--engine", engine]);
     let viewer = Viewer::tune(&daemon.addr, "alpha");
     eventually(30, "the first session's bytes", || {

@@ -1,7 +1,7 @@
 //! The Store contract suite (contracts/store.md, contracts/migrations.md), run unchanged against
 //! SQLite and PostgreSQL.
 
-mod support;
+use crate::support;
 
 use chrono::NaiveDate;
 use retrovue::store::build::{build_and_store, DayOutcome};

@@ -1,0 +1,30 @@
+//! RetroVue's integration tests as one binary (one link, one harness): the CLI, the store on
+//! SQLite and PostgreSQL, ingest, the engines, the daemon, the README journey, the data-driven
+//! timelines and the code base's own tidiness. Shared helpers live in `support*`.
+
+mod support;
+mod support_cli;
+mod support_media;
+
+mod cli_catalog;
+mod cli_journey;
+mod cli_lineup;
+mod cli_plex;
+mod cli_scheduling;
+mod cli_sim;
+mod engine_ffmpeg;
+mod engine_synthetic;
+mod ingest_ffprobe;
+mod ingest_filesystem;
+mod ingest_providers;
+mod readme_journey;
+mod serve_daemon;
+mod serve_onetruth;
+mod serve_splice;
+mod store_cli;
+mod store_contract;
+mod store_race;
+mod store_schema;
+mod tidy;
+mod timelines;
+mod vanished_media;

@@ -1,0 +1,209 @@
+//! The one daemon harness of the tests: `retrovue serve` on a free loopback port with its own
+//! `RETROVUE_HOME`, the synthetic engine unless a test names another, its log kept for asserts,
+//! and killed on drop (its engines die with it: parent-death signal).
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use super::TempDir;
+
+pub fn retrovue() -> &'static str {
+    env!("CARGO_BIN_EXE_retrovue")
+}
+
+/// A running daemon.
+pub struct Daemon {
+    child: Child,
+    pub addr: String,
+    log: Arc<Mutex<Vec<String>>>,
+    home: Option<TempDir>,
+}
+
+impl Daemon {
+    pub fn start(args: &[&str]) -> Daemon {
+        Daemon::start_in(TempDir::new("rv-serve"), args)
+    }
+
+    /// A daemon on an existing `RETROVUE_HOME` (a restart, or a store prepared by the CLI).
+    pub fn start_in(home: TempDir, args: &[&str]) -> Daemon {
+        let mut child = Command::new(retrovue())
+            .arg("serve")
+            .args(["--bind", "127.0.0.1:0", "--linger-ms", "500"])
+            .args(args)
+            // The default engine is ffmpeg when installed (DAEMON-011); these runs want the
+            // synthetic one unless they name another.
+            .args(if args.contains(&"--engine") {
+                &[][..]
+            } else {
+                &["--engine", "synthetic"][..]
+            })
+            .env("RETROVUE_HOME", &home.path)
+            .env_remove("RETROVUE_DATABASE_URL")
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start retrovue serve");
+        let stdout = child.stdout.take().unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&log);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                eprintln!("[daemon] {line}");
+                sink.lock().unwrap().push(line);
+            }
+        });
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let line = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the daemon prints its address");
+        let addr = line
+            .split("http://")
+            .nth(1)
+            .and_then(|rest| rest.split('/').next())
+            .unwrap_or_else(|| panic!("no address in {line:?}"))
+            .to_string();
+        Daemon {
+            child,
+            addr,
+            log,
+            home: Some(home),
+        }
+    }
+
+    /// Kill the daemon, keeping its home for a restart.
+    pub fn kill(mut self) -> TempDir {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.home.take().unwrap()
+    }
+
+    /// SIGTERM, then wait (bounded) for the exit.
+    pub fn sigterm(&mut self) -> std::process::ExitStatus {
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGTERM);
+        }
+        let until = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < until, "daemon did not exit after SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn db(&self) -> PathBuf {
+        self.home.as_ref().unwrap().join("retrovue.db")
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The daemon's engine processes.
+    pub fn engines(&self) -> Vec<u32> {
+        children(self.pid())
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// (status, body) of a GET.
+    pub fn get(&self, path: &str) -> (u16, String) {
+        match ureq::get(&self.url(path))
+            .timeout(Duration::from_secs(20))
+            .call()
+        {
+            Ok(r) => (r.status(), r.into_string().unwrap()),
+            Err(ureq::Error::Status(code, r)) => (code, r.into_string().unwrap_or_default()),
+            Err(e) => panic!("GET {path}: {e}"),
+        }
+    }
+
+    /// A daemon-wide metric (a line `NAME VALUE` without labels).
+    pub fn metric(&self, name: &str) -> i64 {
+        self.metric_line(&format!("{name} "))
+    }
+
+    /// A channel's metric (`NAME{channel="ID"} VALUE`).
+    pub fn channel_metric(&self, name: &str, channel: &str) -> i64 {
+        self.metric_line(&format!("{name}{{channel=\"{channel}\"}} "))
+    }
+
+    fn metric_line(&self, key: &str) -> i64 {
+        let (status, text) = self.get("/metrics");
+        assert_eq!(status, 200);
+        text.lines()
+            .find_map(|l| l.strip_prefix(key))
+            .unwrap_or_else(|| panic!("no {key} in metrics:\n{text}"))
+            .trim()
+            .parse()
+            .unwrap()
+    }
+
+    /// Daemon log lines containing `needle`.
+    pub fn log_count(&self, needle: &str) -> usize {
+        self.log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| l.contains(needle))
+            .count()
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Direct children of a process (every thread's children, from /proc).
+pub fn children(pid: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return out;
+    };
+    for task in tasks.flatten() {
+        if let Ok(text) = std::fs::read_to_string(task.path().join("children")) {
+            out.extend(
+                text.split_whitespace()
+                    .filter_map(|p| p.parse::<u32>().ok()),
+            );
+        }
+    }
+    out.sort_unstable();
+    out
+}
+
+/// Is `pid` a live (non-zombie) process?
+pub fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| {
+            let state = s.rsplit(')').next().unwrap_or("").trim_start();
+            !state.starts_with('Z')
+        })
+        .unwrap_or(false)
+}
+
+/// Poll `check` until it holds or `secs` pass.
+pub fn eventually(secs: u64, what: &str, mut check: impl FnMut() -> bool) {
+    let until = Instant::now() + Duration::from_secs(secs);
+    while !check() {
+        assert!(Instant::now() < until, "timed out waiting for: {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
