@@ -258,8 +258,9 @@ fn upsert_channel(tx: &mut dyn Tx, channel: &Channel) -> StoreResult<()> {
     tx.execute(
         "INSERT INTO channel (id, number, name, channel_group, logo, timezone, \
          grid_block_minutes, block_start_offsets_json, programming_day_start_minute, \
-         break_policy, interstitials_json, active, filler_title, spot_cooldown_minutes) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+         break_policy, interstitials_json, active, filler_title, spot_cooldown_minutes, \
+         output_profile) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
          ON CONFLICT (id) DO UPDATE SET number = excluded.number, name = excluded.name, \
          channel_group = excluded.channel_group, logo = excluded.logo, \
          timezone = excluded.timezone, grid_block_minutes = excluded.grid_block_minutes, \
@@ -267,7 +268,8 @@ fn upsert_channel(tx: &mut dyn Tx, channel: &Channel) -> StoreResult<()> {
          programming_day_start_minute = excluded.programming_day_start_minute, \
          break_policy = excluded.break_policy, interstitials_json = excluded.interstitials_json, \
          active = excluded.active, filler_title = excluded.filler_title, \
-         spot_cooldown_minutes = excluded.spot_cooldown_minutes",
+         spot_cooldown_minutes = excluded.spot_cooldown_minutes, \
+         output_profile = excluded.output_profile",
         &[
             Value::from(&channel.id),
             Value::from(&channel.number),
@@ -283,6 +285,7 @@ fn upsert_channel(tx: &mut dyn Tx, channel: &Channel) -> StoreResult<()> {
             Value::Bool(channel.active),
             Value::from(channel.filler_title.as_ref()),
             Value::from(channel.spot_cooldown_minutes),
+            Value::from(channel.output_profile.as_ref()),
         ],
     )
     .map_err(context)?;
@@ -483,7 +486,8 @@ fn load_channels(tx: &mut dyn Tx, only: Option<&str>) -> StoreResult<Vec<Channel
         &format!(
             "SELECT id, number, name, channel_group, logo, timezone, grid_block_minutes, \
              block_start_offsets_json, programming_day_start_minute, break_policy, \
-             interstitials_json, active, filler_title, spot_cooldown_minutes FROM channel \
+             interstitials_json, active, filler_title, spot_cooldown_minutes, output_profile \
+             FROM channel \
              {channel_filter} ORDER BY id"
         ),
         &params,
@@ -508,6 +512,7 @@ fn load_channels(tx: &mut dyn Tx, only: Option<&str>) -> StoreResult<Vec<Channel
             active: r.bool(11),
             filler_title: r.opt_text(12),
             spot_cooldown_minutes: r.int(13) as u32,
+            output_profile: r.opt_text(14),
             plans: Vec::new(),
         };
         channels.insert(channel.id.clone(), channel);
