@@ -27,13 +27,15 @@ pub fn priming_frames(profile: &OutputProfile) -> i64 {
     }
 }
 
-/// The video filter for a file's first video stream (ENGINE-021): interlaced frames
+/// The video filter for a file's first video stream (ENGINE-021, ENGINE-025): the first frame
+/// after the seek at time 0 (ffmpeg would otherwise offset it by the file's earliest stream
+/// start, e.g. AAC priming, and the frame-rate conversion would repeat it), interlaced frames
 /// deinterlaced, scaled to fit and padded (pillar/letterbox) with square pixels, resampled to
 /// the profile's frame rate on a grid starting at 0, the last frame held if the file is short.
 pub fn file_video_filter(profile: &OutputProfile, input: &str) -> String {
     let (w, h) = (profile.width, profile.height);
     format!(
-        "{input}bwdif=mode=send_frame:deint=interlaced,\
+        "{input}setpts=PTS-STARTPTS,bwdif=mode=send_frame:deint=interlaced,\
          scale={w}:{h}:force_original_aspect_ratio=decrease:force_divisible_by=2,\
          pad={w}:{h}:(ow-iw)/2:(oh-ih)/2,setsar=1,fps={fps}:start_time=0,format=yuv420p,\
          tpad=stop=-1:stop_mode=clone",
