@@ -164,7 +164,14 @@ fn play(
 
 fn probe(path: &Path, entries: &str) -> String {
     let output = Command::new("ffprobe")
-        .args(["-v", "error", "-show_entries", entries, "-of", "default=nw=1"])
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            entries,
+            "-of",
+            "default=nw=1",
+        ])
         .arg(path)
         .output()
         .expect("run ffprobe");
@@ -177,7 +184,11 @@ fn since_join_ms(seconds: f64, join: i64) -> f64 {
     let wrap = (1u64 << 33) as f64;
     let base = ((join as u64 * 90) % (1u64 << 33)) as f64;
     let ticks = (seconds * 90_000.0 - base).rem_euclid(wrap);
-    let ticks = if ticks > wrap / 2.0 { ticks - wrap } else { ticks };
+    let ticks = if ticks > wrap / 2.0 {
+        ticks - wrap
+    } else {
+        ticks
+    };
     ticks / 90.0
 }
 
@@ -238,14 +249,23 @@ fn many_source_formats_become_one_h264_aac_stream_spliced_on_the_plan() {
     ensure_ffmpeg();
     let dir = temp_dir("formats");
     let aac = ["-c:a", "aac"];
-    let h264_mkv = make_clip(&dir, "h264.mkv", "1280x720", "30", Some(&tone(48_000, 0, 3.5)), &aac);
+    let h264_mkv = make_clip(
+        &dir,
+        "h264.mkv",
+        "1280x720",
+        "30",
+        Some(&tone(48_000, 0, 3.5)),
+        &aac,
+    );
     let bframes = make_clip(
         &dir,
         "bframes.mp4",
         "640x480",
         "25",
         Some(&tone(48_000, 0, 3.5)),
-        &["-c:v", "libx264", "-preset", "veryfast", "-bf", "3", "-c:a", "aac"],
+        &[
+            "-c:v", "libx264", "-preset", "veryfast", "-bf", "3", "-c:a", "aac",
+        ],
     );
     let program = make_clip(
         &dir,
@@ -253,9 +273,25 @@ fn many_source_formats_become_one_h264_aac_stream_spliced_on_the_plan() {
         "720x576",
         "25",
         Some(&tone(48_000, 0, 3.5)),
-        &["-c:v", "mpeg2video", "-q:v", "3", "-c:a", "mp2", "-f", "vob"],
+        &[
+            "-c:v",
+            "mpeg2video",
+            "-q:v",
+            "3",
+            "-c:a",
+            "mp2",
+            "-f",
+            "vob",
+        ],
     );
-    let hd60 = make_clip(&dir, "hd60.mkv", "1920x1080", "60", Some(&tone(48_000, 0, 3.5)), &aac);
+    let hd60 = make_clip(
+        &dir,
+        "hd60.mkv",
+        "1920x1080",
+        "60",
+        Some(&tone(48_000, 0, 3.5)),
+        &aac,
+    );
     let film = make_clip(
         &dir,
         "film.mp4",
@@ -271,8 +307,18 @@ fn many_source_formats_become_one_h264_aac_stream_spliced_on_the_plan() {
         "30000/1001",
         Some(&tone(48_000, 0, 3.5)),
         &[
-            "-vf", "setfield=tff", "-c:v", "mpeg2video", "-q:v", "3", "-flags", "+ilme+ildct",
-            "-top", "1", "-c:a", "mp2",
+            "-vf",
+            "setfield=tff",
+            "-c:v",
+            "mpeg2video",
+            "-q:v",
+            "3",
+            "-flags",
+            "+ilme+ildct",
+            "-top",
+            "1",
+            "-c:a",
+            "mp2",
         ],
     );
     let mono = make_clip(
@@ -312,12 +358,7 @@ fn many_source_formats_become_one_h264_aac_stream_spliced_on_the_plan() {
         })
         .collect();
     let run_for = Duration::from_millis((slot * cases.len() as i64) as u64 + 300);
-    let (bytes, evidence, code) = play(
-        &["--channel-name", "Retro One"],
-        join,
-        segments,
-        run_for,
-    );
+    let (bytes, evidence, code) = play(&["--channel-name", "Retro One"], join, segments, run_for);
     assert_eq!(code, 0);
     for i in 0..cases.len() - 1 {
         let id = format!("e{i}");
@@ -380,7 +421,10 @@ fn many_source_formats_become_one_h264_aac_stream_spliced_on_the_plan() {
         .collect();
     assert!(keyframes.len() >= cases.len(), "{keyframes:?}");
     for pair in keyframes.windows(2) {
-        assert!(pair[1] - pair[0] <= 2_000.0 + 1.0, "keyframes {pair:?} (ms after join)");
+        assert!(
+            pair[1] - pair[0] <= 2_000.0 + 1.0,
+            "keyframes {pair:?} (ms after join)"
+        );
     }
 
     // Where each output frame comes from: the luma ramp tells the source instant it shows.
@@ -409,7 +453,10 @@ fn many_source_formats_become_one_h264_aac_stream_spliced_on_the_plan() {
     assert!(delays.len() > 10, "{delays:?}");
     delays.sort_by(|a, b| a.partial_cmp(b).unwrap());
     let delay = delays[delays.len() / 2];
-    assert!((0.0..=500.0).contains(&delay), "presentation delay {delay} ms");
+    assert!(
+        (0.0..=500.0).contains(&delay),
+        "presentation delay {delay} ms"
+    );
     // Each output frame shows the source frame nearest its planned instant: within one frame
     // (of the source or the output, whichever is longer) plus the ramp's measuring noise
     // (one luma level is 5 ms).
@@ -477,7 +524,10 @@ fn loudness(values: &[(f64, f64)], join: i64, from_ms: f64, to_ms: f64) -> f64 {
         .filter(|(pts, _)| (from_ms..to_ms).contains(&since_join_ms(*pts, join)))
         .map(|(_, m)| 10f64.powf(m / 10.0))
         .collect();
-    assert!(!inside.is_empty(), "no loudness values in {from_ms}..{to_ms}");
+    assert!(
+        !inside.is_empty(),
+        "no loudness values in {from_ms}..{to_ms}"
+    );
     10.0 * (inside.iter().sum::<f64>() / inside.len() as f64).log10()
 }
 
@@ -491,8 +541,24 @@ fn loud_and_quiet_sources_land_on_the_target_and_the_preferred_language_plays() 
         let path = dir.join(name);
         let video = ramp_video("640x360", "30", 6.0);
         ffmpeg(&[
-            "-f", "lavfi", "-i", &video, "-f", "lavfi", "-i", audio, "-c:v", "libx264",
-            "-preset", "ultrafast", "-c:a", "aac", "-b:a", "192k", "-t", "6",
+            "-f",
+            "lavfi",
+            "-i",
+            &video,
+            "-f",
+            "lavfi",
+            "-i",
+            audio,
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-c:a",
+            "aac",
+            "-b:a",
+            "192k",
+            "-t",
+            "6",
             &path.to_string_lossy(),
         ]);
         path.to_string_lossy().into_owned()
@@ -504,10 +570,36 @@ fn loud_and_quiet_sources_land_on_the_target_and_the_preferred_language_plays() 
     let video = ramp_video("640x360", "30", 3.0);
     let english = tone(48_000, 0, 3.0);
     ffmpeg(&[
-        "-f", "lavfi", "-i", &video, "-f", "lavfi", "-i", "anullsrc=r=48000:cl=stereo:d=3",
-        "-f", "lavfi", "-i", &english, "-map", "0:v", "-map", "1:a", "-map", "2:a",
-        "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-metadata:s:a:0",
-        "language=fre", "-metadata:s:a:1", "language=eng", "-t", "3",
+        "-f",
+        "lavfi",
+        "-i",
+        &video,
+        "-f",
+        "lavfi",
+        "-i",
+        "anullsrc=r=48000:cl=stereo:d=3",
+        "-f",
+        "lavfi",
+        "-i",
+        &english,
+        "-map",
+        "0:v",
+        "-map",
+        "1:a",
+        "-map",
+        "2:a",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-c:a",
+        "aac",
+        "-metadata:s:a:0",
+        "language=fre",
+        "-metadata:s:a:1",
+        "language=eng",
+        "-t",
+        "3",
         &langs.to_string_lossy(),
     ]);
     let langs = langs.to_string_lossy().into_owned();
@@ -516,14 +608,13 @@ fn loud_and_quiet_sources_land_on_the_target_and_the_preferred_language_plays() 
         segment("loud", &loud, 0, join, join + 5_000),
         segment("quiet", &quiet, 0, join + 5_000, join + 10_000),
         segment("eng", &langs, 0, join + 10_000, join + 12_000),
-        segment("fre", &langs, 0, join + 12_000, join + 14_000),
     ];
     // The default-flagged French track plays without a preference: run the English segment
     // with the preference, then the same file in a second engine without it.
     let (bytes, evidence, code) = play(
         &["--audio-lang=deu,eng"],
         join,
-        segments[..3].to_vec(),
+        segments,
         Duration::from_millis(12_300),
     );
     assert_eq!(code, 0);
@@ -544,6 +635,7 @@ fn loud_and_quiet_sources_land_on_the_target_and_the_preferred_language_plays() 
         (loud_lufs - target).abs() <= 2.0 && (quiet_lufs - target).abs() <= 2.0,
         "loud source at {loud_lufs:.1} LUFS, quiet at {quiet_lufs:.1}, target {target}"
     );
+    eprintln!("loud source -> {loud_lufs:.1} LUFS, quiet source -> {quiet_lufs:.1} LUFS");
     let english_lufs = loudness(&momentary, join, 10_500.0, 12_000.0);
     assert!(
         english_lufs > -40.0,
@@ -581,11 +673,19 @@ fn without_ffmpeg_the_engine_exits_at_once_saying_why() {
         if let Some(status) = child.try_wait().unwrap() {
             break status;
         }
-        assert!(Instant::now() < deadline, "the engine kept running without ffmpeg");
+        assert!(
+            Instant::now() < deadline,
+            "the engine kept running without ffmpeg"
+        );
         thread::sleep(Duration::from_millis(20));
     };
     let mut stderr = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
     assert_eq!(status.code(), Some(1), "{stderr}");
     let ended = stderr.lines().find_map(Evidence::parse_line);
     match ended {
@@ -662,7 +762,10 @@ fn a_channel_output_profile_survives_import_export_and_the_cli() {
     assert_eq!(code, 0, "{err}");
     let (code, exported, err) = retrovue(&db, &dir, &["lineup", "export"]);
     assert_eq!(code, 0, "{err}");
-    assert!(exported.contains("output_profile = \"1080p60:crf=20\""), "{exported}");
+    assert!(
+        exported.contains("output_profile = \"1080p60:crf=20\""),
+        "{exported}"
+    );
     // The export is a fixpoint (LINEUP-010).
     let parsed = retrovue_core::lineup::parse_lineup(&exported, "export.toml").unwrap();
     assert_eq!(retrovue_core::lineup::to_toml(&parsed), exported);
@@ -673,12 +776,20 @@ fn a_channel_output_profile_survives_import_export_and_the_cli() {
         .expect("the channel with a profile");
     let id = channel.id.clone();
 
-    let (code, _, err) = retrovue(&db, &dir, &["channel", "update", &id, "--profile", "480p30:mpeg2"]);
+    let (code, _, err) = retrovue(
+        &db,
+        &dir,
+        &["channel", "update", &id, "--profile", "480p30:mpeg2"],
+    );
     assert_eq!(code, 0, "{err}");
     let (_, shown, _) = retrovue(&db, &dir, &["--json", "channel", "show", &id]);
     let shown: serde_json::Value = serde_json::from_str(&shown).unwrap();
     assert_eq!(shown["output_profile"], "480p30:mpeg2");
-    let (code, _, err) = retrovue(&db, &dir, &["channel", "update", &id, "--profile", "720p31"]);
+    let (code, _, err) = retrovue(
+        &db,
+        &dir,
+        &["channel", "update", &id, "--profile", "720p31"],
+    );
     assert_eq!(code, 2);
     assert!(
         err.contains("--profile") && err.contains("\"720p31\"") && err.contains("frame rate"),
@@ -697,6 +808,82 @@ fn a_channel_output_profile_survives_import_export_and_the_cli() {
     assert!(
         err.contains("output_profile: output profile \"1080p61\""),
         "{err}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+// contract: ENGINE-023
+#[test]
+fn a_child_that_cannot_start_is_retried_with_a_doubling_pause() {
+    let dir = temp_dir("backoff");
+    // Executable files whose interpreter does not exist: found on disk, but every spawn fails.
+    for tool in ["ffmpeg", "ffprobe"] {
+        let path = dir.join(tool);
+        std::fs::write(&path, "#!/nonexistent/interpreter\n").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let ffmpeg = dir.join("ffmpeg").to_string_lossy().into_owned();
+    let mut child = Command::new(ENGINE)
+        .args(["--ffmpeg", &ffmpeg])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn engine");
+    let mut stderr = child.stderr.take().unwrap();
+    let err = thread::spawn(move || {
+        let mut text = String::new();
+        stderr.read_to_string(&mut text).unwrap();
+        text
+    });
+    let join = now_ms();
+    let pad = Segment {
+        event_id: "p".into(),
+        asset_uri: None,
+        kind: "pad".into(),
+        in_point_ms: 0,
+        duration_ms: 60_000,
+        start: join,
+        end: join + 60_000,
+    };
+    let start = Control::Start {
+        channel: "c1".into(),
+        join_at: join,
+        blocks: vec![Block {
+            id: "b".into(),
+            start: join,
+            end: join + 60_000,
+            segments: vec![pad],
+        }],
+    };
+    let mut stdin = child.stdin.take().unwrap();
+    writeln!(stdin, "{}", serde_json::to_string(&start).unwrap()).unwrap();
+    thread::sleep(Duration::from_millis(1_600));
+    writeln!(stdin, "{}", serde_json::to_string(&Control::Stop).unwrap()).unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    let text = err.join().unwrap();
+    let pauses: Vec<u64> = text
+        .lines()
+        .filter(|l| l.starts_with("engine: cannot start"))
+        .filter_map(|l| {
+            l.split("retrying in ")
+                .nth(1)?
+                .strip_suffix(" ms")?
+                .parse()
+                .ok()
+        })
+        .collect();
+    assert!(pauses.len() >= 3, "{text}");
+    assert!(
+        pauses.len() <= 6,
+        "no back-off: {} attempts in 1.6 s",
+        pauses.len()
+    );
+    assert_eq!(pauses[..3], [100, 200, 400], "{text}");
+    assert!(
+        text.contains("No such file or directory"),
+        "the reason is given: {text}"
     );
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -80,7 +80,8 @@ impl Default for OutputProfile {
     }
 }
 
-const RESOLUTIONS: &[(&str, u32, u32)] = &[("1080", 1920, 1080), ("720", 1280, 720), ("480", 854, 480)];
+const RESOLUTIONS: &[(&str, u32, u32)] =
+    &[("1080", 1920, 1080), ("720", 1280, 720), ("480", 854, 480)];
 const RATES: &[(&str, u32, u32)] = &[
     ("23.976", 24_000, 1_001),
     ("24", 24, 1),
@@ -91,7 +92,8 @@ const RATES: &[(&str, u32, u32)] = &[
     ("59.94", 60_000, 1_001),
     ("60", 60, 1),
 ];
-const SYNTAX: &str = "expected RESpFPS[:OPTION...], RES 1080|720|480, FPS 23.976|24|25|29.97|30|50|59.94|60, \
+const SYNTAX: &str =
+    "expected RESpFPS[:OPTION...], RES 1080|720|480, FPS 23.976|24|25|29.97|30|50|59.94|60, \
      OPTION h264|mpeg2|crf=0..51|bitrate=N[k|M]|lufs=-70..-5|lang=CODE[,CODE...]";
 
 impl OutputProfile {
@@ -159,7 +161,7 @@ impl OutputProfile {
                 }
                 ("lang", Some(v)) => {
                     twice(audio_languages.is_some())?;
-                    audio_languages = Some(parse_languages(v).map_err(|e| bad(e))?);
+                    audio_languages = Some(parse_languages(v).map_err(&bad)?);
                 }
                 _ => return Err(bad(format!("unknown option {option:?}"))),
             }
@@ -245,7 +247,13 @@ mod tests {
         assert_eq!((p.width, p.height, p.fps.num), (1920, 1080, 60));
         let p = OutputProfile::parse("480p23.976").unwrap();
         assert_eq!((p.width, p.height), (854, 480));
-        assert_eq!(p.fps, FrameRate { num: 24_000, den: 1_001 });
+        assert_eq!(
+            p.fps,
+            FrameRate {
+                num: 24_000,
+                den: 1_001
+            }
+        );
         assert_eq!(
             OutputProfile::parse("720p50:crf=21").unwrap().rate,
             RateControl::Crf(21)

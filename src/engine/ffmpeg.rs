@@ -78,23 +78,36 @@ impl FfmpegConfig {
     }
 }
 
-/// ENGINE-023: both `ffmpeg` and `ffprobe` can be run at all; `Err` names the one that cannot
-/// and why.
+/// ENGINE-023: both `ffmpeg` and `ffprobe` can be run at all — found as executable files on
+/// `PATH` (or at the path given) — without starting either; `Err` names the one that cannot.
 pub fn check_tools(config: &FfmpegConfig) -> Result<(), String> {
     for tool in [config.ffmpeg.clone(), config.ffprobe()] {
-        let status = Command::new(&tool)
-            .arg("-version")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-        match status {
-            Ok(status) if status.success() => {}
-            Ok(status) => return Err(format!("`{tool} -version` failed ({status})")),
-            Err(error) => return Err(format!("cannot run `{tool}`: {error}")),
-        }
+        find_executable(&tool).map_err(|why| format!("cannot run `{tool}`: {why}"))?;
     }
     Ok(())
+}
+
+/// Where `name` would be run from: itself when it contains a `/`, else the first executable
+/// file of that name in `PATH`.
+fn find_executable(name: &str) -> Result<std::path::PathBuf, String> {
+    use std::os::unix::fs::PermissionsExt;
+    let runnable = |path: &Path| {
+        path.metadata()
+            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    if name.contains('/') {
+        let path = Path::new(name);
+        return if runnable(path) {
+            Ok(path.to_path_buf())
+        } else {
+            Err("no executable file there".into())
+        };
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|candidate| runnable(candidate))
+        .ok_or_else(|| format!("not found on PATH ({})", path.to_string_lossy()))
 }
 
 /// The audio streams of a file as ffprobe reports them.
@@ -109,10 +122,11 @@ struct AudioStream {
 /// matches, else the default-flagged one, else the first; `None` when the file has no audio.
 fn choose_audio(streams: &[AudioStream], preferences: &[String]) -> Option<u32> {
     for wanted in preferences {
-        if let Some(s) = streams
-            .iter()
-            .find(|s| s.language.as_deref().is_some_and(|l| l.eq_ignore_ascii_case(wanted)))
-        {
+        if let Some(s) = streams.iter().find(|s| {
+            s.language
+                .as_deref()
+                .is_some_and(|l| l.eq_ignore_ascii_case(wanted))
+        }) {
             return Some(s.index);
         }
     }
@@ -161,10 +175,15 @@ impl Drop for ChildGuard {
 /// What a child renders.
 #[derive(Debug, Clone, PartialEq)]
 enum Source {
-    File { path: String, position_ms: i64 },
+    File {
+        path: String,
+        position_ms: i64,
+    },
     /// A lavfi video source name with options but without size and rate (`smptebars`,
     /// `color=c=black`), with silence.
-    Lavfi { video: String },
+    Lavfi {
+        video: String,
+    },
 }
 
 /// One running child and the splice state of its output.

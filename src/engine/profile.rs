@@ -58,9 +58,15 @@ pub fn lavfi_video(profile: &OutputProfile, source: &str) -> String {
 /// in front (which sits before the first video frame), the audio ends within one frame before
 /// the slot's end: consecutive children's audio then abuts with a gap under one frame and never
 /// overlaps.
-pub fn audio_filter(profile: &OutputProfile, input: &str, duration_ms: i64, normalise: bool) -> String {
+pub fn audio_filter(
+    profile: &OutputProfile,
+    input: &str,
+    duration_ms: i64,
+    normalise: bool,
+) -> String {
     let frame = audio_frame_samples(profile);
-    let samples = (duration_ms * SAMPLE_RATE / 1000 / frame - priming_frames(profile)).max(1) * frame;
+    let samples =
+        (duration_ms * SAMPLE_RATE / 1000 / frame - priming_frames(profile)).max(1) * frame;
     let loudnorm = if normalise {
         format!(
             "loudnorm=I={}:TP=-2:LRA=11,aresample={SAMPLE_RATE},",
@@ -86,21 +92,47 @@ pub fn encoder_args(profile: &OutputProfile) -> Vec<String> {
     let mut push = |items: &[&str]| args.extend(items.iter().map(|s| s.to_string()));
     match profile.codec {
         VideoCodec::H264 => {
-            push(&["-c:v", "libx264", "-preset", "veryfast", "-profile:v", "high"]);
+            push(&[
+                "-c:v",
+                "libx264",
+                "-preset",
+                "veryfast",
+                "-profile:v",
+                "high",
+            ]);
             push(&["-bf", "0", "-sc_threshold", "0"]);
             match profile.rate {
                 RateControl::Crf(crf) => push(&["-crf", &crf.to_string()]),
                 RateControl::Bitrate(bits) => push(&["-b:v", &bits.to_string()]),
             }
-            push(&["-maxrate", &max.to_string(), "-bufsize", &(2 * max).to_string()]);
+            push(&[
+                "-maxrate",
+                &max.to_string(),
+                "-bufsize",
+                &(2 * max).to_string(),
+            ]);
         }
         VideoCodec::Mpeg2 => {
-            push(&["-c:v", "mpeg2video", "-bf", "0", "-sc_threshold", "1000000000"]);
+            push(&[
+                "-c:v",
+                "mpeg2video",
+                "-bf",
+                "0",
+                "-sc_threshold",
+                "1000000000",
+            ]);
             push(&["-b:v", &max.to_string(), "-maxrate", &max.to_string()]);
             push(&["-bufsize", &(2 * max).to_string()]);
         }
     }
-    push(&["-g", &gop, "-keyint_min", &gop, "-force_key_frames", "expr:eq(n,0)"]);
+    push(&[
+        "-g",
+        &gop,
+        "-keyint_min",
+        &gop,
+        "-force_key_frames",
+        "expr:eq(n,0)",
+    ]);
     push(&["-pix_fmt", "yuv420p"]);
     match profile.codec {
         VideoCodec::H264 => push(&["-c:a", "aac", "-b:a", "128k"]),

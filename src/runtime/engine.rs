@@ -20,7 +20,10 @@ use crate::engine::protocol::{Control, Evidence};
 /// The per-channel engine arguments appended after the daemon's (ENGINE-020, ENGINE-024): the
 /// channel's `--profile=TEXT` when it has an `output_profile`, and for the shipped ffmpeg
 /// engine `--channel-name=NAME` (the TS service name).
-pub fn channel_args(spec: &EngineSpec, channel: Option<&retrovue_core::model::Channel>) -> Vec<String> {
+pub fn channel_args(
+    spec: &EngineSpec,
+    channel: Option<&retrovue_core::model::Channel>,
+) -> Vec<String> {
     let Some(channel) = channel else {
         return Vec::new();
     };
