@@ -480,7 +480,7 @@ fn many_source_formats_become_one_h264_aac_stream_spliced_on_the_plan() {
             worst[i]
         );
     }
-    eprintln!("frames off plan (ms) per segment: {worst:?}");
+    eprintln!("presentation delay {delay:.1} ms; frames off plan (ms) per segment: {worst:?}");
 
     // Audio: one continuous track, never a hole of a frame or more (ENGINE-022).
     let audio = Command::new("ffprobe")
@@ -512,6 +512,67 @@ fn many_source_formats_become_one_h264_aac_stream_spliced_on_the_plan() {
             pair[1],
             (step - aac_frame) * 1000.0
         );
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+// contract: ENGINE-020
+#[test]
+fn an_mpeg2_profile_plays_in_its_own_size_rate_and_codecs() {
+    let _turn = one_at_a_time();
+    ensure_ffmpeg();
+    let dir = temp_dir("mpeg2");
+    let a = make_clip(
+        &dir,
+        "a.mp4",
+        "1280x720",
+        "30",
+        Some(&tone(44_100, 0, 3.5)),
+        &["-c:a", "aac"],
+    );
+    let b = make_clip(
+        &dir,
+        "b.mkv",
+        "640x480",
+        "24",
+        Some(&tone(48_000, 0, 3.5)),
+        &["-c:a", "aac"],
+    );
+    let join = now_ms() + 300;
+    let segments = vec![
+        segment("a", &a, 500, join, join + 2_000),
+        segment("b", &b, 0, join + 2_000, join + 4_000),
+    ];
+    let (bytes, evidence, code) = play(
+        &["--profile=480p25:mpeg2"],
+        join,
+        segments,
+        Duration::from_millis(4_300),
+    );
+    assert_eq!(code, 0);
+    assert!(
+        evidence
+            .iter()
+            .any(|e| matches!(e, Evidence::SegmentAired { event_id, .. } if event_id == "a")),
+        "{evidence:?}"
+    );
+    let report = ts_check::check(&bytes);
+    assert!(report.ok(), "{:?}", report.problems);
+    let path = dir.join("out.ts");
+    std::fs::write(&path, &bytes).unwrap();
+    let streams = probe(
+        &path,
+        "stream=codec_name,width,height,r_frame_rate,sample_rate",
+    );
+    for expected in [
+        "codec_name=mpeg2video",
+        "width=854",
+        "height=480",
+        "r_frame_rate=25/1",
+        "codec_name=mp2",
+        "sample_rate=48000",
+    ] {
+        assert!(streams.contains(expected), "{expected} not in {streams}");
     }
     std::fs::remove_dir_all(&dir).ok();
 }
