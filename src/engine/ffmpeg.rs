@@ -758,3 +758,30 @@ impl Renderer for FfmpegRenderer {
         self.prepared = None;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // contract: ENGINE-022
+    #[test]
+    fn the_audio_track_follows_the_language_preference_then_the_default_then_the_first() {
+        let json = r#"{"streams":[
+            {"index":1,"disposition":{"default":0},"tags":{"language":"und"}},
+            {"index":2,"disposition":{"default":1},"tags":{"language":"fre"}},
+            {"index":3,"disposition":{"default":0},"tags":{"language":"ENG"}}]}"#;
+        let streams = parse_audio_streams(json);
+        assert_eq!(streams.len(), 3);
+        assert_eq!(streams[0].language, None);
+        let prefer =
+            |codes: &[&str]| -> Vec<String> { codes.iter().map(|c| c.to_string()).collect() };
+        assert_eq!(choose_audio(&streams, &prefer(&["deu", "eng"])), Some(3));
+        assert_eq!(choose_audio(&streams, &prefer(&["fre", "eng"])), Some(2));
+        assert_eq!(choose_audio(&streams, &prefer(&["deu"])), Some(2));
+        assert_eq!(choose_audio(&streams[..1], &[]), Some(1));
+        assert_eq!(choose_audio(&[], &prefer(&["eng"])), None);
+        assert_eq!(parse_audio_streams("not json"), Vec::new());
+        let config = FfmpegConfig::new("/opt/ffmpeg-6/bin/ffmpeg");
+        assert_eq!(config.ffprobe(), "/opt/ffmpeg-6/bin/ffprobe");
+    }
+}
