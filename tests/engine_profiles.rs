@@ -861,6 +861,15 @@ fn a_channel_output_profile_survives_import_export_and_the_cli() {
     let (_, exported, _) = retrovue(&db, &dir, &["lineup", "export"]);
     assert!(!exported.contains("output_profile"), "{exported}");
 
+    // The daemon's default profile is checked before anything starts.
+    let (code, _, err) = retrovue(
+        &db,
+        &dir,
+        &["serve", "--engine", "ffmpeg", "--profile", "4k"],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--profile: output profile \"4k\""), "{err}");
+
     // A bad profile in a lineup names the key and the text.
     let bad = dir.join("bad.toml");
     std::fs::write(&bad, with_profile.replace("1080p60:crf=20", "1080p61")).unwrap();
