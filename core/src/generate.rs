@@ -492,6 +492,7 @@ fn build_channel(rng: &mut SplitMix64, built: &Built, index: usize) -> Channel {
         active: true,
         filler_title: None,
         spot_cooldown_minutes: *pick(rng, &[15u32, 30, 30, 60]),
+        output_profile: None,
         plans,
     }
 }

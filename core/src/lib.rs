@@ -17,6 +17,7 @@ pub mod manager;
 pub mod model;
 pub mod plan;
 pub mod playlog;
+pub mod profile;
 pub mod schedule;
 pub mod stable;
 pub mod time;

@@ -89,6 +89,7 @@ const CHANNEL_KEYS: &[&str] = &[
     "active",
     "filler_title",
     "spot_cooldown_minutes",
+    "output_profile",
     "plan",
 ];
 const PLAN_KEYS: &[&str] = &[
@@ -890,6 +891,7 @@ fn parse_channel(reader: &Reader, catalog: &Catalog, errors: &mut Errors) -> Opt
         .opt_int("spot_cooldown_minutes", 0, u32::MAX as i64, errors)
         .map(|m| m as u32)
         .unwrap_or(DEFAULT_SPOT_COOLDOWN_MINUTES);
+    let output_profile = reader.opt_str("output_profile", errors);
     let mut plans = Vec::new();
     for (p, table) in reader.tables("plan", errors).into_iter().enumerate() {
         let location = locate(&reader.location, "plan", p, table, "name");
@@ -938,6 +940,7 @@ fn parse_channel(reader: &Reader, catalog: &Catalog, errors: &mut Errors) -> Opt
         active,
         filler_title,
         spot_cooldown_minutes,
+        output_profile,
         plans,
     };
     for rule in check_channel(&channel) {
@@ -1367,6 +1370,9 @@ pub fn to_toml(lineup: &Lineup) -> String {
                 "spot_cooldown_minutes",
                 channel.spot_cooldown_minutes.to_string(),
             );
+        }
+        if let Some(profile) = &channel.output_profile {
+            line(&mut out, "", "output_profile", quoted(profile));
         }
         for plan in &channel.plans {
             out.push_str("\n  [[channel.plan]]\n");

@@ -333,6 +333,10 @@ pub struct Channel {
     pub filler_title: Option<String>,
     /// The same spot does not repeat within this many minutes on this channel.
     pub spot_cooldown_minutes: u32,
+    /// The engine output profile of this channel (ENGINE-020, LINEUP-015); the daemon's
+    /// default when unset.
+    #[serde(default)]
+    pub output_profile: Option<String>,
     pub plans: Vec<SchedulePlan>,
 }
 

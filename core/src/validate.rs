@@ -39,6 +39,12 @@ pub fn check_duration(ms: i64) -> Result<i64, String> {
     }
 }
 
+/// LINEUP-015: an `output_profile` must parse as an output profile (ENGINE-020); the error
+/// names the text and what is wrong with it.
+pub fn output_profile(text: &str) -> Result<(), String> {
+    crate::profile::OutputProfile::parse(text).map(|_| ())
+}
+
 /// A slug: `[a-z0-9]+(-[a-z0-9]+)*`.
 pub fn is_slug(s: &str) -> bool {
     !s.is_empty()
@@ -139,6 +145,9 @@ pub fn check_channel(channel: &Channel) -> Vec<RuleError> {
     }
     if channel.name.trim().is_empty() {
         errors.push(RuleError::new("name", "name must not be empty"));
+    }
+    if let Some(Err(message)) = channel.output_profile.as_deref().map(output_profile) {
+        errors.push(RuleError::new("output_profile", message));
     }
     if channel.number.trim().is_empty() {
         errors.push(RuleError::new("number", "number must not be empty"));

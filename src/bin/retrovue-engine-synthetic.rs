@@ -3,7 +3,8 @@
 
 use retrovue::engine::synthetic::{SyntheticRenderer, DEFAULT_BITRATE, MIN_BITRATE};
 
-const USAGE: &str = "usage: retrovue-engine-synthetic [--bitrate BITS_PER_SECOND]";
+const USAGE: &str = "usage: retrovue-engine-synthetic [--bitrate BITS_PER_SECOND] \
+                     [--profile=TEXT] [--channel-name=NAME]";
 
 fn parse_bitrate(args: &[String]) -> Result<u64, String> {
     let mut bitrate = DEFAULT_BITRATE;
@@ -13,6 +14,13 @@ fn parse_bitrate(args: &[String]) -> Result<u64, String> {
             value.to_string()
         } else if arg == "--bitrate" {
             iter.next().ok_or("--bitrate needs a value")?.clone()
+        } else if let Some(profile) = arg.strip_prefix("--profile=") {
+            // ENGINE-014: checked, then the fixed test picture is sent whatever it asks.
+            retrovue_core::profile::OutputProfile::parse(profile)
+                .map_err(|e| format!("--profile: {e}"))?;
+            continue;
+        } else if arg.starts_with("--channel-name=") {
+            continue;
         } else if arg == "--help" || arg == "-h" {
             return Err(USAGE.to_string());
         } else {

@@ -78,6 +78,10 @@ pub struct ChannelFields {
     pub filler_title: Option<String>,
     #[arg(long)]
     pub spot_cooldown_minutes: Option<u32>,
+    /// Engine output profile, e.g. 720p30, 1080p60, 480p30:mpeg2 (ENGINE-020); "" clears it
+    /// (the daemon's default then applies).
+    #[arg(long)]
+    pub profile: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -202,6 +206,14 @@ fn apply_fields(channel: &mut Channel, f: &ChannelFields) -> AppResult<()> {
     if let Some(m) = f.spot_cooldown_minutes {
         channel.spot_cooldown_minutes = m;
     }
+    if let Some(p) = &f.profile {
+        let p = p.trim();
+        if !p.is_empty() {
+            retrovue_core::validate::output_profile(p)
+                .map_err(|e| AppError::bad(format!("--profile: {e}")))?;
+        }
+        channel.output_profile = Some(p.to_string()).filter(|p| !p.is_empty());
+    }
     Ok(())
 }
 
@@ -275,6 +287,7 @@ fn add(args: AddArgs, global: &Global) -> AppResult<()> {
         active: true,
         filler_title: None,
         spot_cooldown_minutes: DEFAULT_SPOT_COOLDOWN_MINUTES,
+        output_profile: None,
         plans: Vec::new(),
     };
     apply_fields(&mut channel, f)?;
@@ -390,6 +403,13 @@ fn show(args: IdArg, global: &Global) -> AppResult<()> {
         ("break policy", channel.break_policy.as_str().into()),
         ("interstitials", interstitials.join(", ")),
         ("active", channel.active.to_string()),
+        (
+            "output profile",
+            channel
+                .output_profile
+                .clone()
+                .unwrap_or_else(|| "(daemon default)".into()),
+        ),
     ]);
     print_plans(&channel);
     Ok(())

@@ -25,6 +25,11 @@ pub struct ServeArgs {
     /// Extra argument for the engine (repeatable), e.g. `--engine-arg=--bitrate=8000000`.
     #[arg(long = "engine-arg", allow_hyphen_values = true)]
     pub engine_args: Vec<String>,
+    /// Default output profile of the engine's stream (ENGINE-020), e.g. 720p30, 1080p60,
+    /// 480p30:mpeg2; a channel's own `output_profile` overrides it. Passed to the engine as
+    /// `--profile=TEXT`.
+    #[arg(long)]
+    pub profile: Option<String>,
     /// How long an engine keeps running after its last viewer left, in milliseconds.
     #[arg(long, default_value_t = 5_000)]
     pub linger_ms: i64,
@@ -156,13 +161,19 @@ pub fn run(args: ServeArgs, global: &Global) -> AppResult<()> {
         None => None,
     };
     let (program, engine_choice) = choose_engine(args.engine.as_deref(), &args.engine_args)?;
+    let mut engine_args = args.engine_args;
+    if let Some(profile) = &args.profile {
+        retrovue_core::validate::output_profile(profile)
+            .map_err(|e| AppError::bad(format!("--profile: {e}")))?;
+        engine_args.push(format!("--profile={profile}"));
+    }
     let db_url = crate::store::resolve_url(global.db.as_deref())?;
     let config = ServeConfig {
         bind: args.bind,
         db_url,
         engine: EngineSpec {
             program,
-            args: args.engine_args,
+            args: engine_args,
         },
         engine_choice,
         lineup: args.lineup,

@@ -18,11 +18,12 @@ use std::io::{self, BufReader, Read};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, ChildStderr, Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, TryRecvError};
 use retrovue_core::model::UtcMs;
 
+use super::profile::{self, OutputProfile};
 use super::protocol::Segment;
 use super::timeline::Timeline;
 use super::ts::{self, Packet, PACKET_SIZE};
@@ -44,6 +45,123 @@ const SPLICE_TOLERANCE_90KHZ: i64 = 9_000;
 /// stream before placing it on the output timeline.
 const LOOKAHEAD_PACKETS: usize = 400;
 
+/// The first pause before retrying a failed child spawn (ENGINE-023); it doubles up to
+/// `SPAWN_BACKOFF_MAX`.
+const SPAWN_BACKOFF_MIN: Duration = Duration::from_millis(100);
+const SPAWN_BACKOFF_MAX: Duration = Duration::from_secs(5);
+
+/// What the ffmpeg engine was asked for on its command line.
+#[derive(Debug, Clone)]
+pub struct FfmpegConfig {
+    /// The `ffmpeg` executable (`ffprobe` is found by the same name with `ffprobe` in it).
+    pub ffmpeg: String,
+    pub profile: OutputProfile,
+    /// The TS service name (ENGINE-024); the start message's `channel` when `None`.
+    pub channel_name: Option<String>,
+}
+
+impl FfmpegConfig {
+    pub fn new(ffmpeg: impl Into<String>) -> FfmpegConfig {
+        FfmpegConfig {
+            ffmpeg: ffmpeg.into(),
+            profile: OutputProfile::default(),
+            channel_name: None,
+        }
+    }
+
+    /// The `ffprobe` next to (named like) `ffmpeg`.
+    pub fn ffprobe(&self) -> String {
+        match self.ffmpeg.rfind("ffmpeg") {
+            Some(at) => format!("{}ffprobe{}", &self.ffmpeg[..at], &self.ffmpeg[at + 6..]),
+            None => "ffprobe".into(),
+        }
+    }
+}
+
+/// ENGINE-023: both `ffmpeg` and `ffprobe` can be run at all — found as executable files on
+/// `PATH` (or at the path given) — without starting either; `Err` names the one that cannot.
+pub fn check_tools(config: &FfmpegConfig) -> Result<(), String> {
+    for tool in [config.ffmpeg.clone(), config.ffprobe()] {
+        find_executable(&tool).map_err(|why| format!("cannot run `{tool}`: {why}"))?;
+    }
+    Ok(())
+}
+
+/// Where `name` would be run from: itself when it contains a `/`, else the first executable
+/// file of that name in `PATH`.
+fn find_executable(name: &str) -> Result<std::path::PathBuf, String> {
+    use std::os::unix::fs::PermissionsExt;
+    let runnable = |path: &Path| {
+        path.metadata()
+            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    if name.contains('/') {
+        let path = Path::new(name);
+        return if runnable(path) {
+            Ok(path.to_path_buf())
+        } else {
+            Err("no executable file there".into())
+        };
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|candidate| runnable(candidate))
+        .ok_or_else(|| format!("not found on PATH ({})", path.to_string_lossy()))
+}
+
+/// The audio streams of a file as ffprobe reports them.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct AudioStream {
+    index: u32,
+    language: Option<String>,
+    default: bool,
+}
+
+/// ENGINE-022: the audio stream to play — the first in `preferences` order whose language tag
+/// matches, else the default-flagged one, else the first; `None` when the file has no audio.
+fn choose_audio(streams: &[AudioStream], preferences: &[String]) -> Option<u32> {
+    for wanted in preferences {
+        if let Some(s) = streams.iter().find(|s| {
+            s.language
+                .as_deref()
+                .is_some_and(|l| l.eq_ignore_ascii_case(wanted))
+        }) {
+            return Some(s.index);
+        }
+    }
+    streams
+        .iter()
+        .find(|s| s.default)
+        .or(streams.first())
+        .map(|s| s.index)
+}
+
+/// Parses `ffprobe -show_entries stream=index:stream_tags=language:stream_disposition=default
+/// -of json` output.
+fn parse_audio_streams(json: &str) -> Vec<AudioStream> {
+    let Ok(value) = serde_json::from_str::<serde_json::Value>(json) else {
+        return Vec::new();
+    };
+    let Some(streams) = value.get("streams").and_then(|s| s.as_array()) else {
+        return Vec::new();
+    };
+    streams
+        .iter()
+        .filter_map(|s| {
+            Some(AudioStream {
+                index: s.get("index")?.as_u64()? as u32,
+                language: s
+                    .pointer("/tags/language")
+                    .and_then(|l| l.as_str())
+                    .filter(|l| !l.is_empty() && *l != "und")
+                    .map(str::to_string),
+                default: s.pointer("/disposition/default").and_then(|d| d.as_u64()) == Some(1),
+            })
+        })
+        .collect()
+}
+
 /// An ffmpeg child that is killed and reaped when dropped (ENGINE-009).
 struct ChildGuard(Child);
 
@@ -57,8 +175,15 @@ impl Drop for ChildGuard {
 /// What a child renders.
 #[derive(Debug, Clone, PartialEq)]
 enum Source {
-    File { path: String, position_ms: i64 },
-    Lavfi { video: String },
+    File {
+        path: String,
+        position_ms: i64,
+    },
+    /// A lavfi video source name with options but without size and rate (`smptebars`,
+    /// `color=c=black`), with silence.
+    Lavfi {
+        video: String,
+    },
 }
 
 /// One running child and the splice state of its output.
@@ -114,20 +239,28 @@ struct LastTimestamp {
 }
 
 pub struct FfmpegRenderer {
-    ffmpeg: String,
+    config: FfmpegConfig,
+    /// The TS service name: the configured channel name or the start message's channel.
+    service_name: String,
+    /// When a failed spawn may be retried, and the pause after the next failure.
+    retry_at: Option<Instant>,
+    backoff: Duration,
     current: Option<Feed>,
     prepared: Option<Feed>,
     counters: BTreeMap<u16, u8>,
     last_timestamps: BTreeMap<u16, LastTimestamp>,
     last_pcr: Option<u64>,
     out: Vec<u8>,
-    audio_cache: BTreeMap<String, bool>,
+    audio_cache: BTreeMap<String, Option<u32>>,
 }
 
 impl FfmpegRenderer {
-    pub fn new(ffmpeg: String) -> FfmpegRenderer {
+    pub fn new(config: FfmpegConfig) -> FfmpegRenderer {
         FfmpegRenderer {
-            ffmpeg,
+            service_name: config.channel_name.clone().unwrap_or_default(),
+            config,
+            retry_at: None,
+            backoff: SPAWN_BACKOFF_MIN,
             current: None,
             prepared: None,
             counters: BTreeMap::new(),
@@ -138,76 +271,75 @@ impl FfmpegRenderer {
         }
     }
 
-    fn has_audio(&mut self, path: &str) -> bool {
+    /// The index of the audio stream to play from `path` (ENGINE-022), `None` for no audio.
+    fn audio_stream(&mut self, path: &str) -> Option<u32> {
         if let Some(known) = self.audio_cache.get(path) {
             return *known;
         }
-        let probe = self.ffmpeg.replace("ffmpeg", "ffprobe");
-        let found = Command::new(probe)
+        let streams = Command::new(self.config.ffprobe())
             .args([
                 "-v",
                 "error",
                 "-select_streams",
                 "a",
                 "-show_entries",
-                "stream=index",
+                "stream=index:stream_tags=language:stream_disposition=default",
                 "-of",
-                "csv=p=0",
+                "json",
             ])
             .arg(path)
             .stdin(Stdio::null())
             .output()
-            .map(|o| !o.stdout.is_empty())
-            .unwrap_or(false);
-        self.audio_cache.insert(path.to_string(), found);
-        found
+            .map(|o| parse_audio_streams(&String::from_utf8_lossy(&o.stdout)))
+            .unwrap_or_default();
+        let chosen = choose_audio(&streams, &self.config.profile.audio_languages);
+        self.audio_cache.insert(path.to_string(), chosen);
+        chosen
     }
 
     fn command_for(&mut self, source: &Source, duration_ms: i64) -> Command {
-        let mut command = Command::new(&self.ffmpeg);
+        let profile = self.config.profile.clone();
+        let mut command = Command::new(&self.config.ffmpeg);
         command.args(["-hide_banner", "-nostdin", "-loglevel", "error"]);
         // Every child's output starts both streams at exactly 0 and never runs past its slot,
         // so consecutive children splice without a gap or an overlap (ENGINE-004): the video
-        // is resampled onto a 30 fps grid starting at 0 (the source's first frame may sit a
-        // few ms in, e.g. after AAC priming), the audio is padded to start at 0 and cut to the
-        // whole MP2 frames (1152 samples) that fit the slot — the encoder would otherwise pad
-        // the last frame past the slot's end.
-        let audio_samples = duration_ms * 48 / 1152 * 1152;
-        let audio_chain = format!(
-            "aresample=48000:async=1:first_pts=0,aformat=channel_layouts=stereo,apad,\
-             atrim=end_sample={audio_samples}"
-        );
+        // is resampled onto the profile's frame grid starting at 0 (the source's first frame
+        // may sit a few ms in, e.g. after AAC priming), the audio is padded to start at 0 and
+        // cut to whole audio frames — the encoder would otherwise pad the last frame past the
+        // slot's end.
         let filter = match source {
             Source::File { path, position_ms } => {
-                let audio = self.has_audio(path);
-                command.args(["-ss", &seconds(*position_ms), "-i", path]);
+                let audio = self.audio_stream(path);
+                // ENGINE-025: `-ss` before `-i` seeks accurately (decodes from the keyframe
+                // before the in-point and drops the frames before it).
+                command.args(["-accurate_seek", "-ss", &seconds(*position_ms), "-i", path]);
                 command.args(["-f", "lavfi", "-i", "anullsrc=r=48000:cl=stereo"]);
-                let audio_in = if audio { "[0:a:0]" } else { "[1:a]" };
+                let audio_chain = match audio {
+                    Some(index) => {
+                        profile::audio_filter(&profile, &format!("[0:{index}]"), duration_ms, true)
+                    }
+                    None => profile::audio_filter(&profile, "[1:a]", duration_ms, false),
+                };
                 format!(
-                    "[0:v:0]scale=640:360:force_original_aspect_ratio=decrease,\
-                     pad=640:360:(ow-iw)/2:(oh-ih)/2,setsar=1,fps=30:start_time=0,\
-                     format=yuv420p,tpad=stop=-1:stop_mode=clone[v];\
-                     {audio_in}{audio_chain}[a]"
+                    "{}[v];{audio_chain}[a]",
+                    profile::file_video_filter(&profile, "[0:v:0]")
                 )
             }
             Source::Lavfi { video } => {
-                command.args(["-f", "lavfi", "-i", video]);
+                command.args(["-f", "lavfi", "-i", &profile::lavfi_video(&profile, video)]);
                 command.args(["-f", "lavfi", "-i", "anullsrc=r=48000:cl=stereo"]);
-                format!("[0:v]null[v];[1:a]{audio_chain}[a]")
+                format!(
+                    "[0:v]null[v];{}[a]",
+                    profile::audio_filter(&profile, "[1:a]", duration_ms, false)
+                )
             }
         };
         command.args(["-filter_complex", &filter]);
-        let (video_map, audio_map) = ("[v]", "[a]");
-        command.args([
-            "-map",
-            video_map,
-            "-map",
-            audio_map,
-            "-t",
-            &seconds(duration_ms),
-        ]);
-        command.args(["-c:v", "mpeg2video", "-q:v", "4", "-g", "15", "-bf", "0"]);
-        command.args(["-c:a", "mp2", "-b:a", "128k", "-ar", "48000", "-ac", "2"]);
+        command.args(["-map", "[v]", "-map", "[a]", "-t", &seconds(duration_ms)]);
+        command.args(profile::encoder_args(&profile));
+        // ENGINE-024: the channel's name in the SDT.
+        command.args(["-metadata", &format!("service_name={}", self.service_name)]);
+        command.args(["-metadata", "service_provider=RetroVue"]);
         // One audio frame per PES (`-pes_payload_size 0`), so a PES's DTS step is the frame
         // duration the splice uses to place the next child after the last frame written.
         command.args([
@@ -247,7 +379,27 @@ impl FfmpegRenderer {
                 Ok(())
             });
         }
-        let mut child = command.spawn()?;
+        let mut child = match command.spawn() {
+            Ok(child) => {
+                self.retry_at = None;
+                self.backoff = SPAWN_BACKOFF_MIN;
+                child
+            }
+            Err(error) => {
+                // ENGINE-023: back off, doubling, and say why.
+                let pause = self.backoff;
+                self.retry_at = Some(Instant::now() + pause);
+                self.backoff = (pause * 2).min(SPAWN_BACKOFF_MAX);
+                return Err(io::Error::new(
+                    error.kind(),
+                    format!(
+                        "cannot start {}: {error}; retrying in {} ms",
+                        self.config.ffmpeg,
+                        pause.as_millis()
+                    ),
+                ));
+            }
+        };
         let stdout = child.stdout.take().expect("piped stdout");
         let stderr = child.stderr.take();
         let (sender, packets) = crossbeam_channel::bounded(512);
@@ -277,15 +429,20 @@ impl FfmpegRenderer {
         })
     }
 
+    /// A failed spawn is not retried before its back-off has passed (ENGINE-023).
+    fn may_spawn(&self) -> bool {
+        self.retry_at.is_none_or(|at| Instant::now() >= at)
+    }
+
     fn source_for(segment: &Segment, position_ms: i64) -> Result<Source, String> {
         match segment.asset_uri.as_deref() {
             None => Ok(pad_source()),
             _ if segment.kind == "pad" => Ok(pad_source()),
             Some(uri) if uri.starts_with("synthetic:") => Ok(Source::Lavfi {
                 video: if segment.kind == "content" {
-                    "smptebars=s=640x360:r=30".into()
+                    "smptebars".into()
                 } else {
-                    "color=c=0x203080:s=640x360:r=30".into()
+                    "color=c=0x203080".into()
                 },
             }),
             Some(path) if Path::new(path).is_file() => Ok(Source::File {
@@ -337,6 +494,9 @@ impl FfmpegRenderer {
             self.current = self.prepared.take();
             return;
         }
+        if !self.may_spawn() {
+            return;
+        }
         let (source, until, is_pad) = match &on_air {
             Some(on_air) if died_early => (pad_source(), on_air.segment.end, true),
             Some(on_air) => {
@@ -357,7 +517,7 @@ impl FfmpegRenderer {
         };
         match self.spawn(wanted_key, source, until - now, now, is_pad) {
             Ok(feed) => self.current = Some(feed),
-            Err(error) => sink.diagnostic(&format!("cannot start {}: {error}", self.ffmpeg)),
+            Err(error) => sink.diagnostic(&error.to_string()),
         }
     }
 
@@ -372,6 +532,7 @@ impl FfmpegRenderer {
             .is_some_and(|p| p.key == next.event_id)
             || next.start != on_air.segment.end
             || next.start - now > PREPARE_AHEAD_MS
+            || !self.may_spawn()
         {
             return;
         }
@@ -552,7 +713,7 @@ fn wrap_diff(a: u64, b: u64) -> i64 {
 
 fn pad_source() -> Source {
     Source::Lavfi {
-        video: "color=c=black:s=640x360:r=30".into(),
+        video: "color=c=black".into(),
     }
 }
 
@@ -562,6 +723,12 @@ fn seconds(ms: i64) -> String {
 
 impl Renderer for FfmpegRenderer {
     fn begin(&mut self, _clock: &EngineClock, _sink: &mut Sink) {}
+
+    fn session(&mut self, channel: &str) {
+        if self.config.channel_name.is_none() {
+            self.service_name = channel.to_string();
+        }
+    }
 
     fn pump(
         &mut self,
@@ -589,5 +756,32 @@ impl Renderer for FfmpegRenderer {
     fn end(&mut self) {
         self.current = None;
         self.prepared = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // contract: ENGINE-022
+    #[test]
+    fn the_audio_track_follows_the_language_preference_then_the_default_then_the_first() {
+        let json = r#"{"streams":[
+            {"index":1,"disposition":{"default":0},"tags":{"language":"und"}},
+            {"index":2,"disposition":{"default":1},"tags":{"language":"fre"}},
+            {"index":3,"disposition":{"default":0},"tags":{"language":"ENG"}}]}"#;
+        let streams = parse_audio_streams(json);
+        assert_eq!(streams.len(), 3);
+        assert_eq!(streams[0].language, None);
+        let prefer =
+            |codes: &[&str]| -> Vec<String> { codes.iter().map(|c| c.to_string()).collect() };
+        assert_eq!(choose_audio(&streams, &prefer(&["deu", "eng"])), Some(3));
+        assert_eq!(choose_audio(&streams, &prefer(&["fre", "eng"])), Some(2));
+        assert_eq!(choose_audio(&streams, &prefer(&["deu"])), Some(2));
+        assert_eq!(choose_audio(&streams[..1], &[]), Some(1));
+        assert_eq!(choose_audio(&[], &prefer(&["eng"])), None);
+        assert_eq!(parse_audio_streams("not json"), Vec::new());
+        let config = FfmpegConfig::new("/opt/ffmpeg-6/bin/ffmpeg");
+        assert_eq!(config.ffprobe(), "/opt/ffmpeg-6/bin/ffprobe");
     }
 }

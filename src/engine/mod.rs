@@ -5,6 +5,7 @@
 pub mod aac;
 pub mod ffmpeg;
 pub mod h264;
+pub mod profile;
 pub mod protocol;
 pub mod synthetic;
 pub mod timeline;
@@ -99,6 +100,8 @@ impl Sink {
 
 /// What an engine binary plugs into the shared control loop.
 pub trait Renderer {
+    /// The `start` message named this channel (called before `begin`).
+    fn session(&mut self, _channel: &str) {}
     /// `start` was accepted: output begins at `clock.join_at`.
     fn begin(&mut self, clock: &EngineClock, sink: &mut Sink);
     /// Writes the output due up to the clock's now, advancing the timeline as it goes.
@@ -189,6 +192,7 @@ pub fn run(renderer: &mut dyn Renderer) -> i32 {
         }
     };
 
+    renderer.session(&channel);
     let clock = EngineClock::new(join_at);
     let mut timeline = Timeline::new(join_at);
     sink.evidence(&Evidence::SessionStarted {

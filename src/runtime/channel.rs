@@ -577,9 +577,12 @@ impl<'a> ChannelThread<'a> {
                 self.id
             );
         }
+        let channel_args =
+            super::engine::channel_args(&self.shared.engine, self.shared.channel(&self.id));
         match EngineProcess::spawn(
             &self.shared.engine,
             &self.id,
+            &channel_args,
             session,
             self.messages_tx.clone(),
             Arc::clone(&self.fanout),

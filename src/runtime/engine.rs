@@ -17,6 +17,30 @@ use super::fanout::{pump_packets, FanOut};
 use super::EngineSpec;
 use crate::engine::protocol::{Control, Evidence};
 
+/// The per-channel engine arguments appended after the daemon's (ENGINE-020, ENGINE-024): the
+/// channel's `--profile=TEXT` when it has an `output_profile`, and for the shipped ffmpeg
+/// engine `--channel-name=NAME` (the TS service name).
+pub fn channel_args(
+    spec: &EngineSpec,
+    channel: Option<&retrovue_core::model::Channel>,
+) -> Vec<String> {
+    let Some(channel) = channel else {
+        return Vec::new();
+    };
+    let mut args = Vec::new();
+    if let Some(profile) = &channel.output_profile {
+        args.push(format!("--profile={profile}"));
+    }
+    let is_ffmpeg_engine = spec
+        .program
+        .file_name()
+        .is_some_and(|name| name == "retrovue-engine-ffmpeg");
+    if is_ffmpeg_engine {
+        args.push(format!("--channel-name={}", channel.name));
+    }
+    args
+}
+
 /// What an engine's reader threads report to the ChannelManager thread.
 #[derive(Debug)]
 pub enum EngineMessage {
@@ -56,6 +80,7 @@ impl EngineProcess {
     pub fn spawn(
         spec: &EngineSpec,
         channel: &str,
+        channel_args: &[String],
         session: SessionId,
         messages: Sender<EngineMessage>,
         fanout: Arc<FanOut>,
@@ -63,6 +88,7 @@ impl EngineProcess {
         let mut command = Command::new(&spec.program);
         command
             .args(&spec.args)
+            .args(channel_args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());

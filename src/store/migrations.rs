@@ -29,6 +29,11 @@ pub const SQLITE: &[Migration] = &[
         name: "0002_catalog",
         sql: include_str!("../../migrations/sqlite/0002_catalog.sql"),
     },
+    Migration {
+        version: 3,
+        name: "0003_output_profile",
+        sql: include_str!("../../migrations/sqlite/0003_output_profile.sql"),
+    },
 ];
 
 /// The PostgreSQL migrations, in order (same versions as [`SQLITE`]).
@@ -42,6 +47,11 @@ pub const POSTGRES: &[Migration] = &[
         version: 2,
         name: "0002_catalog",
         sql: include_str!("../../migrations/postgres/0002_catalog.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "0003_output_profile",
+        sql: include_str!("../../migrations/postgres/0003_output_profile.sql"),
     },
 ];
 

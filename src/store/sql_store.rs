@@ -217,8 +217,9 @@ fn upsert_channel(tx: &mut dyn Tx, channel: &Channel) -> StoreResult<()> {
     tx.execute(
         "INSERT INTO channel (id, number, name, channel_group, logo, timezone, \
          grid_block_minutes, block_start_offsets_json, programming_day_start_minute, \
-         break_policy, interstitials_json, active, filler_title, spot_cooldown_minutes) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+         break_policy, interstitials_json, active, filler_title, spot_cooldown_minutes, \
+         output_profile) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
          ON CONFLICT (id) DO UPDATE SET number = excluded.number, name = excluded.name, \
          channel_group = excluded.channel_group, logo = excluded.logo, \
          timezone = excluded.timezone, grid_block_minutes = excluded.grid_block_minutes, \
@@ -226,7 +227,8 @@ fn upsert_channel(tx: &mut dyn Tx, channel: &Channel) -> StoreResult<()> {
          programming_day_start_minute = excluded.programming_day_start_minute, \
          break_policy = excluded.break_policy, interstitials_json = excluded.interstitials_json, \
          active = excluded.active, filler_title = excluded.filler_title, \
-         spot_cooldown_minutes = excluded.spot_cooldown_minutes",
+         spot_cooldown_minutes = excluded.spot_cooldown_minutes, \
+         output_profile = excluded.output_profile",
         &[
             Value::from(&channel.id),
             Value::from(&channel.number),
@@ -242,6 +244,7 @@ fn upsert_channel(tx: &mut dyn Tx, channel: &Channel) -> StoreResult<()> {
             Value::Bool(channel.active),
             Value::from(channel.filler_title.as_ref()),
             Value::from(channel.spot_cooldown_minutes),
+            Value::from(channel.output_profile.as_ref()),
         ],
     )
     .map_err(context)?;
@@ -412,7 +415,7 @@ fn load_catalog(tx: &mut dyn Tx) -> StoreResult<Catalog> {
 /// The `channel` columns [`channel`] reads.
 const CHANNEL_COLUMNS: &str = "id, number, name, channel_group, logo, timezone, \
      grid_block_minutes, block_start_offsets_json, programming_day_start_minute, break_policy, \
-     interstitials_json, active, filler_title, spot_cooldown_minutes";
+     interstitials_json, active, filler_title, spot_cooldown_minutes, output_profile";
 
 /// A channel without its plans, from a row of [`CHANNEL_COLUMNS`].
 fn channel(r: &Row) -> StoreResult<Channel> {
@@ -434,6 +437,7 @@ fn channel(r: &Row) -> StoreResult<Channel> {
         active: r.bool("active")?,
         filler_title: r.opt_text("filler_title")?,
         spot_cooldown_minutes: r.int_as("spot_cooldown_minutes")?,
+        output_profile: r.opt_text("output_profile")?,
         plans: Vec::new(),
     })
 }

@@ -184,15 +184,15 @@ fn two_clips_become_one_stream_with_continuous_timestamps() {
         .unwrap();
     let streams = String::from_utf8_lossy(&streams.stdout);
     assert!(
-        streams.contains("codec_type=video") && streams.contains("codec_name=mpeg2video"),
+        streams.contains("codec_type=video") && streams.contains("codec_name=h264"),
         "{streams}"
     );
     assert!(
-        streams.contains("width=640") && streams.contains("height=360"),
+        streams.contains("width=1280") && streams.contains("height=720"),
         "{streams}"
     );
     assert!(
-        streams.contains("codec_type=audio") && streams.contains("codec_name=mp2"),
+        streams.contains("codec_type=audio") && streams.contains("codec_name=aac"),
         "{streams}"
     );
 
@@ -203,7 +203,7 @@ fn two_clips_become_one_stream_with_continuous_timestamps() {
             .filter(|(s, _)| *s == stream)
             .map(|(_, d)| *d)
             .collect();
-        // About 2.8 s of 30 fps video (or 24 ms audio frames) crossing the boundary at 1.5 s.
+        // About 2.8 s of 30 fps video (or 21.3 ms audio frames) crossing the boundary at 1.5 s.
         assert!(
             dts.len() > 40,
             "stream {stream}: only {} packets",

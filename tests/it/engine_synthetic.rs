@@ -482,7 +482,7 @@ fn output_is_stamped_on_the_utc_playhead_of_join_at() {
 
 // contract: ENGINE-004
 // contract: ENGINE-010
-// contract: ENGINE-020
+// contract: ENGINE-013
 #[test]
 fn keyframes_start_every_segment_and_come_every_two_seconds_and_audio_is_continuous() {
     ensure_ffmpeg();
@@ -659,4 +659,27 @@ fn a_bad_bitrate_exits_two_with_a_message() {
         .expect("run");
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("--bitrate"));
+}
+
+#[test]
+fn the_daemons_common_arguments_are_accepted_and_a_bad_profile_is_refused() {
+    // contract: ENGINE-014
+    let join = now_ms();
+    let block = Block {
+        id: "0".into(),
+        start: join,
+        end: join + 1_000,
+        segments: vec![segment("a", "content", None, join, join + 1_000)],
+    };
+    let input = format!("{}\n{{\"type\":\"stop\"}}\n", start_line(join, vec![block]));
+    let (ok, stdout, stderr) = run_with_input(
+        ENGINE,
+        &["--profile=1080p60:crf=20", "--channel-name=Retro One"],
+        input.as_bytes(),
+    );
+    assert!(ok, "{stderr}");
+    assert!(!stdout.is_empty() && stdout.len() % 188 == 0, "{stderr}");
+    let (ok, _, stderr) = run_with_input(ENGINE, &["--profile=720q99"], b"");
+    assert!(!ok);
+    assert!(stderr.contains("--profile"), "{stderr}");
 }

@@ -13,6 +13,7 @@ mod cli_plex;
 mod cli_scheduling;
 mod cli_sim;
 mod engine_ffmpeg;
+mod engine_profiles;
 mod engine_synthetic;
 mod ingest_ffprobe;
 mod ingest_filesystem;

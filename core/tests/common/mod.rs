@@ -87,6 +87,7 @@ pub fn channel(
         active: true,
         filler_title: None,
         spot_cooldown_minutes: 30,
+        output_profile: None,
         plans,
     }
 }
