@@ -88,6 +88,8 @@ pub fn serve_segment(request: Request, shared: &Arc<Shared>, channel: &str, seq:
         std::io::Cursor::new(segment.data),
         Some(len),
         None,
-    );
+    )
+    // A Content-Length, not chunks: the segment's size is known.
+    .with_chunked_threshold(usize::MAX);
     let _ = request.respond(response);
 }
