@@ -410,7 +410,7 @@ fn probe(path: &Path) -> (BTreeSet<String>, bool) {
 /// A segment decodes alone as H.264 + AAC starting with a keyframe, and starts with PAT, PMT.
 fn check_segment(data: &[u8], dir: &Path, name: &str) {
     assert!(
-        data.len() >= 3 * 188 && data.len() % 188 == 0,
+        data.len() >= 3 * 188 && data.len().is_multiple_of(188),
         "{name}: whole packets"
     );
     let pid =
