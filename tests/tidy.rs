@@ -240,20 +240,13 @@ fn module_arrows_are_the_ones_architecture_allows() {
     let mut problems = Vec::new();
     for file in files {
         let rel = file.strip_prefix(&src).unwrap();
-        let first = rel
-            .components()
-            .next()
-            .unwrap()
-            .as_os_str()
-            .to_string_lossy();
+        let first = rel.components().next().unwrap().as_os_str().to_string_lossy();
         if first == "bin" || first == "lib.rs" || first == "main.rs" {
             continue;
         }
         let module = first.trim_end_matches(".rs").to_string();
         let Some(may_use) = allowed.get(&module) else {
-            problems.push(format!(
-                "module {module} is missing from ARCHITECTURE.md's table"
-            ));
+            problems.push(format!("module {module} is missing from ARCHITECTURE.md's table"));
             continue;
         };
         let text = fs::read_to_string(&file).unwrap();
@@ -286,11 +279,7 @@ fn every_dependency_is_used() {
     // or benches. An unused one only costs build time.
     let crates: [(&str, &[&str], &[&str]); 3] = [
         ("Cargo.toml", &["src"], &["tests", "benches", "src"]),
-        (
-            "core/Cargo.toml",
-            &["core/src"],
-            &["core/tests", "core/src"],
-        ),
+        ("core/Cargo.toml", &["core/src"], &["core/tests", "core/src"]),
         ("sim/Cargo.toml", &["sim/src"], &["sim/tests", "sim/src"]),
     ];
     let mut unused = Vec::new();
@@ -321,9 +310,5 @@ fn every_dependency_is_used() {
             }
         }
     }
-    assert!(
-        unused.is_empty(),
-        "unused dependencies:\n{}",
-        unused.join("\n")
-    );
+    assert!(unused.is_empty(), "unused dependencies:\n{}", unused.join("\n"));
 }
