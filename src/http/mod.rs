@@ -2,6 +2,7 @@
 //! M3U, the `.ts` streams, XMLTV, HDHomeRun emulation, the JSON API, health and metrics. Every
 //! request runs on its own thread, so a stream never holds up another request.
 
+pub mod hls;
 pub mod pages;
 pub mod stream;
 
@@ -21,6 +22,10 @@ pub const MAX_TARGET: usize = 1024;
 pub enum Route {
     M3u,
     Stream(String),
+    /// `/channel/{id}.m3u8` (HTTP-020).
+    Playlist(String),
+    /// `/channel/{id}/{seq}.ts` (HTTP-021).
+    Segment(String, u64),
     Xmltv,
     Discover,
     Lineup,
@@ -61,6 +66,16 @@ pub fn route(path: &str) -> Route {
             if let Some(rest) = path.strip_prefix("/channel/") {
                 if let Some(id) = rest.strip_suffix(".ts").and_then(channel_id) {
                     return Route::Stream(id);
+                }
+                if let Some(id) = rest.strip_suffix(".m3u8").and_then(channel_id) {
+                    return Route::Playlist(id);
+                }
+                if let Some((id, seq)) = rest.strip_suffix(".ts").and_then(|r| r.split_once('/')) {
+                    // Canonical decimal only: one path per segment.
+                    let canonical = seq.parse::<u64>().ok().filter(|n| n.to_string() == seq);
+                    if let (Some(id), Some(seq)) = (channel_id(id), canonical) {
+                        return Route::Segment(id, seq);
+                    }
                 }
             }
             if let Some(rest) = path.strip_prefix("/api/channels/") {
@@ -210,9 +225,11 @@ fn handle(request: Request, shared: &Arc<Shared>) {
     } else {
         route(path)
     };
-    if let Route::Stream(id) = &route {
-        stream::serve_stream(request, shared, id, head);
-        return;
+    match &route {
+        Route::Stream(id) => return stream::serve_stream(request, shared, id, head),
+        Route::Playlist(id) => return hls::serve_playlist(request, shared, id, head),
+        Route::Segment(id, seq) => return hls::serve_segment(request, shared, id, *seq, head),
+        _ => {}
     }
     let base = base_url(&request, shared);
     let response = pages::answer(&route, query, &base, shared);
@@ -231,9 +248,20 @@ mod tests {
             Route::Stream("retro-one".into())
         );
         assert_eq!(route("/api/channels/a_b/now"), Route::ApiNow("a_b".into()));
+        // contract: HTTP-020
+        // contract: HTTP-021
+        assert_eq!(route("/channel/a.m3u8"), Route::Playlist("a".into()));
+        assert_eq!(route("/channel/a/17.ts"), Route::Segment("a".into(), 17));
+        assert_eq!(route("/channel/a/0.ts"), Route::Segment("a".into(), 0));
         for bad in [
             "/channel/../etc/passwd.ts",
             "/channel/a/b.ts",
+            "/channel/a/017.ts",
+            "/channel/a/-1.ts",
+            "/channel/a/1/2.ts",
+            "/channel//1.ts",
+            "/channel/a/99999999999999999999.ts",
+            "/channel/.m3u8",
             "/channel/.ts",
             "/channel/%2e%2e.ts",
             "//channellist.m3u",

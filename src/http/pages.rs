@@ -30,7 +30,7 @@ fn json_body(value: &Value) -> Answer {
 
 pub fn answer(route: &Route, query: &str, base: &str, shared: &Shared) -> Answer {
     match route {
-        Route::M3u => body("audio/x-mpegurl", m3u(&shared.channels, base)),
+        Route::M3u => m3u_answer(&shared.channels, base, query),
         Route::Xmltv => {
             let rows: Vec<EpgRow> = shared
                 .channels
@@ -76,7 +76,7 @@ pub fn answer(route: &Route, query: &str, base: &str, shared: &Shared) -> Answer
         }
         Route::Metrics => body("text/plain; version=0.0.4", metrics(shared)),
         Route::NotFound => text(404, "404 not found"),
-        Route::Stream(_) => text(404, "404 not found"),
+        Route::Stream(_) | Route::Playlist(_) | Route::Segment(..) => text(404, "404 not found"),
     }
 }
 
@@ -100,6 +100,45 @@ pub fn m3u(channels: &[Channel], base: &str) -> String {
             c.name.replace(['\n', '\r'], " ")
         );
         let _ = writeln!(out, "{base}/channel/{}.ts", c.id);
+    }
+    out
+}
+
+/// HTTP-001 or, with `format=hls`, HTTP-026.
+fn m3u_answer(channels: &[Channel], base: &str, query: &str) -> Answer {
+    let params = match query_params(query) {
+        Ok(params) => params,
+        Err(name) => return text(400, &format!("400 malformed query parameter {name:?}")),
+    };
+    let list = m3u(channels, base);
+    match params.iter().rev().find(|(name, _)| name == "format") {
+        None => body("audio/x-mpegurl", list),
+        Some((_, format)) if format == "ts" => body("audio/x-mpegurl", list),
+        Some((_, format)) if format == "hls" => {
+            body("audio/x-mpegurl", m3u_hls(channels, base, &list))
+        }
+        Some((_, other)) => text(
+            400,
+            &format!("400 format: expected \"ts\" or \"hls\", got {other:?}"),
+        ),
+    }
+}
+
+/// HTTP-026: the TS list with each channel's `.m3u8` URL instead of its `.ts` URL.
+pub fn m3u_hls(channels: &[Channel], base: &str, list: &str) -> String {
+    let urls: std::collections::BTreeMap<String, String> = channels
+        .iter()
+        .map(|c| {
+            (
+                format!("{base}/channel/{}.ts", c.id),
+                format!("{base}/channel/{}.m3u8", c.id),
+            )
+        })
+        .collect();
+    let mut out = String::with_capacity(list.len() + 2 * channels.len());
+    for line in list.lines() {
+        out.push_str(urls.get(line).map_or(line, String::as_str));
+        out.push('\n');
     }
     out
 }

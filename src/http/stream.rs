@@ -6,9 +6,9 @@ use std::io::Write;
 use std::sync::Arc;
 
 use retrovue_core::manager::Answer;
-use tiny_http::{HTTPVersion, Request, Response};
+use tiny_http::{HTTPVersion, Request};
 
-use super::{header, text};
+use super::text;
 use crate::runtime::channel::Registry;
 use crate::runtime::metrics::ChannelMetrics;
 use crate::runtime::Shared;
@@ -30,15 +30,35 @@ pub fn refusal(answer: &Answer, channel: &str) -> (u16, String) {
     (status, format!("{status} {why}"))
 }
 
+/// The head of a stream answer (HTTP-002), the same for GET and HEAD (HTTP-025).
+fn stream_head(chunked: bool) -> String {
+    format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: video/mp2t\r\nCache-Control: no-cache, no-store\r\n\
+         Pragma: no-cache\r\nConnection: close\r\n{}\r\n",
+        if chunked {
+            "Transfer-Encoding: chunked\r\n"
+        } else {
+            ""
+        }
+    )
+}
+
 pub fn serve_stream(request: Request, shared: &Arc<Shared>, channel: &str, head: bool) {
+    let chunked = *request.http_version() >= HTTPVersion(1, 1);
     if head {
-        let response = match shared.channel(channel) {
-            Some(_) => Response::empty(200)
-                .with_header(header("Content-Type", "video/mp2t"))
-                .with_header(header("Cache-Control", "no-cache, no-store")),
-            None => Response::empty(404),
-        };
-        let _ = request.respond(response);
+        // HTTP-025: what a GET would answer, decided from the plan at now; nothing starts.
+        match Registry::preview(shared, channel) {
+            Answer::Stream => {
+                let mut out = request.into_writer();
+                let _ = out
+                    .write_all(stream_head(chunked).as_bytes())
+                    .and_then(|_| out.flush());
+            }
+            answer => {
+                let (status, body) = refusal(&answer, channel);
+                let _ = request.respond(text(status, &body));
+            }
+        }
         return;
     }
     let stream = match Registry::tune_in(shared, channel) {
@@ -51,19 +71,9 @@ pub fn serve_stream(request: Request, shared: &Arc<Shared>, channel: &str, head:
             return;
         }
     };
-    let chunked = *request.http_version() >= HTTPVersion(1, 1);
     let metrics = shared.metrics.channel(channel);
     let mut out = request.into_writer();
-    let head = format!(
-        "HTTP/1.1 200 OK\r\nContent-Type: video/mp2t\r\nCache-Control: no-cache, no-store\r\n\
-         Pragma: no-cache\r\nConnection: close\r\n{}\r\n",
-        if chunked {
-            "Transfer-Encoding: chunked\r\n"
-        } else {
-            ""
-        }
-    );
-    if out.write_all(head.as_bytes()).is_err() {
+    if out.write_all(stream_head(chunked).as_bytes()).is_err() {
         return;
     }
     for chunk in stream.chunks.iter() {

@@ -17,7 +17,7 @@ use retrovue_core::channel::{
 use retrovue_core::engine::{Block, EngineExit};
 use retrovue_core::manager::{Answer, PlaylogSource, SessionId, ViewerId};
 use retrovue_core::model::{PlaylogEvent, UtcMs};
-use retrovue_core::plan::is_synthetic;
+use retrovue_core::plan::{is_synthetic, plan_at, PlanOutcome};
 
 use super::engine::{EngineMessage, EngineProcess};
 use super::fanout::{Chunk, Departure, FanOut};
@@ -151,6 +151,35 @@ impl Registry {
             Err(_) => Err(Answer::Unavailable {
                 reason: format!("no answer from the channel within {ANSWER_TIMEOUT:?}"),
             }),
+        }
+    }
+
+    /// What a tune-in would be answered now, decided without the channel thread and without
+    /// starting anything (HTTP-025): unknown, full, the plan at now (gap, missing asset), else
+    /// a stream. Only an engine that fails to start can make a real tune-in answer otherwise.
+    pub fn preview(shared: &Shared, channel: &str) -> Answer {
+        if shared.channel(channel).is_none() {
+            return Answer::NotFound;
+        }
+        let admitted = shared.metrics.channel(channel).admitted.load(ORDER);
+        if admitted >= shared.max_viewers_per_channel as i64 {
+            return Answer::Unavailable {
+                reason: format!(
+                    "channel is full ({} viewers)",
+                    shared.max_viewers_per_channel
+                ),
+            };
+        }
+        let schedule = shared.schedule(channel);
+        let source = ShellSource {
+            schedule: &schedule,
+            shared,
+        };
+        let now = now_ms();
+        match plan_at(source.events(), now, now + 1, |a| source.asset_missing(a)) {
+            PlanOutcome::Plan(_) => Answer::Stream,
+            PlanOutcome::Gap { .. } => Answer::Gap,
+            PlanOutcome::AssetFault { asset, .. } => Answer::AssetMissing { asset },
         }
     }
 
@@ -332,12 +361,16 @@ impl<'a> ChannelThread<'a> {
     ) -> ChannelThread<'a> {
         let (messages_tx, messages_rx) = crossbeam_channel::unbounded();
         let metrics = shared.metrics.channel(id);
-        let fanout = Arc::new(FanOut::new(move |viewer, why| {
+        let mut fanout = FanOut::new(move |viewer, why| {
             let _ = inputs.send(match why {
                 Departure::Left => Input::Left(viewer),
                 Departure::Dropped => Input::Dropped(viewer),
             });
-        }));
+        });
+        if let Some(hls) = shared.hls.get(id) {
+            fanout = fanout.with_hls(Arc::clone(hls));
+        }
+        let fanout = Arc::new(fanout);
         ChannelThread {
             shared,
             id: id.to_string(),
@@ -373,6 +406,7 @@ impl<'a> ChannelThread<'a> {
                         self.machine.shutdown(now_ms());
                         self.carry_out();
                         self.fanout.clear();
+                        self.clear_hls();
                         return;
                     }
                 },
@@ -400,9 +434,17 @@ impl<'a> ChannelThread<'a> {
                     {
                         threads.remove(&self.id);
                     }
+                    self.clear_hls();
                     return;
                 }
             }
+        }
+    }
+
+    /// The channel stops: its HLS window is emptied (HTTP-022).
+    fn clear_hls(&self) {
+        if let Some(hls) = self.shared.hls.get(&self.id) {
+            hls.clear();
         }
     }
 

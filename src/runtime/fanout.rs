@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Sender, TrySendError};
 use retrovue_core::manager::ViewerId;
 
+use super::segmenter::HlsChannel;
 use crate::engine::ts;
 
 pub const PACKET_SIZE: usize = 188;
@@ -41,6 +42,8 @@ pub struct FanOut {
     /// chunks of two sessions never interleave.
     splicer: Mutex<Splicer>,
     sessions: AtomicU64,
+    /// The channel's HLS segmenter (DAEMON-020), handed every chunk the viewers are offered.
+    hls: Option<Arc<HlsChannel>>,
 }
 
 impl FanOut {
@@ -51,7 +54,14 @@ impl FanOut {
             on_departure: Box::new(on_departure),
             splicer: Mutex::new(Splicer::default()),
             sessions: AtomicU64::new(0),
+            hls: None,
         }
+    }
+
+    /// Also hand every spliced chunk to this HLS segmenter (DAEMON-020).
+    pub fn with_hls(mut self, hls: Arc<HlsChannel>) -> FanOut {
+        self.hls = Some(hls);
+        self
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(ViewerId, Sender<Chunk>)>> {
@@ -103,8 +113,12 @@ impl FanOut {
     /// viewer; packets of a session older than one already delivered are dropped.
     pub fn deliver(&self, session: u64, packets: &[u8]) {
         let mut splicer = self.splicer.lock().unwrap_or_else(|e| e.into_inner());
+        let new_session = session > splicer.session;
         if let Some(bytes) = splicer.splice(session, packets) {
             if !bytes.is_empty() {
+                if let Some(hls) = &self.hls {
+                    hls.push(&bytes, new_session);
+                }
                 self.broadcast(&Chunk::from(bytes));
             }
         }

@@ -9,6 +9,7 @@ pub mod engine;
 pub mod fanout;
 pub mod horizon;
 pub mod metrics;
+pub mod segmenter;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -130,6 +131,8 @@ pub struct Shared {
     pub health: Mutex<BTreeMap<String, String>>,
     /// Channels whose published snapshot violated an invariant (HORIZON-008): the first one.
     pub violations: Mutex<BTreeMap<String, String>>,
+    /// Each channel's HLS window and lease (DAEMON-020), for the daemon's life.
+    pub hls: BTreeMap<String, Arc<segmenter::HlsChannel>>,
 }
 
 impl Shared {
@@ -147,7 +150,12 @@ impl Shared {
             .map(|(i, c)| (c.id.clone(), i))
             .collect();
         let metrics = Metrics::new(channels.iter().map(|c| c.id.as_str()));
+        let hls = channels
+            .iter()
+            .map(|c| (c.id.clone(), Arc::default()))
+            .collect();
         Shared {
+            hls,
             channels,
             index,
             asset_paths,
