@@ -20,6 +20,7 @@ mod ingest_filesystem;
 mod ingest_providers;
 mod readme_journey;
 mod serve_daemon;
+mod serve_hls;
 mod serve_onetruth;
 mod serve_splice;
 mod store_cli;

@@ -3,138 +3,35 @@
 //! seen as sent), segments checked with ffprobe. Every wait is bounded; timings are printed,
 //! never asserted.
 
+use crate::support::daemon::{eventually, retrovue, Daemon};
+use crate::support::TempDir;
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-static COUNTER: AtomicU64 = AtomicU64::new(0);
-
-/// A temporary directory, deleted on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(prefix: &str) -> TempDir {
-        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-        let path = std::env::temp_dir().join(format!("{prefix}-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).unwrap();
-        TempDir(path)
-    }
+/// HLS requests on the shared daemon harness: whole answers (status, headers, body) and the
+/// daemon's CPU time.
+trait Hls {
+    fn fetch(&self, path: &str) -> Answer;
+    fn fetch_text(&self, path: &str) -> (u16, String);
+    fn cpu(&self) -> Duration;
 }
 
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn retrovue() -> &'static str {
-    env!("CARGO_BIN_EXE_retrovue")
-}
-
-/// A running daemon; killed on drop (its engines die with it: parent-death signal).
-struct Daemon {
-    child: Child,
-    addr: String,
-    _home: TempDir,
-}
-
-impl Daemon {
-    fn start(args: &[&str]) -> Daemon {
-        Daemon::start_with(TempDir::new("rv-hls"), args)
-    }
-
-    fn start_with(home: TempDir, args: &[&str]) -> Daemon {
-        let mut child = Command::new(retrovue())
-            .arg("serve")
-            .args(["--bind", "127.0.0.1:0", "--linger-ms", "500"])
-            .args(["--engine", "synthetic"])
-            .args(args)
-            .env("RETROVUE_HOME", &home.0)
-            .env_remove("RETROVUE_DATABASE_URL")
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start retrovue serve");
-        let stdout = child.stdout.take().unwrap();
-        let stderr = child.stderr.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                eprintln!("[daemon] {line}");
-            }
-        });
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        let line = rx
-            .recv_timeout(Duration::from_secs(60))
-            .expect("the daemon prints its address");
-        let addr = line
-            .split("http://")
-            .nth(1)
-            .and_then(|rest| rest.split('/').next())
-            .unwrap_or_else(|| panic!("no address in {line:?}"))
-            .to_string();
-        Daemon {
-            child,
-            addr,
-            _home: home,
-        }
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// The engine children (every thread's children, from /proc).
-    fn engines(&self) -> Vec<u32> {
-        let mut out = Vec::new();
-        let Ok(tasks) = std::fs::read_dir(format!("/proc/{}/task", self.pid())) else {
-            return out;
-        };
-        for task in tasks.flatten() {
-            if let Ok(text) = std::fs::read_to_string(task.path().join("children")) {
-                out.extend(
-                    text.split_whitespace()
-                        .filter_map(|p| p.parse::<u32>().ok()),
-                );
-            }
-        }
-        out.sort_unstable();
-        out
-    }
-
-    fn get(&self, path: &str) -> Answer {
+impl Hls for Daemon {
+    fn fetch(&self, path: &str) -> Answer {
         request(&self.addr, "GET", path)
     }
 
-    fn get_text(&self, path: &str) -> (u16, String) {
-        let answer = self.get(path);
+    fn fetch_text(&self, path: &str) -> (u16, String) {
+        let answer = self.fetch(path);
         (answer.status, String::from_utf8(answer.body).unwrap())
     }
 
-    fn metric(&self, name: &str, channel: &str) -> i64 {
-        let (_, text) = self.get_text("/metrics");
-        let key = format!("{name}{{channel=\"{channel}\"}} ");
-        text.lines()
-            .find_map(|l| l.strip_prefix(&key))
-            .unwrap_or_else(|| panic!("no {key} in metrics"))
-            .trim()
-            .parse()
-            .unwrap()
-    }
-
-    /// The daemon's CPU time so far (user + system), from /proc.
     fn cpu(&self) -> Duration {
         let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).unwrap();
         let fields: Vec<&str> = stat
@@ -148,13 +45,6 @@ impl Daemon {
         // SAFETY: sysconf has no preconditions.
         let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;
         Duration::from_millis(ticks * 1000 / hz)
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -233,15 +123,6 @@ fn request(addr: &str, method: &str, path: &str) -> Answer {
         }
     }
     answer
-}
-
-/// Poll `check` until it holds or `secs` pass.
-fn eventually(secs: u64, what: &str, mut check: impl FnMut() -> bool) {
-    let until = Instant::now() + Duration::from_secs(secs);
-    while !check() {
-        assert!(Instant::now() < until, "timed out waiting for: {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 /// A parsed media playlist.
@@ -435,10 +316,10 @@ fn a_cold_playlist_advances_and_its_segments_decode_alone() {
     // contract: HTTP-022
     ensure_ffmpeg();
     let dir = TempDir::new("rv-hls-lineup");
-    let daemon = Daemon::start(&["--lineup", &lineup(&dir.0)]);
+    let daemon = Daemon::start(&["--lineup", &lineup(&dir.path)]);
     assert!(daemon.engines().is_empty(), "cold");
     let asked = Instant::now();
-    let answer = daemon.get("/channel/alpha.m3u8");
+    let answer = daemon.fetch("/channel/alpha.m3u8");
     let answered = asked.elapsed();
     assert_eq!(answer.status, 200);
     assert_eq!(
@@ -451,12 +332,12 @@ fn a_cold_playlist_advances_and_its_segments_decode_alone() {
         !first.segments.is_empty(),
         "a cold playlist waits for its first segment"
     );
-    let segment = daemon.get(&first.segments[0].2);
+    let segment = daemon.fetch(&first.segments[0].2);
     let first_bytes = asked.elapsed();
     assert_eq!(segment.status, 200);
     assert_eq!(segment.header("content-type"), Some("video/mp2t"));
     assert!(segment.header("content-length").is_some(), "{segment:?}");
-    check_segment(&segment.body, &dir.0, "first.ts");
+    check_segment(&segment.body, &dir.path, "first.ts");
     eprintln!(
         "NUMBERS cold playlist answered in {answered:?}; first segment bytes {first_bytes:?} after \
          the playlist request ({} bytes, {:.3} s)",
@@ -466,7 +347,7 @@ fn a_cold_playlist_advances_and_its_segments_decode_alone() {
     // The playlist advances: the media sequence grows, every segment within the target.
     let mut last = first;
     eventually(30, "the media sequence grows past 3", || {
-        let (status, text) = daemon.get_text("/channel/alpha.m3u8");
+        let (status, text) = daemon.fetch_text("/channel/alpha.m3u8");
         assert_eq!(status, 200);
         let now = parse_playlist(&text);
         assert!(now.media_sequence >= last.media_sequence, "never goes back");
@@ -480,11 +361,11 @@ fn a_cold_playlist_advances_and_its_segments_decode_alone() {
     });
     // A later segment decodes alone too; the window's memory, for the report.
     let (_, _, newest) = last.segments.last().unwrap();
-    let segment = daemon.get(newest);
-    check_segment(&segment.body, &dir.0, "later.ts");
+    let segment = daemon.fetch(newest);
+    check_segment(&segment.body, &dir.path, "later.ts");
     let mut bytes = 0;
     for (_, _, path) in &last.segments {
-        let answer = daemon.get(path);
+        let answer = daemon.fetch(path);
         assert_eq!(answer.status, 200);
         bytes += answer.body.len();
     }
@@ -503,7 +384,7 @@ fn a_cold_playlist_advances_and_its_segments_decode_alone() {
         .unwrap();
     assert_eq!(
         daemon
-            .get(&format!("/channel/alpha/{}.ts", seq + 1000))
+            .fetch(&format!("/channel/alpha/{}.ts", seq + 1000))
             .status,
         404
     );
@@ -558,13 +439,13 @@ fn ts_and_hls_viewers_share_one_engine_and_hls_lingers_after_its_last_fetch() {
     // contract: DAEMON-020
     // contract: DAEMON-002
     let dir = TempDir::new("rv-hls-lineup");
-    let daemon = Daemon::start(&["--lineup", &lineup(&dir.0)]);
+    let daemon = Daemon::start(&["--lineup", &lineup(&dir.path)]);
     let ts = TsViewer::tune(&daemon.addr, "alpha");
     eventually(20, "an engine for the TS viewer", || {
         daemon.engines().len() == 1
     });
     let engine = daemon.engines();
-    let playlist = daemon.get("/channel/alpha.m3u8");
+    let playlist = daemon.fetch("/channel/alpha.m3u8");
     assert_eq!(playlist.status, 200);
     assert!(
         !parse_playlist(std::str::from_utf8(&playlist.body).unwrap())
@@ -577,19 +458,19 @@ fn ts_and_hls_viewers_share_one_engine_and_hls_lingers_after_its_last_fetch() {
         "the HLS viewer shares the TS viewer's engine"
     );
     eventually(10, "two viewers", || {
-        daemon.metric("retrovue_viewers", "alpha") == 2
+        daemon.channel_metric("retrovue_viewers", "alpha") == 2
     });
     // The TS viewer leaves; the HLS viewer keeps fetching: the engine stays.
     assert!(ts.leave() > 0);
     eventually(10, "one viewer", || {
-        daemon.metric("retrovue_viewers", "alpha") == 1
+        daemon.channel_metric("retrovue_viewers", "alpha") == 1
     });
     for _ in 0..4 {
         std::thread::sleep(Duration::from_secs(1));
-        let (status, text) = daemon.get_text("/channel/alpha.m3u8");
+        let (status, text) = daemon.fetch_text("/channel/alpha.m3u8");
         assert_eq!(status, 200);
         let newest = parse_playlist(&text).segments.last().unwrap().2.clone();
-        assert_eq!(daemon.get(&newest).status, 200);
+        assert_eq!(daemon.fetch(&newest).status, 200);
     }
     assert_eq!(daemon.engines(), engine, "the same engine all along");
     let last_fetch = Instant::now();
@@ -600,7 +481,7 @@ fn ts_and_hls_viewers_share_one_engine_and_hls_lingers_after_its_last_fetch() {
     );
     std::thread::sleep(Duration::from_secs(4));
     assert_eq!(daemon.engines(), engine, "the lease holds the engine");
-    assert_eq!(daemon.metric("retrovue_viewers", "alpha"), 1);
+    assert_eq!(daemon.channel_metric("retrovue_viewers", "alpha"), 1);
     eventually(40, "the engine stops after lease + linger", || {
         daemon.engines().is_empty()
     });
@@ -608,10 +489,13 @@ fn ts_and_hls_viewers_share_one_engine_and_hls_lingers_after_its_last_fetch() {
         "NUMBERS last HLS fetch → engine gone: {:?} (lease 9 s + linger 0.5 s + stop)",
         last_fetch.elapsed()
     );
-    assert_eq!(daemon.metric("retrovue_viewers", "alpha"), 0);
-    assert_eq!(daemon.metric("retrovue_engine_restarts_total", "alpha"), 0);
+    assert_eq!(daemon.channel_metric("retrovue_viewers", "alpha"), 0);
+    assert_eq!(
+        daemon.channel_metric("retrovue_engine_restarts_total", "alpha"),
+        0
+    );
     // The window was emptied with the channel; a new fetch starts the channel again.
-    let (status, text) = daemon.get_text("/channel/alpha.m3u8");
+    let (status, text) = daemon.fetch_text("/channel/alpha.m3u8");
     assert_eq!(status, 200);
     let again = parse_playlist(&text);
     assert!(!again.segments.is_empty());
@@ -625,8 +509,8 @@ fn a_killed_engine_is_marked_by_a_discontinuity() {
     // contract: DAEMON-007
     ensure_ffmpeg();
     let dir = TempDir::new("rv-hls-lineup");
-    let daemon = Daemon::start(&["--lineup", &lineup(&dir.0)]);
-    let (status, text) = daemon.get_text("/channel/alpha.m3u8");
+    let daemon = Daemon::start(&["--lineup", &lineup(&dir.path)]);
+    let (status, text) = daemon.fetch_text("/channel/alpha.m3u8");
     assert_eq!(status, 200);
     assert!(!text.contains("#EXT-X-DISCONTINUITY\n"), "{text}");
     let engines = daemon.engines();
@@ -637,7 +521,7 @@ fn a_killed_engine_is_marked_by_a_discontinuity() {
     }
     let mut spliced = None;
     eventually(30, "a discontinuity in the playlist", || {
-        let (status, text) = daemon.get_text("/channel/alpha.m3u8");
+        let (status, text) = daemon.fetch_text("/channel/alpha.m3u8");
         assert_eq!(status, 200);
         let list = parse_playlist(&text);
         spliced = list.segments.iter().find(|s| s.1).cloned();
@@ -646,9 +530,9 @@ fn a_killed_engine_is_marked_by_a_discontinuity() {
     let now = daemon.engines();
     assert!(now.len() == 1 && now != engines, "a new engine: {now:?}");
     let (_, _, path) = spliced.unwrap();
-    let segment = daemon.get(&path);
+    let segment = daemon.fetch(&path);
     assert_eq!(segment.status, 200);
-    check_segment(&segment.body, &dir.0, "after-splice.ts");
+    check_segment(&segment.body, &dir.path, "after-splice.ts");
 }
 
 /// Builds the days of `broken` (by the CLI, while its file counts as present) so a daemon
@@ -658,7 +542,7 @@ fn home_with_broken_days(lineup: &str) -> TempDir {
     let cli = |args: &[&str]| {
         let out = Command::new(retrovue())
             .args(args)
-            .env("RETROVUE_HOME", &home.0)
+            .env("RETROVUE_HOME", &home.path)
             .env_remove("RETROVUE_DATABASE_URL")
             .output()
             .unwrap();
@@ -705,8 +589,8 @@ fn head_answers_what_get_would_for_every_route_kind() {
     // contract: HTTP-008
     // contract: HTTP-026
     let dir = TempDir::new("rv-hls-lineup");
-    let lineup = lineup(&dir.0);
-    let daemon = Daemon::start_with(home_with_broken_days(&lineup), &["--lineup", &lineup]);
+    let lineup = lineup(&dir.path);
+    let daemon = Daemon::start_in(home_with_broken_days(&lineup), &["--lineup", &lineup]);
     let addr = daemon.addr.as_str();
     // A stream: HEAD of a cold channel says 200 with the stream's headers and starts nothing.
     let head = request(addr, "HEAD", "/channel/alpha.ts");
@@ -717,7 +601,10 @@ fn head_answers_what_get_would_for_every_route_kind() {
     assert_eq!(head_playlist.status, 200);
     std::thread::sleep(Duration::from_millis(500));
     assert!(daemon.engines().is_empty(), "HEAD starts no engine");
-    assert_eq!(daemon.metric("retrovue_engine_starts_total", "alpha"), 0);
+    assert_eq!(
+        daemon.channel_metric("retrovue_engine_starts_total", "alpha"),
+        0
+    );
     let get = request(addr, "GET", "/channel/alpha.ts");
     assert_eq!(get.status, 200);
     assert_eq!(head.comparable(false), get.comparable(false));
@@ -758,8 +645,8 @@ fn head_answers_what_get_would_for_every_route_kind() {
         head_equals_get(addr, path, status, live);
     }
     // The HLS channel list: the TS list with .m3u8 URLs (HTTP-026).
-    let (_, ts_list) = daemon.get_text("/channellist.m3u");
-    let (_, hls_list) = daemon.get_text("/channellist.m3u?format=hls");
+    let (_, ts_list) = daemon.fetch_text("/channellist.m3u");
+    let (_, hls_list) = daemon.fetch_text("/channellist.m3u?format=hls");
     let base = format!("http://{addr}");
     assert_eq!(
         hls_list,
@@ -795,8 +682,8 @@ fn two_hundred_hls_viewers_on_one_channel() {
     // contract: HTTP-024
     // contract: DAEMON-002
     let dir = TempDir::new("rv-hls-lineup");
-    let daemon = Daemon::start(&["--lineup", &lineup(&dir.0)]);
-    assert_eq!(daemon.get("/channel/alpha.m3u8").status, 200);
+    let daemon = Daemon::start(&["--lineup", &lineup(&dir.path)]);
+    assert_eq!(daemon.fetch("/channel/alpha.m3u8").status, 200);
     let cpu_before = daemon.cpu();
     let started = Instant::now();
     const CLIENTS: usize = 200;
@@ -847,6 +734,9 @@ fn two_hundred_hls_viewers_on_one_channel() {
     );
     assert_eq!(failures.load(Ordering::SeqCst), 0);
     assert_eq!(daemon.engines().len(), 1, "one engine for every HLS client");
-    assert_eq!(daemon.metric("retrovue_viewers", "alpha"), 1);
-    assert_eq!(daemon.metric("retrovue_engine_restarts_total", "alpha"), 0);
+    assert_eq!(daemon.channel_metric("retrovue_viewers", "alpha"), 1);
+    assert_eq!(
+        daemon.channel_metric("retrovue_engine_restarts_total", "alpha"),
+        0
+    );
 }
