@@ -4,7 +4,8 @@
 pub mod cli;
 pub mod clock;
 pub mod daemon;
-pub mod engine;
+/// The playout engines live in their own crate; the daemon uses their wire model and TS helpers.
+pub use retrovue_engines as engine;
 pub mod error;
 pub mod http;
 pub mod ingest;

@@ -1,6 +1,9 @@
-//! Playout engines (RUNTIME §3, contracts/engine-protocol.md): the protocol types, MPEG-TS,
-//! H.264 and AAC writers, the playhead timeline, and the control loop shared by the engine binaries
-//! `retrovue-engine-synthetic` and `retrovue-engine-ffmpeg`.
+//! RetroVue's playout engines (contracts/engine-protocol.md, ENGINE-001..025): the engine
+//! protocol's one wire model (`protocol`, used by the daemon and by every engine binary alike),
+//! MPEG-TS, H.264 and AAC writers, the playhead timeline, the synthetic and ffmpeg renderers, and
+//! the control loop shared by the engine binaries `retrovue-engine-synthetic` and
+//! `retrovue-engine-ffmpeg`. A crate of its own, so the engines' code is built and tested apart
+//! from the daemon, which uses only the wire model and the TS helpers.
 
 pub mod aac;
 pub mod ffmpeg;
