@@ -10,5 +10,6 @@ pub mod http;
 pub mod ingest;
 pub mod lineup_file;
 pub mod runtime;
+pub mod ssdp;
 pub mod store;
 pub mod xmltv;

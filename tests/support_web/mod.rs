@@ -1,0 +1,349 @@
+//! Test support for the web surface: a real `retrovue serve` on loopback, and a real headless
+//! Chromium driven over the DevTools protocol (a websocket) — navigate, evaluate, click.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use tungstenite::stream::MaybeTlsStream;
+use tungstenite::{Message, WebSocket};
+
+/// A temporary directory, deleted on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(prefix: &str) -> TempDir {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let path = std::env::temp_dir().join(format!("{prefix}{}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&path).unwrap();
+        TempDir(path)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A running daemon (synthetic engine, loopback, its own home); killed on drop.
+pub struct Daemon {
+    child: Child,
+    pub addr: String,
+    pub log: Arc<Mutex<Vec<String>>>,
+    pub home: TempDir,
+}
+
+impl Daemon {
+    pub fn start(args: &[&str]) -> Daemon {
+        let home = TempDir::new("rv-web-");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_retrovue"))
+            .args(["serve", "--bind", "127.0.0.1:0", "--engine", "synthetic"])
+            .args(args)
+            .env("RETROVUE_HOME", &home.0)
+            .env_remove("RETROVUE_DATABASE_URL")
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start retrovue serve");
+        let stdout = child.stdout.take().unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&log);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                eprintln!("[daemon] {line}");
+                sink.lock().unwrap().push(line);
+            }
+        });
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let line = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the daemon prints its address");
+        let addr = line
+            .split("http://")
+            .nth(1)
+            .and_then(|rest| rest.split('/').next())
+            .unwrap_or_else(|| panic!("no address in {line:?}"))
+            .to_string();
+        Daemon {
+            child,
+            addr,
+            log,
+            home,
+        }
+    }
+
+    pub fn base(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// (status, body bytes, content type) of a request.
+    pub fn request(&self, method: &str, path: &str) -> (u16, Vec<u8>, String) {
+        let url = format!("http://{}{path}", self.addr);
+        let answer = match ureq::request(method, &url)
+            .timeout(Duration::from_secs(20))
+            .call()
+        {
+            Ok(r) => r,
+            Err(ureq::Error::Status(_, r)) => r,
+            Err(e) => panic!("{method} {path}: {e}"),
+        };
+        let status = answer.status();
+        let kind = answer.header("Content-Type").unwrap_or("").to_string();
+        let mut body = Vec::new();
+        std::io::Read::read_to_end(&mut answer.into_reader(), &mut body).unwrap();
+        (status, body, kind)
+    }
+
+    /// (status, body) of a GET.
+    pub fn get(&self, path: &str) -> (u16, String) {
+        let (status, body, _) = self.request("GET", path);
+        (status, String::from_utf8(body).unwrap())
+    }
+
+    pub fn json(&self, path: &str) -> Value {
+        let (status, body) = self.get(path);
+        assert_eq!(status, 200, "GET {path}: {body}");
+        serde_json::from_str(&body).unwrap()
+    }
+
+    /// The first log line containing `needle`, waiting for it up to `secs`.
+    pub fn log_line(&self, needle: &str, secs: u64) -> String {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            if let Some(l) = self.log.lock().unwrap().iter().find(|l| l.contains(needle)) {
+                return l.clone();
+            }
+            assert!(Instant::now() < deadline, "no log line with {needle:?}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Run one of the project's `scripts/ensure-*.sh`.
+pub fn ensure(script: &str) -> String {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let out = Command::new("bash")
+        .arg(format!("{root}/scripts/{script}"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{script}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// A headless Chromium with one page, driven over the DevTools protocol; killed on drop.
+pub struct Browser {
+    child: Child,
+    ws: WebSocket<MaybeTlsStream<TcpStream>>,
+    next_id: u64,
+    _profile: TempDir,
+}
+
+impl Browser {
+    pub fn launch() -> Browser {
+        ensure("ensure-chromium.sh");
+        let program = ["chromium", "chromium-browser"]
+            .into_iter()
+            .find(|p| {
+                Command::new("sh")
+                    .args(["-c", &format!("command -v {p}")])
+                    .output()
+                    .is_ok_and(|o| o.status.success())
+            })
+            .expect("chromium on PATH");
+        let profile = TempDir::new("rv-chromium-");
+        let mut child = Command::new(program)
+            .args([
+                "--headless=new",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-dev-shm-usage",
+                "--no-first-run",
+                "--no-default-browser-check",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                // No cast/DIAL discovery: nothing of this test may send multicast.
+                "--disable-features=MediaRouter,DialMediaRouteProvider,Translate",
+                "--autoplay-policy=no-user-gesture-required",
+                "--mute-audio",
+                "--remote-debugging-address=127.0.0.1",
+                "--remote-debugging-port=0",
+                "--window-size=1280,900",
+            ])
+            .arg(format!("--user-data-dir={}", profile.0.display()))
+            .arg("about:blank")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start chromium");
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if line.contains("DevTools listening on ") {
+                    let _ = tx.send(line.clone());
+                } else {
+                    eprintln!("[chromium] {line}");
+                }
+            }
+        });
+        let line = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("chromium prints its DevTools address");
+        let port = line
+            .split("ws://127.0.0.1:")
+            .nth(1)
+            .and_then(|rest| rest.split('/').next())
+            .unwrap_or_else(|| panic!("no DevTools port in {line:?}"))
+            .to_string();
+        // The page target opened with about:blank.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let ws_url = loop {
+            let targets: Value = ureq::get(&format!("http://127.0.0.1:{port}/json/list"))
+                .call()
+                .unwrap()
+                .into_json()
+                .unwrap();
+            let page = targets.as_array().unwrap().iter().find_map(|t| {
+                (t["type"] == "page")
+                    .then(|| t["webSocketDebuggerUrl"].as_str().map(str::to_string))
+                    .flatten()
+            });
+            if let Some(url) = page {
+                break url;
+            }
+            assert!(Instant::now() < deadline, "chromium has no page: {targets}");
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        let (ws, _) = tungstenite::connect(ws_url.as_str()).expect("DevTools websocket");
+        if let MaybeTlsStream::Plain(stream) = ws.get_ref() {
+            stream
+                .set_read_timeout(Some(Duration::from_secs(60)))
+                .unwrap();
+        }
+        let mut browser = Browser {
+            child,
+            ws,
+            next_id: 1,
+            _profile: profile,
+        };
+        browser.call("Page.enable", json!({}));
+        browser.call("Runtime.enable", json!({}));
+        browser
+    }
+
+    /// One DevTools command; its `result` (events in between are skipped).
+    pub fn call(&mut self, method: &str, params: Value) -> Value {
+        let id = self.next_id;
+        self.next_id += 1;
+        let message = json!({"id": id, "method": method, "params": params}).to_string();
+        self.ws.send(Message::text(message)).expect("DevTools send");
+        loop {
+            let message = self.ws.read().expect("DevTools read");
+            let Message::Text(text) = message else {
+                continue;
+            };
+            let value: Value = serde_json::from_str(&text).unwrap();
+            if value["id"] == id {
+                if let Some(error) = value.get("error") {
+                    panic!("DevTools {method}: {error}");
+                }
+                return value["result"].clone();
+            }
+        }
+    }
+
+    pub fn navigate(&mut self, url: &str) {
+        self.call("Page.navigate", json!({ "url": url }));
+    }
+
+    /// The value of a JavaScript expression (promises awaited); panics on a thrown exception.
+    pub fn eval(&mut self, expression: &str) -> Value {
+        let result = self.call(
+            "Runtime.evaluate",
+            json!({"expression": expression, "returnByValue": true, "awaitPromise": true}),
+        );
+        if let Some(e) = result.get("exceptionDetails") {
+            panic!("JavaScript {expression:?} threw: {e}");
+        }
+        result["result"]["value"].clone()
+    }
+
+    /// Evaluate `expression` until it is truthy; its value. Panics with `what` after `secs`.
+    pub fn wait_for(&mut self, secs: u64, what: &str, expression: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let value = self.eval(expression);
+            let truthy = match &value {
+                Value::Null => false,
+                Value::Bool(b) => *b,
+                Value::Number(n) => n.as_f64() != Some(0.0),
+                Value::String(s) => !s.is_empty(),
+                _ => true,
+            };
+            if truthy {
+                return value;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{what}: still {value} after {secs} s"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// A real mouse click (pressed and released) in the middle of the element `selector`.
+    pub fn click(&mut self, selector: &str) {
+        let selector_js = serde_json::to_string(selector).unwrap();
+        let at = self.eval(&format!(
+            "(() => {{ const e = document.querySelector({selector_js}); \
+             e.scrollIntoView({{block: 'center', inline: 'nearest'}}); \
+             const r = e.getBoundingClientRect(); \
+             return [r.left + r.width / 2, r.top + r.height / 2]; }})()"
+        ));
+        let (x, y) = (at[0].as_f64().unwrap(), at[1].as_f64().unwrap());
+        for kind in ["mousePressed", "mouseReleased"] {
+            self.call(
+                "Input.dispatchMouseEvent",
+                json!({"type": kind, "x": x, "y": y, "button": "left", "clickCount": 1}),
+            );
+        }
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
