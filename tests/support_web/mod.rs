@@ -210,10 +210,9 @@ impl Browser {
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                // The rest (dbus complaints of a headless box) is drained unread.
                 if line.contains("DevTools listening on ") {
                     let _ = tx.send(line.clone());
-                } else {
-                    eprintln!("[chromium] {line}");
                 }
             }
         });
@@ -229,11 +228,12 @@ impl Browser {
         // The page target opened with about:blank.
         let deadline = Instant::now() + Duration::from_secs(30);
         let ws_url = loop {
-            let targets: Value = ureq::get(&format!("http://127.0.0.1:{port}/json/list"))
+            let text = ureq::get(&format!("http://127.0.0.1:{port}/json/list"))
                 .call()
                 .unwrap()
-                .into_json()
+                .into_string()
                 .unwrap();
+            let targets: Value = serde_json::from_str(&text).unwrap();
             let page = targets.as_array().unwrap().iter().find_map(|t| {
                 (t["type"] == "page")
                     .then(|| t["webSocketDebuggerUrl"].as_str().map(str::to_string))
