@@ -7,10 +7,11 @@ DEMO  ?= fixtures/demo/lineup.toml
 build:
 	$(CARGO) build --workspace --all-targets
 
-# Everything the tests need (ffmpeg from Debian's packages) is installed by the project's own
+# Everything the tests need (ffmpeg and chromium from Debian's packages) is installed by the project's own
 # scripts; PostgreSQL is started by the test harness itself from the installed server binaries.
 setup:
 	bash scripts/ensure-ffmpeg.sh
+	bash scripts/ensure-chromium.sh
 
 test: setup
 	$(CARGO) test --workspace --all-targets --no-fail-fast

@@ -14,6 +14,7 @@ use crate::error::{AppError, AppResult};
 use crate::lineup_file::{read_lineup, DEMO_LINEUP};
 use crate::runtime::{asrun, horizon, EngineChoice, ServeConfig, Shared};
 use crate::store;
+use crate::{http, ssdp};
 
 /// What to do about a missing ffmpeg (DAEMON-012).
 pub const INSTALL_FFMPEG: &str = "install it (apt-get install ffmpeg)";
@@ -28,8 +29,19 @@ pub fn termination_flag() -> AppResult<Arc<AtomicBool>> {
     Ok(flag)
 }
 
+/// What `serve` asked of the viewer surface beyond the runtime (HTTP-036, HTTP-037).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SurfaceOptions {
+    /// `TunerCount` in `/discover.json`.
+    pub tuner_count: usize,
+    /// Where the SSDP responder listens; `None`: no responder.
+    pub ssdp_bind: Option<std::net::SocketAddr>,
+}
+
+type Prepared = (Vec<Channel>, BTreeMap<String, String>, http::Surface);
+
 /// Open the store, import the lineup when needed and read the active channels (DAEMON-001).
-fn prepare_store(config: &ServeConfig) -> AppResult<(Vec<Channel>, BTreeMap<String, String>)> {
+fn prepare_store(config: &ServeConfig, options: &SurfaceOptions) -> AppResult<Prepared> {
     let mut store = store::open(&config.db_url)?;
     let lineup = match &config.lineup {
         Some(path) => Some(read_lineup(path)?),
@@ -54,7 +66,8 @@ fn prepare_store(config: &ServeConfig) -> AppResult<(Vec<Channel>, BTreeMap<Stri
         .values()
         .filter_map(|a| a.path.clone().map(|p| (a.id.clone(), p)))
         .collect();
-    Ok((lineup.channels, paths))
+    let surface = http::Surface::new(options.tuner_count, lineup.catalog.assets.values());
+    Ok((lineup.channels, paths, surface))
 }
 
 /// DAEMON-012: no engine able to play a catalog with files is a refusal at start; DAEMON-011: an
@@ -97,14 +110,15 @@ fn log_start(config: &ServeConfig, channels: &[Channel]) {
 }
 
 /// Run the daemon until SIGINT/SIGTERM (or `stop` is set); returns after a clean shutdown.
-pub fn run(config: ServeConfig, stop: Arc<AtomicBool>) -> AppResult<()> {
+pub fn run(config: ServeConfig, options: SurfaceOptions, stop: Arc<AtomicBool>) -> AppResult<()> {
     if !config.engine.program.is_file() {
         return Err(AppError::bad(format!(
             "--engine: {} is not an executable file",
             config.engine.program.display()
         )));
     }
-    let (channels, paths) = prepare_store(&config)?;
+    let (channels, paths, surface) = prepare_store(&config, &options)?;
+    let surface = Arc::new(surface);
     check_engine_for_files(&config.engine_choice, &paths)?;
 
     let (asrun_tx, asrun_rx) = crossbeam_channel::unbounded();
@@ -128,10 +142,36 @@ pub fn run(config: ServeConfig, stop: Arc<AtomicBool>) -> AppResult<()> {
         let _ = out.flush();
     }
 
-    crate::http::serve(&server, &shared, &stop);
+    // HTTP-037: discovery; a port in use is a warning, not a refusal.
+    let responder = options.ssdp_bind.and_then(|bind| {
+        let http_addr = bound.parse().ok()?;
+        match ssdp::start(bind, http_addr, &http::pages::udn()) {
+            Ok(r) => {
+                log::info!(
+                    "ssdp: answering searches on {}{}",
+                    r.local,
+                    if r.announcing {
+                        " and announcing"
+                    } else {
+                        " (unicast only)"
+                    }
+                );
+                Some(r)
+            }
+            Err(e) => {
+                log::warn!("ssdp: cannot listen on {bind}: {e}; discovery is off");
+                None
+            }
+        }
+    });
+
+    crate::http::serve(&server, &shared, &surface, &stop);
 
     // Shutdown (DAEMON-006): stop accepting, stop the channels, then the keeper, then flush.
     log::info!("shutting down");
+    if let Some(responder) = responder {
+        responder.stop();
+    }
     drop(server);
     shared.registry.shutdown_all();
     keeper.stop();

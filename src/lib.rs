@@ -11,5 +11,6 @@ pub mod http;
 pub mod ingest;
 pub mod lineup_file;
 pub mod runtime;
+pub mod ssdp;
 pub mod store;
 pub mod xmltv;

@@ -1,5 +1,6 @@
 //! XMLTV rendering (HTTP-004): a pure function from channels and guide rows to an XMLTV document
-//! valid against the XMLTV DTD, times in UTC. Used by `/epg.xml` and by `epg export`.
+//! valid against the XMLTV DTD, times in UTC. Used by `/epg.xml` and by `epg export`; the
+//! daemon adds what only it knows (logo and art URLs, years) through [`Extras`] (HTTP-034).
 
 use std::fmt::Write as _;
 
@@ -24,9 +25,38 @@ pub fn escape(text: &str) -> String {
     out
 }
 
+/// What a renderer may add beyond the guide rows (HTTP-034). The defaults add nothing but the
+/// configured logo as the channel icon.
+pub trait Extras {
+    /// The channel's `<icon src>`.
+    fn channel_icon(&self, channel: &Channel) -> Option<String> {
+        channel.logo.clone().filter(|l| !l.is_empty())
+    }
+    /// The programme's `<date>` (its asset's year).
+    fn year(&self, _row: &EpgRow) -> Option<i32> {
+        None
+    }
+    /// The programme's `<icon src>` (its asset's art).
+    fn icon(&self, _row: &EpgRow) -> Option<String> {
+        None
+    }
+}
+
+/// Nothing beyond the guide rows and configured logos.
+pub struct Plain;
+
+impl Extras for Plain {}
+
 /// The XMLTV document: every channel, then every row of a listed channel, in the order given
 /// (the DTD wants all `<channel>` elements before the `<programme>` elements).
 pub fn render(channels: &[Channel], rows: &[EpgRow]) -> String {
+    render_with(channels, rows, &Plain)
+}
+
+/// [`render`] with what `extras` knows: channel icons, programme years and icons. Element order
+/// follows the DTD: title, sub-title, desc, date, category, icon, episode-num,
+/// previously-shown, rating.
+pub fn render_with(channels: &[Channel], rows: &[EpgRow], extras: &dyn Extras) -> String {
     let mut out = String::with_capacity(256 + rows.len() * 300);
     out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     out.push_str("<!DOCTYPE tv SYSTEM \"xmltv.dtd\">\n");
@@ -39,8 +69,8 @@ pub fn render(channels: &[Channel], rows: &[EpgRow]) -> String {
             "    <display-name>{}</display-name>",
             escape(&c.number)
         );
-        if let Some(logo) = c.logo.as_deref().filter(|l| !l.is_empty()) {
-            let _ = writeln!(out, "    <icon src=\"{}\"/>", escape(logo));
+        if let Some(icon) = extras.channel_icon(c) {
+            let _ = writeln!(out, "    <icon src=\"{}\"/>", escape(&icon));
         }
         out.push_str("  </channel>\n");
     }
@@ -62,8 +92,14 @@ pub fn render(channels: &[Channel], rows: &[EpgRow]) -> String {
         if let Some(desc) = &row.description {
             let _ = writeln!(out, "    <desc>{}</desc>", escape(desc));
         }
+        if let Some(year) = extras.year(row) {
+            let _ = writeln!(out, "    <date>{year:04}</date>");
+        }
         if let Some(category) = &row.category {
             let _ = writeln!(out, "    <category>{}</category>", escape(category));
+        }
+        if let Some(icon) = extras.icon(row) {
+            let _ = writeln!(out, "    <icon src=\"{}\"/>", escape(&icon));
         }
         if row.season.is_some() || row.episode.is_some() {
             // xmltv_ns is zero-based: "season.episode.part".
@@ -80,6 +116,9 @@ pub fn render(channels: &[Channel], rows: &[EpgRow]) -> String {
                     "    <episode-num system=\"onscreen\">S{s:02}E{e:02}</episode-num>"
                 );
             }
+        }
+        if !row.filler {
+            out.push_str("    <previously-shown/>\n");
         }
         if let Some(rating) = &row.rating {
             let _ = writeln!(
@@ -127,5 +166,66 @@ mod tests {
         assert!(xml.contains("<title>Tom &amp; Jerry &lt;live&gt;</title>"));
         assert!(xml.contains("<episode-num system=\"xmltv_ns\">0.1.</episode-num>"));
         assert!(xml.find("<channel").unwrap() < xml.find("<programme").unwrap());
+        assert!(xml.contains("<previously-shown/>"));
+    }
+
+    #[test]
+    fn extras_add_year_icons_in_dtd_order() {
+        // contract: HTTP-034
+        struct Known;
+        impl Extras for Known {
+            fn channel_icon(&self, c: &Channel) -> Option<String> {
+                Some(format!("http://h/logo/{}.svg", c.id))
+            }
+            fn year(&self, _row: &EpgRow) -> Option<i32> {
+                Some(1987)
+            }
+            fn icon(&self, _row: &EpgRow) -> Option<String> {
+                Some("http://h/art/a&b.jpg".into())
+            }
+        }
+        let lineup = retrovue_core::lineup::parse_lineup(
+            include_str!("../fixtures/demo/lineup.toml"),
+            "demo",
+        )
+        .unwrap();
+        let channel = lineup.channels[0].clone();
+        let row = |filler| EpgRow {
+            channel: channel.id.clone(),
+            start: 0,
+            end: 1_800_000,
+            title: "T".into(),
+            episode_title: None,
+            season: Some(1),
+            episode: Some(1),
+            description: Some("d".into()),
+            rating: Some("TV-G".into()),
+            category: Some("comedy".into()),
+            asset: None,
+            program: None,
+            filler,
+        };
+        let xml = render_with(
+            std::slice::from_ref(&channel),
+            &[row(false), row(true)],
+            &Known,
+        );
+        assert!(xml.contains(&format!("<icon src=\"http://h/logo/{}.svg\"/>", channel.id)));
+        let order = [
+            "<desc>",
+            "<date>1987</date>",
+            "<category>",
+            "<icon src=\"http://h/art/a&amp;b.jpg\"/>",
+            "<episode-num",
+            "<previously-shown/>",
+            "<rating>",
+        ];
+        let at: Vec<usize> = order.iter().map(|t| xml.find(t).unwrap()).collect();
+        assert!(at.windows(2).all(|w| w[0] < w[1]), "{xml}");
+        assert_eq!(
+            xml.matches("<previously-shown/>").count(),
+            1,
+            "filler is not a rerun"
+        );
     }
 }

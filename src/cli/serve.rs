@@ -52,6 +52,14 @@ pub struct ServeArgs {
     /// at real speed: keeper thresholds, join times and as-run use it (DAEMON-008).
     #[arg(long)]
     pub clock: Option<String>,
+    /// Tuners `/discover.json` reports to HDHomeRun clients (Plex, Jellyfin, Emby).
+    #[arg(long, default_value_t = 4)]
+    pub tuner_count: usize,
+    /// Where the SSDP discovery responder listens (`ADDR:PORT`, or `off`) [default: 0.0.0.0:1900
+    /// when --bind is not a loopback address, else none]. On a loopback address it only answers
+    /// unicast searches and never announces.
+    #[arg(long)]
+    pub ssdp_bind: Option<String>,
 }
 
 /// `synthetic` and `ffmpeg` are the engine binaries next to this executable.
@@ -146,12 +154,29 @@ pub fn run(args: ServeArgs, global: &Global) -> AppResult<()> {
             args.linger_ms
         )));
     }
-    if args.bind.parse::<std::net::SocketAddr>().is_err() {
+    let Ok(bind) = args.bind.parse::<std::net::SocketAddr>() else {
         return Err(AppError::bad(format!(
             "--bind: expected IP:PORT like 127.0.0.1:8000, got {:?}",
             args.bind
         )));
+    };
+    if args.tuner_count == 0 {
+        return Err(AppError::bad("--tuner-count: expected at least 1, got 0"));
     }
+    let ssdp_bind = match args.ssdp_bind.as_deref() {
+        Some("off") => None,
+        Some(text) => Some(text.parse::<std::net::SocketAddr>().map_err(|_| {
+            AppError::bad(format!(
+                "--ssdp-bind: expected IP:PORT like 0.0.0.0:1900 or off, got {text:?}"
+            ))
+        })?),
+        None if bind.ip().is_loopback() => None,
+        None => Some(std::net::SocketAddr::from(([0, 0, 0, 0], 1900))),
+    };
+    let options = crate::daemon::SurfaceOptions {
+        tuner_count: args.tuner_count,
+        ssdp_bind,
+    };
     let clock_start = match &args.clock {
         Some(text) => Some(retrovue_core::time::parse_utc(text).ok_or_else(|| {
             AppError::bad(format!(
@@ -195,5 +220,5 @@ pub fn run(args: ServeArgs, global: &Global) -> AppResult<()> {
         );
     }
     let stop = crate::daemon::termination_flag()?;
-    crate::daemon::run(config, stop)
+    crate::daemon::run(config, options, stop)
 }

@@ -1,10 +1,14 @@
 //! The viewer HTTP surface (RUNTIME §2, contracts/http.md) on tiny_http: strict routing, the
-//! M3U, the `.ts` streams, XMLTV, HDHomeRun emulation, the JSON API, health and metrics. Every
-//! request runs on its own thread, so a stream never holds up another request.
+//! M3U, the `.ts` streams, XMLTV, HDHomeRun emulation, the JSON API, health and metrics, and the
+//! web guide with its logos and art (`web`). Every request runs on its own thread, so a stream
+//! never holds up another request.
 
 pub mod hls;
 pub mod pages;
 pub mod stream;
+pub mod web;
+
+pub use web::Surface;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -27,10 +31,22 @@ pub enum Route {
     /// `/channel/{id}/{seq}.ts` (HTTP-021).
     Segment(String, u64),
     Xmltv,
+    /// `/epg.xml.gz` (HTTP-035).
+    XmltvGz,
     Discover,
     Lineup,
     LineupStatus,
     DeviceXml,
+    /// `POST /lineup.post` (HTTP-036).
+    LineupPost,
+    /// The web guide `/` (HTTP-030).
+    Web,
+    /// An embedded asset `/static/{name}`.
+    Static(String),
+    /// `/logo/{channel}.{ext}` (HTTP-032).
+    Logo(String, String),
+    /// `/art/{asset}.{ext}` (HTTP-038).
+    Art(String, String),
     ApiChannels,
     ApiNow(String),
     ApiEpg,
@@ -51,9 +67,17 @@ pub fn route(path: &str) -> Route {
         return Route::NotFound;
     }
     let channel_id = |s: &str| (!s.is_empty() && !s.contains('/')).then(|| s.to_string());
+    let named = |s: &str| {
+        s.rsplit_once('.')
+            .filter(|(name, ext)| !name.is_empty() && !name.contains('/') && !ext.is_empty())
+            .map(|(name, ext)| (name.to_string(), ext.to_string()))
+    };
     match path {
+        "/" => Route::Web,
         "/channellist.m3u" => Route::M3u,
         "/epg.xml" => Route::Xmltv,
+        "/epg.xml.gz" => Route::XmltvGz,
+        "/lineup.post" => Route::LineupPost,
         "/discover.json" => Route::Discover,
         "/lineup.json" => Route::Lineup,
         "/lineup_status.json" => Route::LineupStatus,
@@ -77,6 +101,15 @@ pub fn route(path: &str) -> Route {
                         return Route::Segment(id, seq);
                     }
                 }
+            }
+            if let Some(name) = path.strip_prefix("/static/").and_then(channel_id) {
+                return Route::Static(name);
+            }
+            if let Some((id, ext)) = path.strip_prefix("/logo/").and_then(named) {
+                return Route::Logo(id, ext);
+            }
+            if let Some((id, ext)) = path.strip_prefix("/art/").and_then(named) {
+                return Route::Art(id, ext);
             }
             if let Some(rest) = path.strip_prefix("/api/channels/") {
                 if let Some(id) = rest.strip_suffix("/now").and_then(channel_id) {
@@ -162,7 +195,12 @@ pub fn base_url(request: &Request, shared: &Shared) -> String {
 }
 
 /// Accept requests until `stop` is set, one thread per request.
-pub fn serve(server: &Server, shared: &Arc<Shared>, stop: &Arc<AtomicBool>) {
+pub fn serve(
+    server: &Server,
+    shared: &Arc<Shared>,
+    surface: &Arc<Surface>,
+    stop: &Arc<AtomicBool>,
+) {
     while !stop.load(Ordering::SeqCst) {
         let request = match server.recv_timeout(Duration::from_millis(100)) {
             Ok(Some(request)) => request,
@@ -188,10 +226,11 @@ pub fn serve(server: &Server, shared: &Arc<Shared>, stop: &Arc<AtomicBool>) {
         }
         // Given back when the request is done, even by a panic or a failed spawn.
         let slot = Connection(Arc::clone(shared));
+        let surface = Arc::clone(surface);
         let spawned = std::thread::Builder::new()
             .name("http".into())
             .stack_size(256 * 1024)
-            .spawn(move || handle(request, &slot.0));
+            .spawn(move || handle(request, &slot.0, &surface));
         if let Err(e) = spawned {
             log::error!("http: cannot start a request thread: {e}");
         }
@@ -207,23 +246,34 @@ impl Drop for Connection {
     }
 }
 
-fn handle(request: Request, shared: &Arc<Shared>) {
-    let head = match request.method() {
-        Method::Get => false,
-        Method::Head => true,
-        _ => {
-            let response = text(405, "405 method not allowed: use GET or HEAD")
-                .with_header(header("Allow", "GET, HEAD"));
-            let _ = request.respond(response);
-            return;
-        }
-    };
+fn handle(request: Request, shared: &Arc<Shared>, surface: &Surface) {
     let target = request.url().to_string();
     let (path, query) = split_target(&target);
     let route = if target.len() > MAX_TARGET {
         Route::NotFound
     } else {
         route(path)
+    };
+    let head = match (request.method(), &route) {
+        // HTTP-036: the one POST.
+        (Method::Post, Route::LineupPost) => {
+            let _ = request.respond(pages::lineup_post(query));
+            return;
+        }
+        (_, Route::LineupPost) => {
+            let response =
+                text(405, "405 method not allowed: use POST").with_header(header("Allow", "POST"));
+            let _ = request.respond(response);
+            return;
+        }
+        (Method::Get, _) => false,
+        (Method::Head, _) => true,
+        _ => {
+            let response = text(405, "405 method not allowed: use GET or HEAD")
+                .with_header(header("Allow", "GET, HEAD"));
+            let _ = request.respond(response);
+            return;
+        }
     };
     match &route {
         Route::Stream(id) => return stream::serve_stream(request, shared, id, head),
@@ -232,7 +282,7 @@ fn handle(request: Request, shared: &Arc<Shared>) {
         _ => {}
     }
     let base = base_url(&request, shared);
-    let response = pages::answer(&route, query, &base, shared);
+    let response = pages::answer(&route, query, &base, shared, surface);
     let _ = request.respond(response);
 }
 
@@ -253,6 +303,17 @@ mod tests {
         assert_eq!(route("/channel/a.m3u8"), Route::Playlist("a".into()));
         assert_eq!(route("/channel/a/17.ts"), Route::Segment("a".into(), 17));
         assert_eq!(route("/channel/a/0.ts"), Route::Segment("a".into(), 0));
+        assert_eq!(route("/"), Route::Web);
+        assert_eq!(route("/static/guide.js"), Route::Static("guide.js".into()));
+        assert_eq!(
+            route("/logo/retro-one.svg"),
+            Route::Logo("retro-one".into(), "svg".into())
+        );
+        assert_eq!(
+            route("/art/ep.1.jpg"),
+            Route::Art("ep.1".into(), "jpg".into())
+        );
+        assert_eq!(route("/epg.xml.gz"), Route::XmltvGz);
         for bad in [
             "/channel/../etc/passwd.ts",
             "/channel/a/b.ts",
@@ -267,6 +328,11 @@ mod tests {
             "//channellist.m3u",
             "/channellist.m3u/",
             "/channel/a\\b.ts",
+            "/static/",
+            "/static/a/b.js",
+            "/logo/x",
+            "/logo/.svg",
+            "/logo/a/b.svg",
             "/nope",
             "",
         ] {

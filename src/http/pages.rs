@@ -1,5 +1,6 @@
-//! The non-stream answers (HTTP-001, HTTP-004..007): M3U, XMLTV, HDHomeRun emulation, the JSON
-//! API, `/healthz` and Prometheus `/metrics`, all rendered from the published schedules.
+//! The non-stream answers (HTTP-001, HTTP-004..007, HTTP-030..039): M3U, XMLTV (also gzipped),
+//! HDHomeRun emulation, the JSON API, the web guide, logos and art, `/healthz` and Prometheus
+//! `/metrics`, all rendered from the published schedules.
 
 use std::fmt::Write as _;
 use std::io::Cursor;
@@ -10,6 +11,7 @@ use retrovue_core::time::{fmt_utc, parse_utc};
 use serde_json::{json, Value};
 use tiny_http::Response;
 
+use super::web::{self, Surface};
 use super::{header, query_params, text, Route};
 use crate::clock::now_ms;
 use crate::runtime::metrics::ChannelMetrics;
@@ -21,6 +23,10 @@ fn body(content_type: &str, body: String) -> Answer {
     Response::from_string(body).with_header(header("Content-Type", content_type))
 }
 
+fn bytes_body(content_type: &str, body: Vec<u8>) -> Answer {
+    Response::from_data(body).with_header(header("Content-Type", content_type))
+}
+
 fn json_body(value: &Value) -> Answer {
     body(
         "application/json",
@@ -28,21 +34,115 @@ fn json_body(value: &Value) -> Answer {
     )
 }
 
-pub fn answer(route: &Route, query: &str, base: &str, shared: &Shared) -> Answer {
+/// The daemon's XMLTV extras (HTTP-034): logo URLs, years, art.
+struct GuideExtras<'a> {
+    surface: &'a Surface,
+    base: &'a str,
+}
+
+impl crate::xmltv::Extras for GuideExtras<'_> {
+    fn channel_icon(&self, channel: &Channel) -> Option<String> {
+        Some(web::logo_url(channel, self.base))
+    }
+    fn year(&self, row: &EpgRow) -> Option<i32> {
+        self.surface.year(row.asset.as_deref())
+    }
+    fn icon(&self, row: &EpgRow) -> Option<String> {
+        self.surface.art_url(row.asset.as_deref(), self.base)
+    }
+}
+
+/// HTTP-004, HTTP-034: the daemon's XMLTV document.
+fn xmltv(shared: &Shared, surface: &Surface, base: &str) -> String {
+    let rows: Vec<EpgRow> = shared
+        .channels
+        .iter()
+        .flat_map(|c| shared.schedule(&c.id).epg.clone())
+        .collect();
+    crate::xmltv::render_with(&shared.channels, &rows, &GuideExtras { surface, base })
+}
+
+/// HTTP-035: gzip of `text`.
+pub fn gzip(text: &str) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut encoder = flate2::write::GzEncoder::new(
+        Vec::with_capacity(text.len() / 8),
+        flate2::Compression::default(),
+    );
+    encoder
+        .write_all(text.as_bytes())
+        .expect("writing to memory");
+    encoder.finish().expect("writing to memory")
+}
+
+/// A file the daemon serves as an image (logo or art); 404 when it cannot be read.
+fn image_file(path: &std::path::Path, ext: &str, what: &str) -> Answer {
+    match std::fs::read(path) {
+        Ok(bytes) => bytes_body(
+            web::image_type(ext).unwrap_or("application/octet-stream"),
+            bytes,
+        ),
+        Err(e) => {
+            log::warn!("http: {what}: cannot read {}: {e}", path.display());
+            text(404, &format!("404 {what}: its file cannot be read"))
+        }
+    }
+}
+
+/// HTTP-036: `POST /lineup.post?scan=start|abort`.
+pub fn lineup_post(query: &str) -> Answer {
+    match query_params(query) {
+        Ok(params) => {
+            for (name, value) in &params {
+                if name != "scan" || !matches!(value.as_str(), "start" | "abort") {
+                    return text(
+                        400,
+                        &format!("400 unknown query parameter {name:?}={value:?}: expected scan=start or scan=abort"),
+                    );
+                }
+            }
+            text(200, "ok")
+        }
+        Err(name) => text(400, &format!("400 malformed query parameter {name:?}")),
+    }
+}
+
+pub fn answer(
+    route: &Route,
+    query: &str,
+    base: &str,
+    shared: &Shared,
+    surface: &Surface,
+) -> Answer {
     match route {
         Route::M3u => m3u_answer(&shared.channels, base, query),
-        Route::Xmltv => {
-            let rows: Vec<EpgRow> = shared
-                .channels
-                .iter()
-                .flat_map(|c| shared.schedule(&c.id).epg.clone())
-                .collect();
-            body(
-                "application/xml; charset=utf-8",
-                crate::xmltv::render(&shared.channels, &rows),
-            )
+        Route::Xmltv => body(
+            "application/xml; charset=utf-8",
+            xmltv(shared, surface, base),
+        ),
+        Route::XmltvGz => bytes_body("application/gzip", gzip(&xmltv(shared, surface, base))),
+        Route::Web => body("text/html; charset=utf-8", web::index_html().to_string())
+            .with_header(header("Cache-Control", "no-cache")),
+        Route::Static(name) => match web::static_asset(name) {
+            Some((kind, text)) => body(kind, text.to_string()),
+            None => text(404, "404 not found"),
+        },
+        Route::Logo(id, ext) => {
+            let Some(channel) = shared.channel(id) else {
+                return text(404, &format!("404 unknown channel {id:?}"));
+            };
+            match web::logo_file(channel) {
+                Some((path, have)) if have == *ext => image_file(&path, ext, "logo"),
+                _ if ext == "svg" => body("image/svg+xml", web::generated_logo(channel)),
+                _ => text(404, &format!("404 channel {id:?} has no .{ext} logo")),
+            }
         }
-        Route::Discover => json_body(&discover(shared, base)),
+        Route::Art(id, ext) => match surface.art_file(id, ext) {
+            Some(path) => image_file(path, ext, "art"),
+            None => text(404, &format!("404 no .{ext} art for asset {id:?}")),
+        },
+        Route::LineupPost => lineup_post(query),
+        Route::Discover => json_body(&discover(surface, base)),
         Route::Lineup => json_body(&Value::Array(
             shared
                 .channels
@@ -52,20 +152,21 @@ pub fn answer(route: &Route, query: &str, base: &str, shared: &Shared) -> Answer
                         "GuideNumber": c.number,
                         "GuideName": c.name,
                         "URL": format!("{base}/channel/{}.ts", c.id),
+                        "ImageURL": web::logo_url(c, base),
                     })
                 })
                 .collect(),
         )),
         Route::LineupStatus => json_body(&json!({
             "ScanInProgress": 0,
-            "ScanPossible": 0,
+            "ScanPossible": 1,
             "Source": "Cable",
             "SourceList": ["Cable"],
         })),
         Route::DeviceXml => body("application/xml", device_xml(base)),
         Route::ApiChannels => json_body(&api_channels(shared, base)),
-        Route::ApiNow(id) => api_now(shared, id),
-        Route::ApiEpg => api_epg(shared, query),
+        Route::ApiNow(id) => api_now(shared, id, &GuideExtras { surface, base }),
+        Route::ApiEpg => api_epg(shared, query, &GuideExtras { surface, base }),
         Route::Healthz => {
             let problems = shared.unhealthy();
             if problems.is_empty() {
@@ -85,9 +186,9 @@ fn attr(value: &str) -> String {
     value.replace('"', "'").replace(['\n', '\r'], " ")
 }
 
-/// HTTP-001: the playlist of every active channel (already sorted by guide number).
+/// HTTP-001, HTTP-033: the playlist of every active channel (already sorted by guide number).
 pub fn m3u(channels: &[Channel], base: &str) -> String {
-    let mut out = format!("#EXTM3U url-tvg=\"{base}/epg.xml\"\n");
+    let mut out = format!("#EXTM3U url-tvg=\"{base}/epg.xml\" x-tvg-url=\"{base}/epg.xml\"\n");
     for c in channels {
         let _ = writeln!(
             out,
@@ -95,7 +196,7 @@ pub fn m3u(channels: &[Channel], base: &str) -> String {
             attr(&c.id),
             attr(&c.number),
             attr(&c.name),
-            attr(c.logo.as_deref().unwrap_or("")),
+            attr(&web::logo_url(c, base)),
             attr(c.group.as_deref().unwrap_or("")),
             c.name.replace(['\n', '\r'], " ")
         );
@@ -145,7 +246,12 @@ pub fn m3u_hls(channels: &[Channel], base: &str, list: &str) -> String {
 
 const DEVICE_ID: &str = "52455456";
 
-fn discover(shared: &Shared, base: &str) -> Value {
+/// The UPnP device's `uuid:…` (its UDN in `/device.xml`, the USN of SSDP).
+pub fn udn() -> String {
+    format!("uuid:{DEVICE_ID}-0000-0000-0000-000000000000")
+}
+
+fn discover(surface: &Surface, base: &str) -> Value {
     json!({
         "FriendlyName": "RetroVue",
         "Manufacturer": "RetroVue",
@@ -156,7 +262,7 @@ fn discover(shared: &Shared, base: &str) -> Value {
         "DeviceAuth": "retrovue",
         "BaseURL": base,
         "LineupURL": format!("{base}/lineup.json"),
-        "TunerCount": shared.channels.len().max(1),
+        "TunerCount": surface.tuner_count.max(1),
     })
 }
 
@@ -173,10 +279,11 @@ fn device_xml(base: &str) -> String {
     <modelName>HDTC-2US</modelName>
     <modelNumber>HDTC-2US</modelNumber>
     <serialNumber>{DEVICE_ID}</serialNumber>
-    <UDN>uuid:{DEVICE_ID}-0000-0000-0000-000000000000</UDN>
+    <UDN>{udn}</UDN>
   </device>
 </root>
-"#
+"#,
+        udn = udn()
     )
 }
 
@@ -192,8 +299,9 @@ fn api_channels(shared: &Shared, base: &str) -> Value {
                     "number": c.number,
                     "name": c.name,
                     "group": c.group,
-                    "logo": c.logo,
+                    "logo": web::logo_url(c, base),
                     "url": format!("{base}/channel/{}.ts", c.id),
+                    "hls": format!("{base}/channel/{}.m3u8", c.id),
                     "viewers": ChannelMetrics::gauge(&m.viewers),
                     "engine_running": ChannelMetrics::gauge(&m.engine_running) > 0,
                 })
@@ -202,7 +310,8 @@ fn api_channels(shared: &Shared, base: &str) -> Value {
     )
 }
 
-fn row_json(row: &EpgRow) -> Value {
+fn row_json(row: &EpgRow, extras: &GuideExtras) -> Value {
+    use crate::xmltv::Extras as _;
     json!({
         "channel": row.channel,
         "start": fmt_utc(row.start),
@@ -215,10 +324,12 @@ fn row_json(row: &EpgRow) -> Value {
         "rating": row.rating,
         "category": row.category,
         "filler": row.filler,
+        "year": extras.year(row),
+        "icon": extras.icon(row),
     })
 }
 
-fn api_now(shared: &Shared, id: &str) -> Answer {
+fn api_now(shared: &Shared, id: &str, extras: &GuideExtras) -> Answer {
     if shared.channel(id).is_none() {
         return text(404, &format!("404 unknown channel {id:?}"));
     }
@@ -235,7 +346,7 @@ fn api_now(shared: &Shared, id: &str) -> Answer {
         .epg
         .iter()
         .find(|r| r.start <= now && now < r.end)
-        .map(row_json);
+        .map(|r| row_json(r, extras));
     json_body(&json!({
         "channel": id,
         "at": fmt_utc(now),
@@ -251,7 +362,7 @@ fn api_now(shared: &Shared, id: &str) -> Answer {
     }))
 }
 
-fn api_epg(shared: &Shared, query: &str) -> Answer {
+fn api_epg(shared: &Shared, query: &str, extras: &GuideExtras) -> Answer {
     let params = match query_params(query) {
         Ok(p) => p,
         Err(name) => return text(400, &format!("400 malformed query parameter {name:?}")),
@@ -295,7 +406,7 @@ fn api_epg(shared: &Shared, query: &str) -> Answer {
                 .epg
                 .iter()
                 .filter(|r| r.end > from && r.start < to)
-                .map(row_json)
+                .map(|r| row_json(r, extras))
                 .collect::<Vec<_>>()
         })
         .collect();

@@ -5,6 +5,7 @@
 mod support;
 mod support_cli;
 mod support_media;
+mod support_web;
 
 mod cli_catalog;
 mod cli_journey;
@@ -23,6 +24,8 @@ mod serve_daemon;
 mod serve_hls;
 mod serve_onetruth;
 mod serve_splice;
+mod serve_web;
+mod serve_web_play;
 mod store_cli;
 mod store_contract;
 mod store_race;

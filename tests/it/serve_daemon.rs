@@ -181,7 +181,9 @@ fn first_start_imports_the_demo_and_serves_m3u_api_and_stream() {
     let (status, m3u) = daemon.get("/channellist.m3u");
     assert_eq!(status, 200);
     let base = format!("http://{}", daemon.addr);
-    assert!(m3u.starts_with(&format!("#EXTM3U url-tvg=\"{base}/epg.xml\"\n")));
+    assert!(m3u.starts_with(&format!(
+        "#EXTM3U url-tvg=\"{base}/epg.xml\" x-tvg-url=\"{base}/epg.xml\"\n"
+    )));
     let ids: Vec<&str> = m3u
         .lines()
         .filter_map(|l| l.strip_prefix(&format!("{base}/channel/")))
@@ -196,9 +198,9 @@ fn first_start_imports_the_demo_and_serves_m3u_api_and_stream() {
             "sitara-tv.ts"
         ]
     );
-    assert!(m3u.contains(
-        "#EXTINF:-1 tvg-id=\"retro-one\" tvg-chno=\"2\" tvg-name=\"Retro One\" tvg-logo=\"\" group-title=\"Classics\",Retro One"
-    ));
+    assert!(m3u.contains(&format!(
+        "#EXTINF:-1 tvg-id=\"retro-one\" tvg-chno=\"2\" tvg-name=\"Retro One\" tvg-logo=\"{base}/logo/retro-one.svg\" group-title=\"Classics\",Retro One"
+    )));
 
     let (status, now) = daemon.get("/api/channels/retro-one/now");
     assert_eq!(status, 200, "{now}");

@@ -153,6 +153,47 @@ impl Daemon {
             .unwrap()
     }
 
+    /// `http://ADDR`.
+    pub fn base(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// (status, body bytes, content type) of a request with any method.
+    pub fn request(&self, method: &str, path: &str) -> (u16, Vec<u8>, String) {
+        let answer = match ureq::request(method, &self.url(path))
+            .timeout(Duration::from_secs(20))
+            .call()
+        {
+            Ok(r) => r,
+            Err(ureq::Error::Status(_, r)) => r,
+            Err(e) => panic!("{method} {path}: {e}"),
+        };
+        let status = answer.status();
+        let kind = answer.header("Content-Type").unwrap_or("").to_string();
+        let mut body = Vec::new();
+        std::io::Read::read_to_end(&mut answer.into_reader(), &mut body).unwrap();
+        (status, body, kind)
+    }
+
+    /// A 200 JSON answer, parsed.
+    pub fn json(&self, path: &str) -> serde_json::Value {
+        let (status, body) = self.get(path);
+        assert_eq!(status, 200, "GET {path}: {body}");
+        serde_json::from_str(&body).unwrap()
+    }
+
+    /// The first log line containing `needle`, waiting for it up to `secs`.
+    pub fn log_line(&self, needle: &str, secs: u64) -> String {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            if let Some(l) = self.log.lock().unwrap().iter().find(|l| l.contains(needle)) {
+                return l.clone();
+            }
+            assert!(Instant::now() < deadline, "no log line with {needle:?}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// Daemon log lines containing `needle`.
     pub fn log_count(&self, needle: &str) -> usize {
         self.log
