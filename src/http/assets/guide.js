@@ -262,16 +262,26 @@
     }
     video.setAttribute("data-channel", id);
     video.setAttribute("data-source", url);
-    if (video.canPlayType("application/vnd.apple.mpegurl")) {
+    var native = video.canPlayType("application/vnd.apple.mpegurl") !== "";
+    function playNative() {
       video.setAttribute("data-player", "native");
       video.src = url;
       video.play().catch(function () {});
+    }
+    // hls.js wherever Media Source Extensions exist (desktop browsers; Chromium's own HLS claim
+    // is not dependable), the browser's own HLS otherwise (iOS) — HTTP-031.
+    if (!(window.MediaSource || window.ManagedMediaSource) && native) {
+      playNative();
       return;
     }
     video.setAttribute("data-player", "hls.js");
     loadHlsJs().then(function (Hls) {
       if (!Hls || !Hls.isSupported()) {
-        video.setAttribute("data-player", "none");
+        if (native) {
+          playNative();
+        } else {
+          video.setAttribute("data-player", "none");
+        }
         return;
       }
       if (state.playing !== id) {
