@@ -1,5 +1,9 @@
 //! `retrovue-engine-air` (contracts/engine-air.md): the engine adapter that drives one AIR
 //! playout process over gRPC and speaks our engine protocol (contracts/engine-protocol.md).
+//!
+//! The code generated from `proto/` (in OUT_DIR, where tidy does not look) derives
+//! `prost::Message` and sends it with `tonic_prost::ProstCodec`: those are the two direct
+//! dependencies only generated code names.
 
 pub mod adapter;
 pub mod evidence;
