@@ -18,7 +18,7 @@ pub struct ServeArgs {
     /// Address to listen on (port 0: any free port; the bound address is printed).
     #[arg(long, env = "RETROVUE_BIND", default_value = "127.0.0.1:8000")]
     pub bind: String,
-    /// Playout engine: `synthetic`, `ffmpeg`, or the path of an executable speaking the engine
+    /// Playout engine: `synthetic`, `ffmpeg`, `air` (AIR from RETROVUE_AIR), or the path of an executable speaking the engine
     /// protocol [default: ffmpeg when it is on PATH, otherwise synthetic].
     #[arg(long)]
     pub engine: Option<String>,
@@ -62,11 +62,12 @@ pub struct ServeArgs {
     pub ssdp_bind: Option<String>,
 }
 
-/// `synthetic` and `ffmpeg` are the engine binaries next to this executable.
+/// `synthetic`, `ffmpeg` and `air` are the engine binaries next to this executable.
 pub fn resolve_engine(name: &str) -> AppResult<PathBuf> {
     let shipped = match name {
         "synthetic" => Some("retrovue-engine-synthetic"),
         "ffmpeg" => Some("retrovue-engine-ffmpeg"),
+        "air" => Some("retrovue-engine-air"),
         _ => None,
     };
     let path = match shipped {
