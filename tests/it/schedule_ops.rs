@@ -33,7 +33,7 @@ fn show(rv: &Rv, date: &str) -> serde_json::Value {
     rv.json(&["schedule", "show", "--channel", "retro-one", "--date", date])
 }
 
-fn item_at<'a>(day: &'a serde_json::Value, start_ms: i64) -> Option<&'a serde_json::Value> {
+fn item_at(day: &serde_json::Value, start_ms: i64) -> Option<&serde_json::Value> {
     day["day"]["items"]
         .as_array()
         .unwrap()
