@@ -7,7 +7,9 @@ use crate::model::{
     Catalog, Channel, PlaylogEvent, RotationState, ScheduleDay, TrafficState, UtcMs,
 };
 use crate::playlog::{build_playlog_into, TrafficPlanner};
-use crate::schedule::{build_schedule_day, SchedulingContext};
+use crate::schedule::{
+    build_schedule_day, build_schedule_day_traced, Pin, Provenance, SchedulingContext,
+};
 
 /// What one broadcast day hands to the next.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -118,6 +120,59 @@ impl<'a> DayChain<'a> {
         );
         state.previous_slot_end = carry_out(state.previous_slot_end, &day);
         day
+    }
+
+    /// [`DayChain::build_day`] with operator overrides (`pins`, see [`Pin`]).
+    pub fn build_day_pinned(&self, date: NaiveDate, before: &ChainState, pins: &[Pin]) -> ChainDay {
+        if pins.is_empty() {
+            return self.build_day(date, before);
+        }
+        let mut after = before.clone();
+        let mut playlog = Vec::new();
+        let day = build_schedule_day_traced(
+            self.ctx.get(),
+            self.channel,
+            date,
+            after.previous_slot_end,
+            &mut after.rotation,
+            pins,
+            None,
+        );
+        build_playlog_into(
+            &day,
+            self.channel,
+            &self.planner,
+            &mut after.traffic,
+            &mut playlog,
+        );
+        after.previous_slot_end = carry_out(before.previous_slot_end, &day);
+        ChainDay {
+            day,
+            playlog,
+            after,
+        }
+    }
+
+    /// Re-run the build of `date` from `before` with `pins`, returning the day and the
+    /// provenance of each placed item, in order (CLI-050). Pure: nothing is stored.
+    pub fn explain_day(
+        &self,
+        date: NaiveDate,
+        before: &ChainState,
+        pins: &[Pin],
+    ) -> (ScheduleDay, Vec<Provenance>) {
+        let mut rotation = before.rotation.clone();
+        let mut trace = Vec::new();
+        let day = build_schedule_day_traced(
+            self.ctx.get(),
+            self.channel,
+            date,
+            before.previous_slot_end,
+            &mut rotation,
+            pins,
+            Some(&mut trace),
+        );
+        (day, trace)
     }
 
     /// Build `days` consecutive days from `from`, starting from `before`.

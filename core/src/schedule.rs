@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 
+use serde::{Deserialize, Serialize};
+
 use crate::model::{
     Asset, AssetKind, Catalog, Channel, ItemPart, ItemRef, PlayMode, RotationState, ScheduleDay,
     ScheduleFault, SchedulePlan, ScheduledItem, UtcMs,
@@ -280,6 +282,47 @@ pub fn choose_plan(channel: &Channel, date: NaiveDate) -> Option<&SchedulePlan> 
     best
 }
 
+/// An operator override (CLI-040): the slot starting at `at` airs `item` instead of its zone's
+/// entry. The zone's entry is consumed (the next slot takes the next entry) but no rotation
+/// cursor advances for it; the slot's blocks follow the item's runtime, and a pinned item is
+/// always placed, even past its zone's end (later items are pushed).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Pin {
+    pub at: UtcMs,
+    pub item: ItemRef,
+}
+
+/// Why an item airs where it does (CLI-050): what the build decided at that slot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Provenance {
+    pub plan: String,
+    pub plan_priority: u32,
+    /// Other plans that apply on the date but lost on priority (or declaration order).
+    pub plans_passed_over: Vec<String>,
+    pub zone: String,
+    pub zone_start: UtcMs,
+    pub zone_end: UtcMs,
+    /// The zone entry's position (0-based) and reference.
+    pub entry_index: usize,
+    pub entry: ItemRef,
+    /// The entry's program and its play mode, when the entry is a program.
+    pub program: Option<String>,
+    pub play_mode: Option<PlayMode>,
+    /// The program's rotation cursor before this slot (items placed so far) and the candidate
+    /// chosen out of how many.
+    pub rotation_position: Option<u64>,
+    pub candidate_index: Option<u64>,
+    pub candidates: Option<u64>,
+    pub seed: u64,
+    /// The day started later than its window because the previous day's last slot ran over.
+    pub carry_in: bool,
+    pub window_start: UtcMs,
+    pub effective_start: UtcMs,
+    /// An operator override placed this item.
+    pub pinned: bool,
+    pub item: ScheduledItem,
+}
+
 /// Build channel `channel`'s ScheduleDay for broadcast date `date`.
 ///
 /// `previous_slot_end` is the end of the previous day's last slot (for carry-in); `rotation`
@@ -290,6 +333,21 @@ pub fn build_schedule_day(
     date: NaiveDate,
     previous_slot_end: Option<UtcMs>,
     rotation: &mut RotationState,
+) -> ScheduleDay {
+    build_schedule_day_traced(ctx, channel, date, previous_slot_end, rotation, &[], None)
+}
+
+/// [`build_schedule_day`] with operator overrides (`pins`, see [`Pin`]; a pin that no slot of
+/// the day starts at is reported as an `override_unplaced` fault) and, when `trace` is given,
+/// the provenance of every placed item, in order.
+pub fn build_schedule_day_traced(
+    ctx: &SchedulingContext,
+    channel: &Channel,
+    date: NaiveDate,
+    previous_slot_end: Option<UtcMs>,
+    rotation: &mut RotationState,
+    pins: &[Pin],
+    mut trace: Option<&mut Vec<Provenance>>,
 ) -> ScheduleDay {
     let clock = ChannelClock::of(channel);
     let grid_ms = clock.grid_ms();
@@ -345,7 +403,17 @@ pub fn build_schedule_day(
         let mut first = true;
         while cursor < zone_end {
             let entry = &zone.items[entry_index % zone.items.len()];
-            let choice = match choose(ctx, channel, date, &zone.name, entry, cursor, rotation) {
+            let pin = pins.iter().find(|p| p.at == cursor);
+            let chosen_ref = pin.map(|p| &p.item).unwrap_or(entry);
+            let choice = choose(ctx, channel, date, &zone.name, chosen_ref, cursor, rotation).map(
+                |mut c| {
+                    if pin.is_some() {
+                        c.advances = None;
+                    }
+                    c
+                },
+            );
+            let choice = match choice {
                 Ok(choice) => choice,
                 Err(detail) => {
                     day.faults.push(ScheduleFault {
@@ -359,12 +427,26 @@ pub fn build_schedule_day(
             let mut item = choice.item;
             let blocks = clock.blocks_for(item.runtime_ms);
             let slot_end = cursor + blocks as i64 * grid_ms;
-            if !first && slot_end > zone_end {
-                break; // zones do not auto-extend
+            if !first && pin.is_none() && slot_end > zone_end {
+                break; // zones do not auto-extend (an operator's pinned item always airs)
             }
             item.start = cursor;
             item.blocks = blocks;
             item.slot_end = slot_end;
+            if let Some(trace) = trace.as_deref_mut() {
+                trace.push(provenance(
+                    ctx,
+                    channel,
+                    plan,
+                    date,
+                    (zone, zone_start, zone_end),
+                    (entry_index % zone.items.len(), chosen_ref),
+                    rotation,
+                    &day,
+                    pin.is_some(),
+                    &item,
+                ));
+            }
             if let Some(program) = choice.advances {
                 *rotation.cursors.entry(program).or_insert(0) += 1;
             }
@@ -380,5 +462,74 @@ pub fn build_schedule_day(
             day.covers_until = clock.snap(last);
         }
     }
+    for pin in pins {
+        if !day.items.iter().any(|i| i.start == pin.at) {
+            day.faults.push(ScheduleFault {
+                code: "override_unplaced".to_string(),
+                at: pin.at,
+                detail: format!(
+                    "the override of {} at this instant has no slot starting there",
+                    pin.item.reference()
+                ),
+            });
+        }
+    }
     day
+}
+
+/// The provenance of one placed item (see [`Provenance`]).
+#[allow(clippy::too_many_arguments)]
+fn provenance(
+    ctx: &SchedulingContext,
+    channel: &Channel,
+    plan: &SchedulePlan,
+    date: NaiveDate,
+    (zone, zone_start, zone_end): (&crate::model::Zone, UtcMs, UtcMs),
+    (entry_index, entry): (usize, &ItemRef),
+    rotation: &RotationState,
+    day: &ScheduleDay,
+    pinned: bool,
+    item: &ScheduledItem,
+) -> Provenance {
+    let (mut program, mut play_mode, mut position, mut index, mut count) =
+        (None, None, None, None, None);
+    if let ItemRef::Program { id } = entry {
+        if let Some(p) = ctx.catalog.programs.get(id) {
+            let candidates = ctx.candidates(id);
+            program = Some(id.clone());
+            play_mode = Some(p.play_mode);
+            position = Some(rotation.cursors.get(id).copied().unwrap_or(0));
+            count = Some(candidates.len() as u64);
+            index = candidates
+                .iter()
+                .position(|a| a.id == item.asset)
+                .map(|i| i as u64);
+        }
+    }
+    Provenance {
+        plan: plan.name.clone(),
+        plan_priority: plan.priority,
+        plans_passed_over: channel
+            .plans
+            .iter()
+            .filter(|p| p.applies_on(date) && p.name != plan.name)
+            .map(|p| p.name.clone())
+            .collect(),
+        zone: zone.name.clone(),
+        zone_start,
+        zone_end,
+        entry_index,
+        entry: entry.clone(),
+        program,
+        play_mode,
+        rotation_position: position,
+        candidate_index: index,
+        candidates: count,
+        seed: ctx.seed,
+        carry_in: day.effective_start > day.window_start,
+        window_start: day.window_start,
+        effective_start: day.effective_start,
+        pinned,
+        item: item.clone(),
+    }
 }

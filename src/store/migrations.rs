@@ -34,6 +34,11 @@ pub const SQLITE: &[Migration] = &[
         name: "0003_output_profile",
         sql: include_str!("../../migrations/sqlite/0003_output_profile.sql"),
     },
+    Migration {
+        version: 4,
+        name: "0004_schedule_override",
+        sql: include_str!("../../migrations/sqlite/0004_schedule_override.sql"),
+    },
 ];
 
 /// The PostgreSQL migrations, in order (same versions as [`SQLITE`]).
@@ -52,6 +57,11 @@ pub const POSTGRES: &[Migration] = &[
         version: 3,
         name: "0003_output_profile",
         sql: include_str!("../../migrations/postgres/0003_output_profile.sql"),
+    },
+    Migration {
+        version: 4,
+        name: "0004_schedule_override",
+        sql: include_str!("../../migrations/postgres/0004_schedule_override.sql"),
     },
 ];
 

@@ -178,6 +178,59 @@ pub struct ChainLink {
     pub after: ChainState,
     /// As-run records exist within `[effective_start, covers_until)`.
     pub has_as_run: bool,
+    /// The operator overrides this record applies (STORE-030; empty: none).
+    pub pins: Vec<OverridePin>,
+}
+
+/// One operator override of a slot (STORE-030, CLI-040).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct OverridePin {
+    /// The slot's start (UTC ms).
+    pub at: UtcMs,
+    pub item: retrovue_core::model::ItemRef,
+    pub reason: Option<String>,
+    pub made_at_ms: UtcMs,
+}
+
+impl OverridePin {
+    pub fn core(&self) -> retrovue_core::schedule::Pin {
+        retrovue_core::schedule::Pin {
+            at: self.at,
+            item: self.item.clone(),
+        }
+    }
+}
+
+/// A stored ScheduleDay record an override produced (STORE-030).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OverrideRecord {
+    /// The ScheduleDay record's id (what `schedule override delete` takes).
+    pub id: i64,
+    pub channel: String,
+    pub date: NaiveDate,
+    pub supersedes: Option<i64>,
+    pub current: bool,
+    pub created_at_ms: UtcMs,
+    pub pins: Vec<OverridePin>,
+}
+
+/// What becomes of the record an entry of a chain write replaces (STORE-030).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EntryHistory {
+    /// Deleted (a rebuild); the new record has no history.
+    Replace,
+    /// Kept as history: marked not current, the new record supersedes it and applies `pins`
+    /// (an override).
+    Supersede { pins: Vec<OverridePin> },
+    /// Deleted; the new record supersedes `supersedes` (a record kept as history) and applies
+    /// `pins` (an overridden day rebuilt, or one of its overrides removed).
+    ReplaceKeeping {
+        supersedes: i64,
+        pins: Vec<OverridePin>,
+    },
+    /// Deleted, and the stored record `0` (which it superseded) becomes current again; the
+    /// entry carries no write (an override removed whose superseded record still fits).
+    Restore(i64),
 }
 
 impl ChainLink {
@@ -271,6 +324,24 @@ pub trait Store {
     /// builder read is still current and no replaced day is aired at `now` (or the real clock).
     /// Returns the new records' ids (for entries with a write), in order.
     fn put_chain(&mut self, write: &ChainWrite, now: UtcMs) -> StoreResult<Vec<i64>>;
+    /// [`Store::put_chain`] where `history[i]` says what becomes of the record entry `i`
+    /// replaces (STORE-030; missing entries: [`EntryHistory::Replace`]). Returns the id of each
+    /// written or restored record, in order.
+    fn put_chain_history(
+        &mut self,
+        write: &ChainWrite,
+        history: &[EntryHistory],
+        now: UtcMs,
+    ) -> StoreResult<Vec<i64>>;
+    /// A stored ScheduleDay record (current or history) with the state after it.
+    fn day_record(&mut self, id: i64) -> StoreResult<Option<ChainLink>>;
+    /// Override records (STORE-030), of one channel or all, by channel, date and id; only those
+    /// in force (current) unless `history`.
+    fn overrides(
+        &mut self,
+        channel: Option<&str>,
+        history: bool,
+    ) -> StoreResult<Vec<OverrideRecord>>;
     /// Every current day of a channel, in date order (for `schedule check`).
     fn all_current_days(&mut self, channel: &str) -> StoreResult<Vec<StoredDay>>;
 

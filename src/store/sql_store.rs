@@ -22,8 +22,9 @@ use crate::store::codec::{
 use crate::store::migrations::{self, Migration, MigrationStatus};
 use crate::store::sql::{Backend, ColType, DbErrorKind, Row, Tx, TxMode, Value};
 use crate::store::{
-    lock_instant, ChainLink, ChainWrite, DayState, DayWrite, ImportSummary, Store, StoreError,
-    StoreErrorKind, StoreResult, StoredChain, StoredDay,
+    lock_instant, ChainLink, ChainWrite, DayState, DayWrite, EntryHistory, ImportSummary,
+    OverridePin, OverrideRecord, Store, StoreError, StoreErrorKind, StoreResult, StoredChain,
+    StoredDay,
 };
 
 /// A [`Store`] over any [`Backend`].
@@ -779,7 +780,9 @@ fn chain_link(tx: &mut dyn Tx, stored: StoredDay) -> StoreResult<ChainLink> {
         None => None,
     };
     let has_as_run = has_as_run(tx, &stored.day)?;
+    let pins = override_pins(tx, stored.id)?;
     Ok(ChainLink {
+        pins,
         stored,
         after: retrovue_core::chain::ChainState {
             previous_slot_end,
@@ -867,8 +870,27 @@ fn refuse_aired(tx: &mut dyn Tx, day: &StoredDay, lock_at: UtcMs) -> StoreResult
     Ok(())
 }
 
-/// Delete a day record with its playlog and state.
+/// STORE-030: the overrides a record applies (empty: none).
+fn override_pins(tx: &mut dyn Tx, id: i64) -> StoreResult<Vec<OverridePin>> {
+    match tx
+        .query(
+            "SELECT pins_json FROM schedule_override WHERE day_id = $1",
+            &[Value::Int(id)],
+        )?
+        .first()
+    {
+        Some(row) => json_column(row, "pins_json")
+            .map_err(|e| codec::within(e, &format!("ScheduleDay record {id}"))),
+        None => Ok(Vec::new()),
+    }
+}
+
+/// Delete a day record with its playlog, state and override row.
 fn delete_day(tx: &mut dyn Tx, id: i64) -> StoreResult<()> {
+    tx.execute(
+        "DELETE FROM schedule_override WHERE day_id = $1",
+        &[Value::Int(id)],
+    )?;
     tx.execute("DELETE FROM schedule_day WHERE id = $1", &[Value::Int(id)])?;
     for table in ["playlog_event", "day_rotation", "day_traffic"] {
         tx.execute(
@@ -1082,6 +1104,69 @@ impl<B: Backend> Store for SqlStore<B> {
     }
 
     fn put_chain(&mut self, write: &ChainWrite, now: UtcMs) -> StoreResult<Vec<i64>> {
+        self.put_chain_history(write, &[], now)
+    }
+
+    fn day_record(&mut self, id: i64) -> StoreResult<Option<ChainLink>> {
+        self.backend.transaction(TxMode::Read, |tx| {
+            let stored = tx
+                .query(
+                    &format!("SELECT {DAY_COLUMNS} FROM schedule_day WHERE id = $1"),
+                    &[Value::Int(id)],
+                )?
+                .first()
+                .map(stored_day)
+                .transpose()?;
+            stored.map(|d| chain_link(tx, d)).transpose()
+        })
+    }
+
+    fn overrides(
+        &mut self,
+        channel: Option<&str>,
+        history: bool,
+    ) -> StoreResult<Vec<OverrideRecord>> {
+        self.backend.transaction(TxMode::Read, |tx| {
+            let mut sql = "SELECT o.day_id, o.pins_json, o.created_at_ms, d.channel_id, \
+                 d.broadcast_date, d.supersedes, d.is_current FROM schedule_override o \
+                 JOIN schedule_day d ON d.id = o.day_id WHERE 1 = 1"
+                .to_string();
+            let mut params = Vec::new();
+            if let Some(channel) = channel {
+                sql.push_str(" AND d.channel_id = $1");
+                params.push(Value::from(channel));
+            }
+            if !history {
+                sql.push_str(" AND d.is_current = TRUE");
+            }
+            sql.push_str(" ORDER BY d.channel_id, d.broadcast_date, o.day_id");
+            tx.query(&sql, &params)?
+                .iter()
+                .map(|r| {
+                    let id = r.int("day_id")?;
+                    let fields = || -> StoreResult<OverrideRecord> {
+                        Ok(OverrideRecord {
+                            id,
+                            channel: r.text("channel_id")?,
+                            date: date_column(r, "broadcast_date")?,
+                            supersedes: r.opt_int("supersedes")?,
+                            current: r.bool("is_current")?,
+                            created_at_ms: r.int("created_at_ms")?,
+                            pins: json_column(r, "pins_json")?,
+                        })
+                    };
+                    fields().map_err(|e| codec::within(e, &format!("override record {id}")))
+                })
+                .collect()
+        })
+    }
+
+    fn put_chain_history(
+        &mut self,
+        write: &ChainWrite,
+        history: &[EntryHistory],
+        now: UtcMs,
+    ) -> StoreResult<Vec<i64>> {
         let Some(first) = write.entries.first() else {
             return Ok(Vec::new());
         };
@@ -1117,17 +1202,82 @@ impl<B: Backend> Store for SqlStore<B> {
                 return Err(changed(format!("the stored day after {}", last.date)));
             }
             let mut ids = Vec::new();
-            for entry in &write.entries {
+            for (index, entry) in write.entries.iter().enumerate() {
                 let current = current_record(tx, channel, entry.date)?;
                 if current.as_ref().map(|d| d.id) != entry.expected {
                     return Err(changed(format!("ScheduleDay {}", entry.date)));
                 }
-                let Some(day) = &entry.write else { continue };
-                if let Some(current) = &current {
-                    refuse_aired(tx, current, lock_at)?;
-                    delete_day(tx, current.id)?;
+                let history = history.get(index).unwrap_or(&EntryHistory::Replace);
+                let Some(day) = &entry.write else {
+                    if let EntryHistory::Restore(old) = history {
+                        // STORE-030: the override goes, the record it superseded comes back.
+                        let Some(current) = &current else {
+                            return Err(changed(format!("ScheduleDay {}", entry.date)));
+                        };
+                        refuse_aired(tx, current, lock_at)?;
+                        delete_day(tx, current.id)?;
+                        let restored = tx.execute(
+                            "UPDATE schedule_day SET is_current = TRUE WHERE id = $1 \
+                             AND channel_id = $2 AND broadcast_date = $3 AND is_current = FALSE",
+                            &[
+                                Value::Int(*old),
+                                Value::from(channel),
+                                Value::Text(entry.date.to_string()),
+                            ],
+                        )?;
+                        if restored == 0 {
+                            return Err(changed(format!("ScheduleDay record {old}")));
+                        }
+                        ids.push(*old);
+                    }
+                    continue;
+                };
+                let (supersedes, pins) = match history {
+                    EntryHistory::Replace => {
+                        if let Some(current) = &current {
+                            refuse_aired(tx, current, lock_at)?;
+                            delete_day(tx, current.id)?;
+                        }
+                        (None, None)
+                    }
+                    EntryHistory::Supersede { pins } => {
+                        let Some(current) = &current else {
+                            return Err(StoreError::bad(format!(
+                                "no ScheduleDay {channel} {} to override",
+                                entry.date
+                            )));
+                        };
+                        refuse_aired(tx, current, lock_at)?;
+                        tx.execute(
+                            "UPDATE schedule_day SET is_current = FALSE WHERE id = $1",
+                            &[Value::Int(current.id)],
+                        )?;
+                        (Some(current.id), Some(pins))
+                    }
+                    EntryHistory::ReplaceKeeping { supersedes, pins } => {
+                        if let Some(current) = &current {
+                            refuse_aired(tx, current, lock_at)?;
+                            delete_day(tx, current.id)?;
+                        }
+                        (Some(*supersedes), Some(pins))
+                    }
+                    EntryHistory::Restore(_) => {
+                        return Err(StoreError::bad(format!(
+                            "chain write of channel {channel}: entry {} restores a record and \
+                             carries a day too",
+                            entry.date
+                        )));
+                    }
+                };
+                let id = insert_day(tx, day, supersedes, now)?;
+                if let Some(pins) = pins.filter(|p| !p.is_empty()) {
+                    tx.execute(
+                        "INSERT INTO schedule_override (day_id, pins_json, created_at_ms) \
+                         VALUES ($1, $2, $3)",
+                        &[Value::Int(id), json(pins), Value::Int(now)],
+                    )?;
                 }
-                ids.push(insert_day(tx, day, None, now)?);
+                ids.push(id);
             }
             Ok(ids)
         })
@@ -1203,7 +1353,13 @@ impl<B: Backend> Store for SqlStore<B> {
                     ));
                 }
                 // A racing writer that already replaced it makes this delete find nothing;
-                // its playlog and state go with it.
+                // its playlog, state and override row go with it.
+                tx.execute(
+                    "DELETE FROM schedule_override WHERE day_id = $1 AND EXISTS (SELECT 1 FROM \
+                     schedule_day d WHERE d.id = $1 AND d.is_current = TRUE \
+                     AND d.window_start > $2)",
+                    &[Value::Int(expected_id), Value::Int(now)],
+                )?;
                 let deleted = tx.execute(
                     "DELETE FROM schedule_day WHERE id = $1 AND is_current = TRUE \
                      AND window_start > $2",

@@ -20,6 +20,7 @@ mod ingest_ffprobe;
 mod ingest_filesystem;
 mod ingest_providers;
 mod readme_journey;
+mod schedule_ops;
 mod serve_daemon;
 mod serve_hls;
 mod serve_onetruth;
