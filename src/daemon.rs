@@ -1,4 +1,4 @@
-//! The ProgramDirector (RUNTIME §1, contracts/daemon.md): wires the store, the horizon keeper
+//! The ProgramDirector (DAEMON-001, DAEMON-006, DAEMON-011..014): wires the store, the horizon keeper
 //! thread, the as-run writer, the channel registry and the HTTP server for `retrovue serve`,
 //! then shuts them down cleanly. It owns neither the HTTP server's internals (`http`) nor the
 //! lineup reader (`lineup_file`); the runtime it starts knows neither.

@@ -1,4 +1,4 @@
-//! Lineup files (INTERFACES §2): parse and validate TOML into core types, export them back.
+//! Lineup files (LINEUP-001..015): parse and validate TOML into core types, export them back.
 //!
 //! Parsing collects every problem of a file (never only the first) and names each by file, table
 //! and key, so an operator fixes a lineup in one pass. `to_toml` writes a lineup that parses back

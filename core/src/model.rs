@@ -63,7 +63,7 @@ impl AssetKind {
     }
 }
 
-/// Lifecycle of an asset (DOMAIN §1).
+/// Lifecycle of an asset (ASSET rules, contracts/assets.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AssetState {
@@ -142,7 +142,7 @@ impl Asset {
         }
     }
 
-    /// DOMAIN §1: schedulable ⇔ ready ∧ approved ∧ not deleted ∧ duration > 0.
+    /// Schedulable ⇔ ready ∧ approved ∧ not deleted ∧ duration > 0.
     pub fn is_schedulable(&self) -> bool {
         self.state == AssetState::Ready && self.approved && !self.deleted && self.duration_ms > 0
     }
@@ -161,7 +161,7 @@ impl Asset {
     }
 }
 
-/// How a program picks its next asset (DOMAIN §4).
+/// How a program picks its next asset (SELECT-001).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PlayMode {
@@ -248,7 +248,7 @@ impl BreakPolicy {
     }
 }
 
-/// What a zone holds (DOMAIN §1 SchedulableAsset).
+/// What a zone holds (a SchedulableAsset: ZONE-001, SELECT-001).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ItemRef {
@@ -567,7 +567,7 @@ impl AsRunStatus {
     }
 }
 
-/// What actually aired, from engine evidence (RUNTIME §4).
+/// What actually aired, from engine evidence (ASRUN-001).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AsRunRecord {
     pub channel: String,

@@ -1,4 +1,4 @@
-//! The viewer HTTP surface (RUNTIME §2, contracts/http.md) on tiny_http: strict routing, the
+//! The viewer HTTP surface (HTTP-001..039) on tiny_http: strict routing, the
 //! M3U, the `.ts` streams, XMLTV, HDHomeRun emulation, the JSON API, health and metrics, and the
 //! web guide with its logos and art (`web`). Every request runs on its own thread, so a stream
 //! never holds up another request.

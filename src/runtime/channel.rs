@@ -1,4 +1,4 @@
-//! The channel registry and the ChannelManager threads (RUNTIME §1, DAEMON-002..006): one thread
+//! The channel registry and the ChannelManager threads (DAEMON-002..006, DAEMON-013, MACHINE-001..004): one thread
 //! per channel that has viewers, driving the core's `ChannelManager` with a
 //! `crossbeam_channel::select!` loop and the system clock, owning the channel's engine child and
 //! fan-out, and ending itself once the channel is idle.

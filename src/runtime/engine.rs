@@ -1,4 +1,4 @@
-//! One playout-engine child process (RUNTIME §3, contracts/engine-protocol.md): spawned with
+//! One playout-engine child process (contracts/engine-protocol.md, DAEMON-006): spawned with
 //! piped stdio and a parent-death signal, control lines written to its stdin, stdout pumped into
 //! the channel's fan-out, stderr evidence forwarded to the ChannelManager thread; killed and
 //! reaped on drop, so no engine ever outlives its owner.
