@@ -11,15 +11,7 @@ use retrovue::engine::protocol::{Block, Control, Evidence, Segment};
 
 const ENGINE: &str = env!("CARGO_BIN_EXE_retrovue-engine-ffmpeg");
 
-/// The engine paces real-time ffmpeg encoders; these tests take turns so they don't starve each
-/// other on a small machine (a late child is placed at its planned start, a visible jump).
-static REAL_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
-    REAL_TIME
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
+use crate::support::one_at_a_time;
 
 fn ensure_ffmpeg() {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/ensure-ffmpeg.sh");

@@ -16,15 +16,7 @@ use crate::support::ts_check;
 const ENGINE: &str = env!("CARGO_BIN_EXE_retrovue-engine-ffmpeg");
 const RETROVUE: &str = env!("CARGO_BIN_EXE_retrovue");
 
-/// The engine paces real-time ffmpeg encoders; these tests take turns (as in
-/// tests/engine_ffmpeg.rs) so they don't starve each other on a small machine.
-static REAL_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
-    REAL_TIME
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
+use crate::support::one_at_a_time;
 
 fn ensure_ffmpeg() {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/ensure-ffmpeg.sh");

@@ -15,15 +15,7 @@ use retrovue::engine::ts;
 
 const ENGINE: &str = env!("CARGO_BIN_EXE_retrovue-engine-synthetic");
 
-/// The ffmpeg-based checks take turns (as in tests/engine_ffmpeg.rs), so the real-time engine
-/// they examine is not starved by a parallel decoder on a small machine.
-static REAL_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
-    REAL_TIME
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
+use crate::support::one_at_a_time;
 
 fn temp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("rv-engine-syn-{name}-{}", std::process::id()));

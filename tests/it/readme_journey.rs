@@ -13,14 +13,7 @@ use std::time::{Duration, Instant};
 
 use support_media::{ensure_ffmpeg, TempDir};
 
-/// The ffmpeg engine paces real-time encoders: these tests take turns, as in engine_ffmpeg.rs.
-static REAL_TIME: Mutex<()> = Mutex::new(());
-
-fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
-    REAL_TIME
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
+use crate::support::one_at_a_time;
 
 /// The README's placeholder for the user's folder, replaced by a generated library.
 const FOLDER_PLACEHOLDER: &str = "~/Videos/my-tv";

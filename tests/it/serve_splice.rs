@@ -206,6 +206,7 @@ fn a_restarted_synthetic_engine_continues_the_viewers_timeline() {
 fn a_restarted_ffmpeg_engine_continues_the_viewers_timeline() {
     // contract: DAEMON-007
     // contract: ENGINE-012
+    let _turn = crate::support::one_at_a_time();
     ensure_ffmpeg();
     // Static colour bars in H.264 (ENGINE-020's default profile) run at about 110 kbit/s:
     // ~4 s of stream before the kill, ~6 s after.

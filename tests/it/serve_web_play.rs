@@ -11,6 +11,7 @@ use support_web::{Browser, Daemon};
 #[test]
 fn a_clicked_channel_plays_in_the_page() {
     // contract: HTTP-031
+    let _turn = crate::support::one_at_a_time();
     let daemon = Daemon::start(&[]);
     let base = daemon.base();
     let channels = daemon.json("/api/channels");

@@ -28,6 +28,17 @@ fn unique(prefix: &str) -> String {
     format!("{prefix}{}-{n}-{nanos}", std::process::id())
 }
 
+/// Real-time media tests (ffmpeg encoders, engines paced on the clock, the browser playing)
+/// take turns across the whole test binary, so they never starve each other on a small machine.
+static REAL_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Hold the real-time turn for the rest of the test.
+pub fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    REAL_TIME
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// A temporary directory, deleted on drop.
 pub struct TempDir {
     pub path: PathBuf,
