@@ -6,6 +6,7 @@ mod support;
 mod support_cli;
 mod support_media;
 
+mod backup_restore;
 mod cli_catalog;
 mod cli_journey;
 mod cli_lineup;
@@ -18,6 +19,7 @@ mod engine_synthetic;
 mod ingest_ffprobe;
 mod ingest_filesystem;
 mod ingest_providers;
+mod papercuts;
 mod readme_journey;
 mod serve_daemon;
 mod serve_hls;
