@@ -13,6 +13,14 @@ fn rv(db: &TestDb, home: &TempDir) -> Rv {
     Rv::new(db.url(), &home.path)
 }
 
+/// A lineup import that must fail: its exit code and stderr (one line per error, then a total).
+fn refused_import(rv: &Rv, file: &std::path::Path) -> (Option<i32>, String) {
+    let out = rv.run(&["lineup", "import", file.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(stderr.contains("nothing imported"), "{stderr}");
+    (out.status.code(), stderr)
+}
+
 // contract: CLI-062
 fn lineup_verbs_speak_json(db: &TestDb) {
     let home = TempDir::new("rvhome-");
@@ -42,7 +50,7 @@ fn lineup_verbs_speak_json(db: &TestDb) {
     assert_eq!(imported["channels"], 2);
     let exported = rv.json(&["lineup", "export"]);
     assert_eq!(exported["channels"], 2);
-    assert!(exported["toml"].as_str().unwrap().contains("[[channels]]"));
+    assert!(exported["toml"].as_str().unwrap().contains("[[channel]]"));
     let out = home.join("export.toml");
     let to_file = rv.json(&["lineup", "export", "--output", out.to_str().unwrap()]);
     assert_eq!(to_file["file"], out.to_str().unwrap());
@@ -107,8 +115,9 @@ fn ids_are_slugs_of_at_most_64_characters(db: &TestDb) {
             "[[asset]]\nid = \"{long}\"\nkind = \"movie\"\ntitle = \"T\"\nduration_ms = 1000\n"
         ),
     );
-    let lineup = rv.bad(&["lineup", "import", file.to_str().unwrap()]);
-    assert!(lineup.contains("nothing imported"), "{lineup}");
+    let (code, stderr) = refused_import(&rv, &file);
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("at most 64 characters"), "{stderr}");
 }
 
 // contract: CLI-065
@@ -136,19 +145,15 @@ fn durations_and_timeouts_are_bounded(db: &TestDb) {
     let home = TempDir::new("rvhome-");
     let rv = rv(db, &home);
     for timeout in ["-5s", "0", "99999999999999999m", "9223372036854775807s"] {
-        let refused = rv.bad(&["enricher", "add", "ffprobe", "--timeout", timeout]);
+        let flag = format!("--timeout={timeout}");
+        let refused = rv.bad(&["enricher", "add", "ffprobe", &flag]);
         assert!(refused.contains("--timeout"), "{timeout}: {refused}");
     }
     rv.ok(&["enricher", "add", "ffprobe", "--timeout", "90s"]);
     rv.ok(&["lineup", "import", DEMO]);
     for duration in ["-1", "0", "99999999999999:00:00", "999999999999999999999"] {
-        let refused = rv.bad(&[
-            "asset",
-            "update",
-            "maple-street-s01e01",
-            "--duration",
-            duration,
-        ]);
+        let flag = format!("--duration={duration}");
+        let refused = rv.bad(&["asset", "update", "maple-street-s01e01", &flag]);
         assert!(refused.contains("--duration"), "{duration}: {refused}");
     }
 }
@@ -216,11 +221,9 @@ fn dates_are_limited_to_1970_to_9999(db: &TestDb) {
     );
     assert_ne!(early, demo);
     let file = home.write("early.toml", &early);
-    let refused = rv.bad(&["lineup", "import", file.to_str().unwrap()]);
-    assert!(refused.contains("nothing imported"), "{refused}");
-    let out = rv.run(&["lineup", "validate", file.to_str().unwrap()]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("1970"), "{stderr}");
+    let (code, stderr) = refused_import(&rv, &file);
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("\"1969-12-31\" is outside the years 1970–9999"), "{stderr}");
     rv.ok(&["lineup", "import", DEMO]);
     for from in ["1969-12-31T23:00:00Z", "0001-01-01T00:00:00Z"] {
         let refused = rv.bad(&["playlog", "show", "--channel", "retro-one", "--from", from]);
