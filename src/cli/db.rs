@@ -179,6 +179,13 @@ fn restore(url: &str, file: &Path, yes: Confirm, dry_run: bool, global: &Global)
             other => other,
         }
     })?;
-    report("restored from", file, &summary, started, Some(dry_run), global);
+    report(
+        "restored from",
+        file,
+        &summary,
+        started,
+        Some(dry_run),
+        global,
+    );
     Ok(())
 }

@@ -385,10 +385,9 @@ fn adopt_catalog_assets(
         }
         let id = asset_id_for(&collection.id, &item.canonical_key);
         let path = item.local_path.as_ref().map(|p| p.display().to_string());
-        let found = by_id.get(id.as_str()).or_else(|| {
-            path.as_deref()
-                .and_then(|p| by_path.get(p))
-        });
+        let found = by_id
+            .get(id.as_str())
+            .or_else(|| path.as_deref().and_then(|p| by_path.get(p)));
         if let Some(asset) = found {
             if taken.insert(asset.asset.id.clone()) {
                 stored.insert(item.canonical_key.clone(), (*asset).clone());

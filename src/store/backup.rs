@@ -106,7 +106,10 @@ fn parse_column(part: &str, table: &str) -> StoreResult<(ColumnDef, bool)> {
     let name = words[0].to_string();
     let ty = col_type(words[1].trim_end_matches(','), table, &name)?;
     let identity = upper.contains("AUTOINCREMENT") || upper.contains("AS IDENTITY");
-    Ok((ColumnDef { name, ty, identity }, upper.contains("PRIMARY KEY")))
+    Ok((
+        ColumnDef { name, ty, identity },
+        upper.contains("PRIMARY KEY"),
+    ))
 }
 
 fn names_in_parens(text: &str) -> Vec<String> {
@@ -181,8 +184,7 @@ pub fn schema(migrations: &[Migration]) -> StoreResult<Vec<TableDef>> {
                 }
                 ["ALTER", "TABLE", ..] => {
                     let name = words[2];
-                    let upper: Vec<String> =
-                        words.iter().map(|w| w.to_ascii_uppercase()).collect();
+                    let upper: Vec<String> = words.iter().map(|w| w.to_ascii_uppercase()).collect();
                     if upper.get(3).map(String::as_str) != Some("ADD") {
                         return Err(unreadable());
                     }
@@ -248,10 +250,7 @@ pub fn write_backup(
     out: &mut dyn Write,
 ) -> StoreResult<BackupSummary> {
     let schema = tx
-        .query(
-            "SELECT MAX(version) AS version FROM schema_migrations",
-            &[],
-        )?
+        .query("SELECT MAX(version) AS version FROM schema_migrations", &[])?
         .first()
         .map(|r| r.opt_int("version"))
         .transpose()?
@@ -335,7 +334,10 @@ pub fn backup_to_file(
 ) -> StoreResult<BackupSummary> {
     let tmp = temporary(path);
     let file = File::create(&tmp).map_err(|e| {
-        StoreError::bad(format!("cannot write the backup file {}: {e}", tmp.display()))
+        StoreError::bad(format!(
+            "cannot write the backup file {}: {e}",
+            tmp.display()
+        ))
     })?;
     let mut out = BufWriter::with_capacity(1 << 20, file);
     let result = write(&mut out).and_then(|summary| {

@@ -7,7 +7,9 @@ use std::sync::Arc;
 
 use postgres::{Client, NoTls, Statement};
 
-use crate::store::sql::{refuse_nul, Backend, ColType, Columns, DbError, DbErrorKind, Row, Tx, TxMode, Value};
+use crate::store::sql::{
+    refuse_nul, Backend, ColType, Columns, DbError, DbErrorKind, Row, Tx, TxMode, Value,
+};
 
 pub struct PostgresBackend {
     url: String,
@@ -174,7 +176,10 @@ impl Tx for PgTx<'_, '_> {
     ) -> Result<(), DbError> {
         for row in rows {
             refuse_nul(row, |i| {
-                format!("column {:?} of {table}", columns.get(i).map_or("?", |c| c.0))
+                format!(
+                    "column {:?} of {table}",
+                    columns.get(i).map_or("?", |c| c.0)
+                )
             })?;
         }
         if rows.is_empty() {

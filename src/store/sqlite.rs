@@ -7,7 +7,9 @@ use std::time::Duration;
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, TransactionBehavior};
 
-use crate::store::sql::{refuse_nul, Backend, ColType, Columns, DbError, DbErrorKind, Row, Tx, TxMode, Value};
+use crate::store::sql::{
+    refuse_nul, Backend, ColType, Columns, DbError, DbErrorKind, Row, Tx, TxMode, Value,
+};
 
 pub struct SqliteBackend {
     conn: Connection,
@@ -151,7 +153,10 @@ impl Tx for SqliteTx<'_> {
     ) -> Result<(), DbError> {
         for row in rows {
             refuse_nul(row, |i| {
-                format!("column {:?} of {table}", columns.get(i).map_or("?", |c| c.0))
+                format!(
+                    "column {:?} of {table}",
+                    columns.get(i).map_or("?", |c| c.0)
+                )
             })?;
         }
         let names: Vec<&str> = columns.iter().map(|(n, _)| *n).collect();

@@ -44,7 +44,14 @@ fn filled(db: &TestDb) -> Filled {
     rv.ok(&["lineup", "import", DEMO]);
     let root = media.path.to_str().unwrap();
     rv.ok(&[
-        "source", "add", "--kind", "filesystem", "--path", root, "--id", "tv",
+        "source",
+        "add",
+        "--kind",
+        "filesystem",
+        "--path",
+        root,
+        "--id",
+        "tv",
     ]);
     rv.ok(&["source", "discover", "tv"]);
     rv.ok(&["enricher", "add", "ffprobe"]);
@@ -176,7 +183,10 @@ fn round_trip(from: &TestDb, to: &TestDb) {
 
     // A second restore refuses the now non-empty database, naming it and a table.
     let full = target.bad(&["db", "restore", path_arg(&file), "--yes"]);
-    assert!(full.contains("not empty") && full.contains("table asset"), "{full}");
+    assert!(
+        full.contains("not empty") && full.contains("table asset"),
+        "{full}"
+    );
     let shown = store::postgres::redact(to.url());
     assert!(full.contains(&shown), "{full}");
 
@@ -247,10 +257,7 @@ fn bad_files_are_refused_naming_the_line(db: &TestDb) {
     let end_line = format!("line {}", lines.len());
     let cases: Vec<(PathBuf, Vec<&str>)> = vec![
         (write("empty", String::new()), vec!["line 1", "empty"]),
-        (
-            write("text", "hello\n".into()),
-            vec!["line 1", "not JSON"],
-        ),
+        (write("text", "hello\n".into()), vec!["line 1", "not JSON"]),
         (
             write("foreign", with(0, r#"{"format":"other"}"#)),
             vec!["line 1", "not a RetroVue backup"],
@@ -291,17 +298,11 @@ fn bad_files_are_refused_naming_the_line(db: &TestDb) {
             vec![&row_line, "holds 123, not a string"],
         ),
         (
-            write(
-                "truncated",
-                lines[..lines.len() - 1].join("\n") + "\n",
-            ),
+            write("truncated", lines[..lines.len() - 1].join("\n") + "\n"),
             vec!["truncated"],
         ),
         (
-            write(
-                "count",
-                with(lines.len() - 1, r#"{"end":true,"rows":1}"#),
-            ),
+            write("count", with(lines.len() - 1, r#"{"end":true,"rows":1}"#)),
             vec![&end_line, "rows"],
         ),
     ];
@@ -332,7 +333,14 @@ fn an_export_reimports_beside_its_folder(db: &TestDb) {
     rv.ok(&["lineup", "import", path_arg(&export)]);
     let root = f.media.path.to_str().unwrap();
     rv.ok(&[
-        "source", "add", "--kind", "filesystem", "--path", root, "--id", "tv",
+        "source",
+        "add",
+        "--kind",
+        "filesystem",
+        "--path",
+        root,
+        "--id",
+        "tv",
     ]);
     rv.ok(&["source", "discover", "tv"]);
     let report = rv.json(&["collection", "ingest", "tv"])["collections"][0].clone();
@@ -348,7 +356,10 @@ fn an_export_reimports_beside_its_folder(db: &TestDb) {
     assert_eq!(ids(&before), ids(&after));
     for asset in after.as_array().unwrap() {
         assert_eq!(asset["approved"], true, "approval kept: {asset}");
-        assert_eq!(asset["collection_id"], before[0]["collection_id"], "{asset}");
+        assert_eq!(
+            asset["collection_id"], before[0]["collection_id"],
+            "{asset}"
+        );
     }
     let again = rv.json(&["collection", "ingest", "tv"])["collections"][0].clone();
     assert_eq!(again["inserted"], 0, "{again}");
@@ -410,12 +421,7 @@ fn a_backup_is_one_snapshot_while_writers_run(db: &TestDb) {
         counts.push(sources);
         let target = TestDb::sqlite();
         let restore_home = TempDir::new("rvhome-");
-        Rv::new(target.url(), &restore_home.path).ok(&[
-            "db",
-            "restore",
-            path_arg(&file),
-            "--yes",
-        ]);
+        Rv::new(target.url(), &restore_home.path).ok(&["db", "restore", path_arg(&file), "--yes"]);
     }
     stop.store(true, Ordering::Relaxed);
     let written = writer.join().unwrap();
@@ -461,58 +467,4 @@ fn reimport_sqlite() {
 #[test]
 fn reimport_postgres() {
     an_export_reimports_beside_its_folder(&TestDb::postgres());
-}
-
-/// Timing of a 50-channel × 30-day database on both backends (reported, never asserted):
-/// `cargo test --test it backup_restore::bench -- --ignored --nocapture`.
-#[test]
-#[ignore]
-fn bench_50_channels_30_days() {
-    let dir = TempDir::new("rvbench-");
-    let lineup = dir.join("lineup.toml");
-    for (name, db) in [("sqlite", TestDb::sqlite()), ("postgres", TestDb::postgres())] {
-        let home = TempDir::new("rvhome-");
-        let rv = Rv::new(db.url(), &home.path);
-        rv.ok(&[
-            "lineup",
-            "generate",
-            "--channels",
-            "50",
-            "--out",
-            path_arg(&lineup),
-        ]);
-        rv.ok(&["lineup", "import", path_arg(&lineup)]);
-        let started = std::time::Instant::now();
-        let channels = store::open(db.url()).unwrap().load_lineup().unwrap().channels;
-        for channel in &channels {
-            rv.ok(&[
-                "schedule",
-                "build",
-                "--channel",
-                &channel.id,
-                "--from",
-                "2030-01-01",
-                "--days",
-                "30",
-            ]);
-        }
-        let build = started.elapsed();
-        let file = dir.join(&format!("{name}.backup"));
-        let started = std::time::Instant::now();
-        let summary = rv.json(&["db", "backup", path_arg(&file)]);
-        let backup = started.elapsed();
-        for (to_name, to) in [("sqlite", TestDb::sqlite()), ("postgres", TestDb::postgres())] {
-            let home = TempDir::new("rvhome-");
-            let target = Rv::new(to.url(), &home.path);
-            let started = std::time::Instant::now();
-            target.ok(&["db", "restore", path_arg(&file), "--yes"]);
-            println!(
-                "bench {name}: build {build:?}, {} rows, {} bytes, backup {backup:?}; \
-                 restore into {to_name} {:?}",
-                summary["rows"],
-                summary["bytes"],
-                started.elapsed()
-            );
-        }
-    }
 }

@@ -32,7 +32,16 @@ fn lineup_verbs_speak_json(db: &TestDb) {
     let toml = generated["toml"].as_str().unwrap().to_string();
     let file = home.join("lineup.toml");
     let path = file.to_str().unwrap();
-    let written = rv.json(&["lineup", "generate", "--channels", "2", "--seed", "7", "--out", path]);
+    let written = rv.json(&[
+        "lineup",
+        "generate",
+        "--channels",
+        "2",
+        "--seed",
+        "7",
+        "--out",
+        path,
+    ]);
     assert_eq!(written["file"], path);
     assert!(written.get("toml").is_none());
     assert_eq!(std::fs::read_to_string(&file).unwrap(), toml);
@@ -104,7 +113,14 @@ fn ids_are_slugs_of_at_most_64_characters(db: &TestDb) {
     let args = add(&max);
     rv.ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
     let source = rv.bad(&[
-        "source", "add", "--kind", "filesystem", "--path", "/tmp", "--id", &long,
+        "source",
+        "add",
+        "--kind",
+        "filesystem",
+        "--path",
+        "/tmp",
+        "--id",
+        &long,
     ]);
     assert!(source.contains("64"), "{source}");
     let program = rv.bad(&["program", "add", &long, "--series", "Show"]);
@@ -130,7 +146,11 @@ fn nul_characters_are_refused(db: &TestDb) {
     let file = home.write("nul.toml", &poisoned);
     let refused = rv.bad(&["lineup", "import", file.to_str().unwrap()]);
     assert!(refused.contains("NUL"), "{refused}");
-    assert_eq!(rv.json(&["lineup", "export"])["assets"], 0, "nothing stored");
+    assert_eq!(
+        rv.json(&["lineup", "export"])["assets"],
+        0,
+        "nothing stored"
+    );
     let mut store = retrovue::store::open(db.url()).unwrap();
     let mut lineup = retrovue_core::lineup::parse_lineup(&demo, "demo").unwrap();
     let asset = lineup.catalog.assets.values_mut().next().unwrap();
@@ -223,7 +243,10 @@ fn dates_are_limited_to_1970_to_9999(db: &TestDb) {
     let file = home.write("early.toml", &early);
     let (code, stderr) = refused_import(&rv, &file);
     assert_eq!(code, Some(2));
-    assert!(stderr.contains("\"1969-12-31\" is outside the years 1970–9999"), "{stderr}");
+    assert!(
+        stderr.contains("\"1969-12-31\" is outside the years 1970–9999"),
+        "{stderr}"
+    );
     rv.ok(&["lineup", "import", DEMO]);
     for from in ["1969-12-31T23:00:00Z", "0001-01-01T00:00:00Z"] {
         let refused = rv.bad(&["playlog", "show", "--channel", "retro-one", "--from", from]);
@@ -332,5 +355,9 @@ fn serve_does_not_import_the_demo_over_media() {
         .load_lineup()
         .unwrap();
     assert!(lineup.channels.is_empty());
-    assert_eq!(lineup.catalog.assets.len(), 1, "the demo's assets were not imported");
+    assert_eq!(
+        lineup.catalog.assets.len(),
+        1,
+        "the demo's assets were not imported"
+    );
 }
