@@ -13,7 +13,7 @@ use serde::Serialize;
 use serde_json::Value as Json;
 
 use crate::store::migrations::Migration;
-use crate::store::sql::{ColType, Tx, Value};
+use crate::store::sql::{ColType, DbError, DbErrorKind, Tx, Value};
 use crate::store::{StoreError, StoreResult};
 
 /// The `format` of a backup's header.
@@ -21,8 +21,6 @@ pub const FORMAT: &str = "retrovue-backup";
 /// The format version this binary writes and reads.
 pub const VERSION: i64 = 1;
 
-/// Rows read per statement while writing a backup (bounds memory on large tables).
-const PAGE: i64 = 10_000;
 /// Rows inserted per call while restoring.
 const CHUNK: usize = 5_000;
 
@@ -292,26 +290,40 @@ pub fn write_backup(
             table.primary_key.join(", ")
         };
         let sql = format!(
-            "SELECT {} FROM {} ORDER BY {order} LIMIT {PAGE} OFFSET $1",
+            "SELECT {} FROM {} ORDER BY {order}",
             names.join(", "),
             table.name
         );
+        // Rows stream from the database to the file; a write error is kept aside and ends
+        // the query.
         let mut count: u64 = 0;
-        loop {
-            let rows = tx.query(&sql, &[Value::Int(count as i64)])?;
-            for row in &rows {
-                let values = table
-                    .columns
-                    .iter()
-                    .map(|c| json_value(row, c))
-                    .collect::<StoreResult<Vec<Json>>>()?;
-                write_line(out, &Json::Array(values))?;
+        let mut failed: Option<StoreError> = None;
+        let streamed = tx.for_each_row(&sql, &[], &mut |row| {
+            let written = table
+                .columns
+                .iter()
+                .map(|c| json_value(&row, c))
+                .collect::<StoreResult<Vec<Json>>>()
+                .and_then(|values| write_line(out, &Json::Array(values)));
+            match written {
+                Ok(()) => {
+                    count += 1;
+                    Ok(())
+                }
+                Err(error) => {
+                    let message = error.message.clone();
+                    failed = Some(error);
+                    Err(DbError {
+                        kind: DbErrorKind::Other,
+                        message,
+                    })
+                }
             }
-            count += rows.len() as u64;
-            if (rows.len() as i64) < PAGE {
-                break;
-            }
+        });
+        if let Some(error) = failed {
+            return Err(error);
         }
+        streamed?;
         summary.tables.insert(table.name.clone(), count);
         summary.rows += count;
     }

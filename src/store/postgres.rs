@@ -168,6 +168,32 @@ impl Tx for PgTx<'_, '_> {
         rows.iter().map(|row| fetch(row, &columns)).collect()
     }
 
+    fn for_each_row(
+        &mut self,
+        sql: &str,
+        params: &[Value],
+        each: &mut dyn FnMut(Row) -> Result<(), DbError>,
+    ) -> Result<(), DbError> {
+        use postgres::fallible_iterator::FallibleIterator;
+        refuse_nul(params, |i| format!("text value ${}", i + 1))?;
+        let statement = self.statement(sql)?;
+        let names = statement
+            .columns()
+            .iter()
+            .map(|c| c.name().to_string())
+            .collect();
+        let columns = Arc::new(Columns::new(names, sql));
+        let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|v| v as _).collect();
+        let mut rows = self
+            .tx
+            .query_raw(&statement, refs.iter().copied())
+            .map_err(convert)?;
+        while let Some(row) = rows.next().map_err(convert)? {
+            each(fetch(&row, &columns)?)?;
+        }
+        Ok(())
+    }
+
     fn insert_rows(
         &mut self,
         table: &str,

@@ -317,6 +317,14 @@ pub trait Tx {
     /// Run a statement; the number of rows it changed.
     fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, DbError>;
     fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbError>;
+    /// Run a query and hand each row to `each` as it arrives (constant memory, for backups);
+    /// `each` returning an error stops the query with that error.
+    fn for_each_row(
+        &mut self,
+        sql: &str,
+        params: &[Value],
+        each: &mut dyn FnMut(Row) -> Result<(), DbError>,
+    ) -> Result<(), DbError>;
     /// Insert many rows into `table` with as few round trips as the backend allows.
     fn insert_rows(
         &mut self,

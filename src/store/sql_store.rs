@@ -1450,7 +1450,15 @@ impl<B: Backend> Store for SqlStore<B> {
 
     fn backup(&mut self, out: &mut dyn std::io::Write) -> StoreResult<backup::BackupSummary> {
         // MIGRATE-003: the applied migrations must be this binary's.
-        migrations::status(&mut self.backend, self.migrations)?;
+        let status = migrations::status(&mut self.backend, self.migrations)?;
+        if status
+            .iter()
+            .all(|m| m.state == migrations::MigrationState::Pending)
+        {
+            return Err(StoreError::bad(
+                "the database has no schema (no migration applied): nothing to back up",
+            ));
+        }
         let known = self.migrations;
         let name = self.backend.name();
         let now = crate::store::now_ms();

@@ -145,6 +145,25 @@ impl Tx for SqliteTx<'_> {
         Ok(out)
     }
 
+    fn for_each_row(
+        &mut self,
+        sql: &str,
+        params: &[Value],
+        each: &mut dyn FnMut(Row) -> Result<(), DbError>,
+    ) -> Result<(), DbError> {
+        refuse_nul(params, |i| format!("text value ${}", i + 1))?;
+        let mut stmt = self.tx.prepare_cached(&positional(sql)).map_err(convert)?;
+        let names = stmt.column_names().into_iter().map(String::from).collect();
+        let columns = Arc::new(Columns::new(names, sql));
+        let mut rows = stmt
+            .query(rusqlite::params_from_iter(params.iter()))
+            .map_err(convert)?;
+        while let Some(row) = rows.next().map_err(convert)? {
+            each(fetch(row, &columns)?)?;
+        }
+        Ok(())
+    }
+
     fn insert_rows(
         &mut self,
         table: &str,

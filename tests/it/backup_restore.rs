@@ -313,6 +313,13 @@ fn bad_files_are_refused_naming_the_line(db: &TestDb) {
         }
         assert!(message.contains(path_arg(path)), "{message}");
     }
+    let unwritable = f.rv.bad(&["db", "backup", "/nonexistent-dir/x.backup"]);
+    assert!(unwritable.contains("/nonexistent-dir/x.backup"), "{unwritable}");
+    let nothing = TestDb::sqlite();
+    let unmigrated = Rv::new(nothing.url(), &home.path);
+    let refused = unmigrated.bad(&["db", "backup", path_arg(&dir.join("nothing"))]);
+    assert!(refused.contains("no schema"), "{refused}");
+    assert!(!dir.join("nothing").exists() && !dir.join("nothing.tmp").exists());
     let missing = target.bad(&["db", "restore", path_arg(&dir.join("missing")), "--yes"]);
     assert!(missing.contains("missing"), "{missing}");
     // Nothing was written by any refused restore: the good file still restores.
@@ -378,15 +385,30 @@ fn an_export_reimports_beside_its_folder(db: &TestDb) {
 }
 
 // contract: STORE-040
-/// Backups taken while a writer adds a source and its collection in one transaction each: in
-/// every backup the two tables agree (a torn read would hold a collection whose source it
-/// missed, and would not restore).
+/// Backups taken while a writer adds a program and an as-run record in one transaction each:
+/// `program` is read near the start, `as_run` near the end, with 100 000 playlog rows between.
+/// In every backup the two agree (a torn read would hold as-run records of programs it
+/// missed), and every backup restores.
 fn a_backup_is_one_snapshot_while_writers_run(db: &TestDb) {
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Arc;
     let home = TempDir::new("rvhome-");
     let rv = Rv::new(db.url(), &home.path);
     rv.ok(&["db", "migrate"]);
+    let rows = "SELECT 1, n, 'e', 0, 0, 'content', 0 FROM g";
+    let fill = match db {
+        TestDb::Sqlite { .. } => format!(
+            "INSERT INTO playlog_event (day_id, seq, event_id, start_ms, end_ms, kind, \
+             in_point_ms) WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g \
+             WHERE n < 100000) {rows}"
+        ),
+        TestDb::Postgres(_) => format!(
+            "INSERT INTO playlog_event (day_id, seq, event_id, start_ms, end_ms, kind, \
+             in_point_ms) SELECT 1, n, 'e', 0, 0, 'content', 0 \
+             FROM generate_series(1, 100000) AS g(n)"
+        ),
+    };
+    support::raw_sql(db.url(), &fill);
     let stop = Arc::new(AtomicBool::new(false));
     let writer = {
         let stop = Arc::clone(&stop);
@@ -398,11 +420,10 @@ fn a_backup_is_one_snapshot_while_writers_run(db: &TestDb) {
                     &url,
                     &format!(
                         "BEGIN; \
-                         INSERT INTO source (id, kind, name, config_json, created_at_ms) \
-                         VALUES ('s{i}', 'filesystem', 's', '{{}}', 0); \
-                         INSERT INTO collection (id, source_id, external_key, name, kind, \
-                         locations_json, ingest_enabled) \
-                         VALUES ('c{i}', 's{i}', 'k', 'n', 'folder', '[]', TRUE); COMMIT;"
+                         INSERT INTO program (id, title, play_mode) \
+                         VALUES ('p{i}', 'P', 'sequential'); \
+                         INSERT INTO as_run (channel_id, playlog_id, start_ms, end_ms, kind, \
+                         status) VALUES ('c', 'p{i}', 0, 0, 'content', 'aired'); COMMIT;"
                     ),
                 );
                 i += 1;
@@ -412,16 +433,22 @@ fn a_backup_is_one_snapshot_while_writers_run(db: &TestDb) {
     };
     let dir = TempDir::new("rvbackup-");
     let mut counts = Vec::new();
-    for n in 0..5 {
+    for n in 0..3 {
         std::thread::sleep(std::time::Duration::from_millis(50));
         let file = dir.join(&format!("b{n}"));
         let summary = rv.json(&["db", "backup", path_arg(&file)]);
-        let sources = summary["tables"]["source"].as_u64().unwrap();
-        assert_eq!(summary["tables"]["collection"], sources, "{summary}");
-        counts.push(sources);
+        let programs = summary["tables"]["program"].as_u64().unwrap();
+        assert_eq!(summary["tables"]["as_run"], programs, "{summary}");
+        assert_eq!(summary["tables"]["playlog_event"], 100_000);
+        counts.push(programs);
         let target = TestDb::sqlite();
         let restore_home = TempDir::new("rvhome-");
-        Rv::new(target.url(), &restore_home.path).ok(&["db", "restore", path_arg(&file), "--yes"]);
+        Rv::new(target.url(), &restore_home.path).ok(&[
+            "db",
+            "restore",
+            path_arg(&file),
+            "--yes",
+        ]);
     }
     stop.store(true, Ordering::Relaxed);
     let written = writer.join().unwrap();
