@@ -314,7 +314,10 @@ fn bad_files_are_refused_naming_the_line(db: &TestDb) {
         assert!(message.contains(path_arg(path)), "{message}");
     }
     let unwritable = f.rv.bad(&["db", "backup", "/nonexistent-dir/x.backup"]);
-    assert!(unwritable.contains("/nonexistent-dir/x.backup"), "{unwritable}");
+    assert!(
+        unwritable.contains("/nonexistent-dir/x.backup"),
+        "{unwritable}"
+    );
     let nothing = TestDb::sqlite();
     let unmigrated = Rv::new(nothing.url(), &home.path);
     let refused = unmigrated.bad(&["db", "backup", path_arg(&dir.join("nothing"))]);
@@ -395,17 +398,16 @@ fn a_backup_is_one_snapshot_while_writers_run(db: &TestDb) {
     let home = TempDir::new("rvhome-");
     let rv = Rv::new(db.url(), &home.path);
     rv.ok(&["db", "migrate"]);
-    let rows = "SELECT 1, n, 'e', 0, 0, 'content', 0 FROM g";
+    let rows = "SELECT 1, n, 'e', 0, 0, 'content', 0";
     let fill = match db {
         TestDb::Sqlite { .. } => format!(
             "INSERT INTO playlog_event (day_id, seq, event_id, start_ms, end_ms, kind, \
              in_point_ms) WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g \
-             WHERE n < 100000) {rows}"
+             WHERE n < 100000) {rows} FROM g"
         ),
         TestDb::Postgres(_) => format!(
             "INSERT INTO playlog_event (day_id, seq, event_id, start_ms, end_ms, kind, \
-             in_point_ms) SELECT 1, n, 'e', 0, 0, 'content', 0 \
-             FROM generate_series(1, 100000) AS g(n)"
+             in_point_ms) {rows} FROM generate_series(1, 100000) AS g(n)"
         ),
     };
     support::raw_sql(db.url(), &fill);
@@ -443,12 +445,7 @@ fn a_backup_is_one_snapshot_while_writers_run(db: &TestDb) {
         counts.push(programs);
         let target = TestDb::sqlite();
         let restore_home = TempDir::new("rvhome-");
-        Rv::new(target.url(), &restore_home.path).ok(&[
-            "db",
-            "restore",
-            path_arg(&file),
-            "--yes",
-        ]);
+        Rv::new(target.url(), &restore_home.path).ok(&["db", "restore", path_arg(&file), "--yes"]);
     }
     stop.store(true, Ordering::Relaxed);
     let written = writer.join().unwrap();
