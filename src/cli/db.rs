@@ -1,4 +1,5 @@
-//! `retrovue db migrate|status` (contracts/migrations.md) and how every command opens the store.
+//! `retrovue db migrate|status|backup|restore` (contracts/migrations.md, CLI-060, CLI-061) and how
+//! every command opens the store.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;

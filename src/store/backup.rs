@@ -271,19 +271,24 @@ pub fn write_backup(
         tables: BTreeMap::new(),
         rows: 0,
     };
-    write_line(
-        out,
-        &serde_json::json!({
-            "format": FORMAT, "version": VERSION, "schema": schema,
-            "backend": backend, "created_at_ms": now_ms,
-        }),
-    )?;
+    // Written by hand so the keys keep this order (`head -1` shows the format first).
+    let header = format!(
+        "{{\"format\":{},\"version\":{VERSION},\"schema\":{schema},\"backend\":{},\
+         \"created_at_ms\":{now_ms}}}\n",
+        Json::from(FORMAT),
+        Json::from(backend)
+    );
+    out.write_all(header.as_bytes())
+        .map_err(|e| StoreError::backend(format!("cannot write the backup: {e}")))?;
     for table in &tables {
         let names: Vec<&str> = table.columns.iter().map(|c| c.name.as_str()).collect();
-        write_line(
-            out,
-            &serde_json::json!({"table": table.name, "columns": names}),
-        )?;
+        let line = format!(
+            "{{\"table\":{},\"columns\":{}}}\n",
+            Json::from(table.name.as_str()),
+            Json::from(names.clone())
+        );
+        out.write_all(line.as_bytes())
+            .map_err(|e| StoreError::backend(format!("cannot write the backup: {e}")))?;
         let order = if table.primary_key.is_empty() {
             names.join(", ")
         } else {
@@ -429,9 +434,12 @@ pub fn require_empty(tx: &mut dyn Tx, tables: &[TableDef]) -> StoreResult<()> {
     if full.is_empty() {
         return Ok(());
     }
+    let holding = match full.as_slice() {
+        [one] => format!("table {one} holds rows"),
+        many => format!("tables {} hold rows", many.join(", ")),
+    };
     Err(StoreError::bad(format!(
-        "the database is not empty (table {} holds rows): restore only into an empty database",
-        full.join(", table ")
+        "the database is not empty ({holding}): restore only into an empty database"
     )))
 }
 

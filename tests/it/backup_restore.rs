@@ -139,6 +139,7 @@ fn round_trip(from: &TestDb, to: &TestDb) {
     let lines = std::fs::read_to_string(&file).unwrap();
     let header: serde_json::Value = serde_json::from_str(lines.lines().next().unwrap()).unwrap();
     assert_eq!(header["format"], "retrovue-backup");
+    assert!(lines.starts_with("{\"format\":\"retrovue-backup\",\"version\":1,\"schema\":3,"));
     assert_eq!(header["backend"], summary["backend"]);
 
     let home = TempDir::new("rvhome-");
@@ -184,7 +185,7 @@ fn round_trip(from: &TestDb, to: &TestDb) {
     // A second restore refuses the now non-empty database, naming it and a table.
     let full = target.bad(&["db", "restore", path_arg(&file), "--yes"]);
     assert!(
-        full.contains("not empty") && full.contains("table asset"),
+        full.contains("not empty") && full.contains("tables asset, "),
         "{full}"
     );
     let shown = store::postgres::redact(to.url());
