@@ -46,7 +46,18 @@ fn prepare_store(config: &ServeConfig, options: &SurfaceOptions) -> AppResult<Pr
     let lineup = match &config.lineup {
         Some(path) => Some(read_lineup(path)?),
         None => {
-            if store.load_lineup()?.channels.is_empty() {
+            let stored = store.load_lineup()?;
+            let media = stored.catalog.assets.len() + store.sources(None)?.len();
+            if stored.channels.is_empty() && media > 0 {
+                // CLI-068: the operator's media is there, only the channels are missing: the
+                // demo's channels would mix with it. Serve nothing and say what to do.
+                log::warn!(
+                    "the store holds media ({} assets) but no channel: serving no channels \
+                     (not the demo); add one with `retrovue channel add` or pass --lineup FILE",
+                    stored.catalog.assets.len()
+                );
+                None
+            } else if stored.channels.is_empty() {
                 let demo = retrovue_core::lineup::parse_lineup(DEMO_LINEUP, "demo lineup")
                     .map_err(|e| AppError::runtime(format!("embedded demo lineup: {e:?}")))?;
                 Some(demo)

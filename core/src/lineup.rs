@@ -314,6 +314,14 @@ impl<'a> Reader<'a> {
                 format!("{text:?} is not a date YYYY-MM-DD"),
             );
         }
+        if parsed.is_some_and(|d| !crate::time::date_in_range(d)) {
+            errors.push(
+                &self.location,
+                key,
+                format!("{text:?} is outside the years 1970–9999"),
+            );
+            return None;
+        }
         parsed
     }
 
@@ -375,6 +383,8 @@ fn locate(prefix: &str, kind: &str, index: usize, table: &Table, name_key: &str)
 fn check_id(reader: &Reader, id: &str, errors: &mut Errors) -> bool {
     let problem = if id.is_empty() {
         Some("id must not be empty")
+    } else if id.chars().count() > crate::validate::MAX_ID_LEN {
+        Some("id must be at most 64 characters")
     } else if id.chars().any(char::is_whitespace) {
         Some("id must not contain whitespace")
     } else if id.starts_with(SYNTHETIC_PREFIX) {

@@ -212,10 +212,20 @@ fn push_digits(out: &mut String, value: u32, width: u32) {
     }
 }
 
-/// Parse an RFC 3339 instant into milliseconds.
+/// The years a date or an instant may fall in (the program's clock is Unix milliseconds and its
+/// dates are four-digit `YYYY-MM-DD` text).
+pub const YEARS: std::ops::RangeInclusive<i32> = 1970..=9999;
+
+/// Whether a date is in [`YEARS`].
+pub fn date_in_range(date: NaiveDate) -> bool {
+    YEARS.contains(&date.year())
+}
+
+/// Parse an RFC 3339 instant into milliseconds (years 1970–9999 only).
 pub fn parse_utc(s: &str) -> Option<UtcMs> {
     DateTime::parse_from_rfc3339(s)
         .ok()
+        .filter(|d| date_in_range(d.naive_utc().date()))
         .map(|d| d.timestamp_millis())
 }
 
@@ -266,7 +276,9 @@ pub fn parse_hms_duration(s: &str) -> Option<i64> {
         }
         Some(_) => return None,
     };
-    Some(((h * 60 + m) * 60 + sec) * 1000 + ms)
+    // Overflowing hours are not a duration.
+    h.checked_mul(3_600_000)?
+        .checked_add(m * 60_000 + sec * 1000 + ms)
 }
 
 #[cfg(test)]

@@ -45,9 +45,13 @@ pub fn output_profile(text: &str) -> Result<(), String> {
     crate::profile::OutputProfile::parse(text).map(|_| ())
 }
 
-/// A slug: `[a-z0-9]+(-[a-z0-9]+)*`.
+/// The longest id the program accepts (an id is part of URLs and file names).
+pub const MAX_ID_LEN: usize = 64;
+
+/// A slug: `[a-z0-9]+(-[a-z0-9]+)*`, at most [`MAX_ID_LEN`] characters.
 pub fn is_slug(s: &str) -> bool {
     !s.is_empty()
+        && s.len() <= MAX_ID_LEN
         && !s.starts_with('-')
         && !s.ends_with('-')
         && !s.contains("--")
@@ -138,7 +142,8 @@ pub fn check_channel(channel: &Channel) -> Vec<RuleError> {
         errors.push(RuleError::new(
             "id",
             format!(
-                "channel id {:?} is not a slug ([a-z0-9]+(-[a-z0-9]+)*)",
+                "channel id {:?} is not a slug ([a-z0-9]+(-[a-z0-9]+)*, at most {MAX_ID_LEN} \
+                 characters)",
                 channel.id
             ),
         ));
@@ -268,6 +273,8 @@ mod tests {
         assert!(!is_slug("a--b"));
         assert!(!is_slug("-a"));
         assert!(!is_slug(""));
+        assert!(is_slug(&"a".repeat(64)));
+        assert!(!is_slug(&"a".repeat(65)));
     }
 
     #[test]

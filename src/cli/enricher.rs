@@ -74,7 +74,7 @@ fn add(args: AddArgs, global: &Global) -> AppResult<()> {
     let id = args.id.unwrap_or_else(|| args.kind.clone());
     if !is_slug(&id) {
         return Err(AppError::bad(format!(
-            "--id: enricher id {id:?} is not a slug ([a-z0-9]+(-[a-z0-9]+)*)"
+            "--id: enricher id {id:?} is not a slug ([a-z0-9]+(-[a-z0-9]+)*, at most 64 characters)"
         )));
     }
     let mut store = open_store(global)?;

@@ -105,11 +105,19 @@ fn generate(args: GenerateArgs, global: &Global) -> AppResult<()> {
     }
     let lineup = generate_lineup(args.channels, args.seed);
     let text = to_toml(&lineup);
+    if let Some(path) = &args.out {
+        std::fs::write(path, &text)
+            .map_err(|e| AppError::runtime(format!("cannot write {path}: {e}")))?;
+    }
+    if global.json {
+        let mut value = crate::cli::lineup_io::lineup_json(&lineup, args.out.as_deref(), &text);
+        value["seed"] = serde_json::Value::from(args.seed);
+        crate::cli::operator::print_json(&value);
+        return Ok(());
+    }
     match &args.out {
         None => print!("{text}"),
         Some(path) => {
-            std::fs::write(path, &text)
-                .map_err(|e| AppError::runtime(format!("cannot write {path}: {e}")))?;
             if !global.quiet {
                 eprintln!(
                     "wrote {path}: {} assets, {} channels (seed {})",

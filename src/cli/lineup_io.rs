@@ -43,7 +43,17 @@ pub fn import(args: ImportArgs, global: &Global) -> AppResult<()> {
         }
     };
     if args.dry_run {
-        if !global.json {
+        if global.json {
+            let catalog = &lineup.catalog;
+            let value = serde_json::json!({
+                "dry_run": true,
+                "assets": catalog.assets.len(),
+                "programs": catalog.programs.len(),
+                "virtual_assets": catalog.virtual_assets.len(),
+                "channels": lineup.channels.len(),
+            });
+            println!("{value}");
+        } else {
             println!(
                 "{}: valid ({} channels); nothing written (--dry-run)",
                 args.file,
@@ -54,7 +64,9 @@ pub fn import(args: ImportArgs, global: &Global) -> AppResult<()> {
     }
     let summary = store.import_lineup(&lineup)?;
     if global.json {
-        println!("{}", serde_json::to_string(&summary).expect("plain data"));
+        let mut value = serde_json::to_value(summary).expect("plain data");
+        value["dry_run"] = serde_json::Value::Bool(false);
+        println!("{value}");
     } else {
         println!(
             "imported {}: {} assets, {} programs, {} virtual assets, {} channels",
@@ -64,16 +76,40 @@ pub fn import(args: ImportArgs, global: &Global) -> AppResult<()> {
     Ok(())
 }
 
+/// What `--json` prints for a lineup written out (`export`, `generate`): the counts and
+/// the file, or the TOML itself when it went to no file.
+pub fn lineup_json(
+    lineup: &retrovue_core::model::Lineup,
+    file: Option<&str>,
+    text: &str,
+) -> serde_json::Value {
+    let catalog = &lineup.catalog;
+    let mut value = serde_json::json!({
+        "file": file,
+        "assets": catalog.assets.len(),
+        "programs": catalog.programs.len(),
+        "virtual_assets": catalog.virtual_assets.len(),
+        "channels": lineup.channels.len(),
+        "bytes": text.len(),
+    });
+    if file.is_none() {
+        value["toml"] = serde_json::Value::String(text.to_string());
+    }
+    value
+}
+
 pub fn export(args: ExportArgs, global: &Global) -> AppResult<()> {
     let mut store = open_store(global)?;
     let lineup = store.load_lineup()?;
     let text = retrovue_core::lineup::to_toml(&lineup);
-    match args.output {
-        Some(path) => std::fs::write(&path, text)
-            .map_err(|e| AppError::runtime(format!("cannot write {path}: {e}"))),
-        None => {
-            print!("{text}");
-            Ok(())
-        }
+    if let Some(path) = &args.output {
+        std::fs::write(path, &text)
+            .map_err(|e| AppError::runtime(format!("cannot write {path}: {e}")))?;
     }
+    if global.json {
+        crate::cli::operator::print_json(&lineup_json(&lineup, args.output.as_deref(), &text));
+    } else if args.output.is_none() {
+        print!("{text}");
+    }
+    Ok(())
 }

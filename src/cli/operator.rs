@@ -99,9 +99,18 @@ pub fn parse_duration_ms(text: &str, flag: &str) -> AppResult<i64> {
     };
     let value: i64 = number.trim().parse().map_err(|_| bad())?;
     if value <= 0 {
-        return Err(bad());
+        return Err(AppError::bad(format!(
+            "{flag}: a duration must be positive, got {text:?}"
+        )));
     }
-    Ok(value * unit)
+    // At most a week: anything longer is a typo, and it must not overflow.
+    const MAX_MS: i64 = 7 * 24 * 3_600_000;
+    match value.checked_mul(unit) {
+        Some(ms) if ms <= MAX_MS => Ok(ms),
+        _ => Err(AppError::bad(format!(
+            "{flag}: duration {text:?} is too long (at most 7 days)"
+        ))),
+    }
 }
 
 /// Whether progress may be drawn: only for humans watching a terminal (CLI-006).

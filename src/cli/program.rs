@@ -168,6 +168,13 @@ fn require_program(catalog: &Catalog, id: &str) -> AppResult<Program> {
 }
 
 fn add(args: AddArgs, global: &Global) -> AppResult<()> {
+    if !retrovue_core::validate::is_slug(&args.id) {
+        return Err(AppError::bad(format!(
+            "program id {:?} is not a slug ([a-z0-9]+(-[a-z0-9]+)*, at most {} characters)",
+            args.id,
+            retrovue_core::validate::MAX_ID_LEN
+        )));
+    }
     let mut store = open_store(global)?;
     let catalog = store.load_catalog()?;
     if catalog.programs.contains_key(&args.id) {

@@ -109,7 +109,7 @@ pub fn require_source(store: &mut dyn Store, id: &str) -> AppResult<SourceRecord
 fn check_source(source: &SourceRecord) -> AppResult<()> {
     if !is_slug(&source.id) {
         return Err(AppError::bad(format!(
-            "--id: source id {:?} is not a slug ([a-z0-9]+(-[a-z0-9]+)*)",
+            "--id: source id {:?} is not a slug ([a-z0-9]+(-[a-z0-9]+)*, at most 64 characters)",
             source.id
         )));
     }
@@ -196,9 +196,21 @@ fn add(args: AddArgs, global: &Global) -> AppResult<()> {
     Ok(())
 }
 
+/// A source as printed: its token never leaves the database (CLI-062), only whether it has one.
+fn shown(source: &SourceRecord) -> SourceRecord {
+    let mut shown = source.clone();
+    if shown.config.token.is_some() {
+        shown.config.token = Some(REDACTED.to_string());
+    }
+    shown
+}
+
+/// What `--json` prints in place of a token.
+pub const REDACTED: &str = "<redacted>";
+
 fn report(source: &SourceRecord, dry_run: bool, verb: &str, global: &Global) {
     if global.json {
-        print_json(&serde_json::json!({ "source": source, "dry_run": dry_run }));
+        print_json(&serde_json::json!({ "source": shown(source), "dry_run": dry_run }));
     } else {
         let prefix = if dry_run { "dry run: would have " } else { "" };
         println!("{prefix}{verb} source {} ({})", source.id, source.kind);
@@ -209,7 +221,7 @@ fn list(global: &Global) -> AppResult<()> {
     let mut store = open_store(global)?;
     let sources = store.sources(None)?;
     if global.json {
-        print_json(&sources);
+        print_json(&sources.iter().map(shown).collect::<Vec<_>>());
         return Ok(());
     }
     if sources.is_empty() {
@@ -230,7 +242,7 @@ fn show(args: IdArg, global: &Global) -> AppResult<()> {
     let source = require_source(store.as_mut(), &args.id)?;
     let collections = store.collections(Some(&source.id), None)?;
     if global.json {
-        print_json(&serde_json::json!({ "source": source, "collections": collections }));
+        print_json(&serde_json::json!({ "source": shown(&source), "collections": collections }));
         return Ok(());
     }
     print_fields(&[

@@ -288,8 +288,10 @@ fn asset_row(
     };
     if let Some(stored) = stored {
         // ASSET-004: approval survives a re-ingest unless the media itself changed.
-        let media_changed = stored.size_bytes != row.size_bytes
-            || stored.mtime_ms != row.mtime_ms
+        // An asset adopted from the catalog (STORE-042) has no file identity to compare.
+        let identity_known = stored.size_bytes.is_some() || stored.mtime_ms.is_some();
+        let media_changed = (identity_known
+            && (stored.size_bytes != row.size_bytes || stored.mtime_ms != row.mtime_ms))
             || stored.asset.duration_ms != row.asset.duration_ms;
         row.asset.approved = stored.asset.approved && !media_changed;
         // The operator's retirement outlives any re-ingest.
@@ -342,6 +344,59 @@ fn failed_reason(item: &DiscoveredItem, stored: &CatalogAsset) -> Option<String>
         .then(|| reason.clone())
 }
 
+/// STORE-042: a discovered item the collection does not hold yet may already be in the
+/// catalog without a collection — imported from a lineup export or restored — under the id
+/// the ingest would give it, or with its local path. That asset is adopted (updated, its id
+/// kept) instead of a second one being inserted.
+fn adopt_catalog_assets(
+    store: &mut dyn Store,
+    collection: &CollectionRecord,
+    discovery: &Discovery,
+    stored: &mut BTreeMap<String, CatalogAsset>,
+) -> AppResult<()> {
+    if discovery
+        .items
+        .iter()
+        .all(|i| stored.contains_key(&i.canonical_key))
+    {
+        return Ok(());
+    }
+    let loose: Vec<CatalogAsset> = store
+        .catalog_assets(&AssetFilter {
+            include_deleted: true,
+            ..AssetFilter::default()
+        })?
+        .into_iter()
+        .filter(|a| a.collection_id.is_none())
+        .collect();
+    if loose.is_empty() {
+        return Ok(());
+    }
+    let by_id: BTreeMap<&str, &CatalogAsset> =
+        loose.iter().map(|a| (a.asset.id.as_str(), a)).collect();
+    let by_path: BTreeMap<&str, &CatalogAsset> = loose
+        .iter()
+        .filter_map(|a| a.asset.path.as_deref().map(|p| (p, a)))
+        .collect();
+    let mut taken: BTreeSet<String> = BTreeSet::new();
+    for item in &discovery.items {
+        if stored.contains_key(&item.canonical_key) {
+            continue;
+        }
+        let id = asset_id_for(&collection.id, &item.canonical_key);
+        let path = item.local_path.as_ref().map(|p| p.display().to_string());
+        let found = by_id
+            .get(id.as_str())
+            .or_else(|| path.as_deref().and_then(|p| by_path.get(p)));
+        if let Some(asset) = found {
+            if taken.insert(asset.asset.id.clone()) {
+                stored.insert(item.canonical_key.clone(), (*asset).clone());
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Ingests one collection: discover, enrich what is new or changed, write (ASSET-003).
 /// `progress(done, total)` is called as items are processed.
 pub fn ingest_collection(
@@ -370,7 +425,7 @@ pub fn ingest_discovery(
         dry_run,
         reprobe,
     } = options;
-    let stored: BTreeMap<String, CatalogAsset> = store
+    let mut stored: BTreeMap<String, CatalogAsset> = store
         .catalog_assets(&AssetFilter {
             collection: Some(collection.id.clone()),
             include_deleted: true,
@@ -379,6 +434,7 @@ pub fn ingest_discovery(
         .into_iter()
         .filter_map(|a| a.canonical_key.clone().map(|k| (k, a)))
         .collect();
+    adopt_catalog_assets(store, collection, &discovery, &mut stored)?;
     let mut report = IngestReport {
         collection: collection.id.clone(),
         discovered: discovery.items.len(),

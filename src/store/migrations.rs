@@ -208,7 +208,10 @@ pub fn migrate<B: Backend>(
                 return Ok(());
             }
             tx.batch(migration.sql).map_err(|e| {
-                StoreError::migration(format!("migration {} failed: {e}", migration.name))
+                StoreError::migration(format!(
+                    "migration {} (version {}) failed: {e}",
+                    migration.name, migration.version
+                ))
             })?;
             tx.execute(
                 "INSERT INTO schema_migrations (version, name, checksum, applied_at_ms) \

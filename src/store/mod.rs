@@ -1,6 +1,7 @@
 //! Persistence (STORE-001..017): the `Store` boundary, its SQLite and PostgreSQL backends, and
 //! database URL selection. All SQL of the program lives under this module.
 
+pub mod backup;
 pub mod build;
 pub mod catalog;
 mod codec;
@@ -399,6 +400,16 @@ pub trait Store {
     fn delete_channel(&mut self, id: &str, dry_run: bool) -> StoreResult<()>;
     /// Delete a program; refuses when a zone uses it or a ScheduleDay rotates it.
     fn delete_program(&mut self, id: &str, dry_run: bool) -> StoreResult<()>;
+
+    /// STORE-040: write every table to `out` from one snapshot.
+    fn backup(&mut self, out: &mut dyn std::io::Write) -> StoreResult<backup::BackupSummary>;
+    /// STORE-041: restore a backup into this (empty, migrated) database in one transaction;
+    /// `dry_run`: every check and insert, then rolled back.
+    fn restore(
+        &mut self,
+        input: &mut dyn std::io::BufRead,
+        dry_run: bool,
+    ) -> StoreResult<backup::BackupSummary>;
 }
 
 /// Where a database URL points.

@@ -7,7 +7,9 @@ use std::sync::Arc;
 
 use postgres::{Client, NoTls, Statement};
 
-use crate::store::sql::{Backend, ColType, Columns, DbError, DbErrorKind, Row, Tx, TxMode, Value};
+use crate::store::sql::{
+    refuse_nul, Backend, ColType, Columns, DbError, DbErrorKind, Row, Tx, TxMode, Value,
+};
 
 pub struct PostgresBackend {
     url: String,
@@ -18,9 +20,21 @@ pub struct PostgresBackend {
 
 impl PostgresBackend {
     pub fn connect(url: &str) -> Result<PostgresBackend, DbError> {
-        let client = Client::connect(url, NoTls).map_err(|e| DbError {
-            kind: DbErrorKind::Other,
-            message: format!("cannot connect to PostgreSQL at {}: {e}", redact(url)),
+        let client = Client::connect(url, NoTls).map_err(|e| {
+            let missing = e.code() == Some(&postgres::error::SqlState::INVALID_CATALOG_NAME);
+            let message = match e.as_db_error() {
+                // The server is there, the database is not: say so, not "cannot connect".
+                Some(db) if missing => format!(
+                    "PostgreSQL at {}: {} (create it first, e.g. with createdb, or fix the URL)",
+                    redact(url),
+                    db.message()
+                ),
+                _ => format!("cannot connect to PostgreSQL at {}: {e}", redact(url)),
+            };
+            DbError {
+                kind: DbErrorKind::Other,
+                message,
+            }
         })?;
         Ok(PostgresBackend {
             url: url.to_string(),
@@ -134,12 +148,14 @@ impl PgTx<'_, '_> {
 
 impl Tx for PgTx<'_, '_> {
     fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, DbError> {
+        refuse_nul(params, |i| format!("text value ${}", i + 1))?;
         let statement = self.statement(sql)?;
         let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|v| v as _).collect();
         self.tx.execute(&statement, &refs).map_err(convert)
     }
 
     fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbError> {
+        refuse_nul(params, |i| format!("text value ${}", i + 1))?;
         let statement = self.statement(sql)?;
         let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|v| v as _).collect();
         let rows = self.tx.query(&statement, &refs).map_err(convert)?;
@@ -152,12 +168,46 @@ impl Tx for PgTx<'_, '_> {
         rows.iter().map(|row| fetch(row, &columns)).collect()
     }
 
+    fn for_each_row(
+        &mut self,
+        sql: &str,
+        params: &[Value],
+        each: &mut dyn FnMut(Row) -> Result<(), DbError>,
+    ) -> Result<(), DbError> {
+        use postgres::fallible_iterator::FallibleIterator;
+        refuse_nul(params, |i| format!("text value ${}", i + 1))?;
+        let statement = self.statement(sql)?;
+        let names = statement
+            .columns()
+            .iter()
+            .map(|c| c.name().to_string())
+            .collect();
+        let columns = Arc::new(Columns::new(names, sql));
+        let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|v| v as _).collect();
+        let mut rows = self
+            .tx
+            .query_raw(&statement, refs.iter().copied())
+            .map_err(convert)?;
+        while let Some(row) = rows.next().map_err(convert)? {
+            each(fetch(&row, &columns)?)?;
+        }
+        Ok(())
+    }
+
     fn insert_rows(
         &mut self,
         table: &str,
         columns: &[(&str, ColType)],
         rows: &[Vec<Value>],
     ) -> Result<(), DbError> {
+        for row in rows {
+            refuse_nul(row, |i| {
+                format!(
+                    "column {:?} of {table}",
+                    columns.get(i).map_or("?", |c| c.0)
+                )
+            })?;
+        }
         if rows.is_empty() {
             return Ok(());
         }
@@ -203,6 +253,10 @@ impl Backend for PostgresBackend {
             *self = PostgresBackend::connect(&self.url)?;
         }
         let mut tx = self.client.transaction().map_err(convert)?;
+        if mode == TxMode::Snapshot {
+            tx.batch_execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                .map_err(convert)?;
+        }
         if mode == TxMode::Rebuildable {
             tx.batch_execute("SET LOCAL synchronous_commit = off")
                 .map_err(convert)?;
@@ -234,6 +288,13 @@ impl Backend for PostgresBackend {
     fn table_exists_sql(&self) -> &'static str {
         "SELECT table_name::text FROM information_schema.tables \
          WHERE table_schema = current_schema() AND table_name = $1"
+    }
+
+    fn identity_reset_sql(&self, table: &str, column: &str) -> Option<String> {
+        Some(format!(
+            "SELECT setval(pg_get_serial_sequence('{table}', '{column}'), \
+             COALESCE((SELECT MAX({column}) FROM {table}), 0) + 1, false)"
+        ))
     }
 
     fn channel_lock_sql(&self) -> &'static str {

@@ -57,6 +57,30 @@ impl<T: Into<Value>> From<Option<T>> for Value {
     }
 }
 
+/// A NUL character in a text parameter is refused on both backends alike (PostgreSQL cannot
+/// store one; SQLite would, and a backup would then not restore): a `Check` error naming the
+/// parameter (`$N`, or the column) and the start of the text.
+pub fn refuse_nul<'a>(
+    params: impl IntoIterator<Item = &'a Value>,
+    name: impl Fn(usize) -> String,
+) -> Result<(), DbError> {
+    for (i, value) in params.into_iter().enumerate() {
+        if let Value::Text(text) = value {
+            if text.contains('\0') {
+                let start: String = text.chars().take(40).collect();
+                return Err(DbError {
+                    kind: DbErrorKind::Check,
+                    message: format!(
+                        "{} contains a NUL character ({start:?}): text may not contain NUL",
+                        name(i)
+                    ),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Column types for bulk inserts (PostgreSQL needs them to build typed arrays).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ColType {
@@ -293,6 +317,14 @@ pub trait Tx {
     /// Run a statement; the number of rows it changed.
     fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, DbError>;
     fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbError>;
+    /// Run a query and hand each row to `each` as it arrives (constant memory, for backups);
+    /// `each` returning an error stops the query with that error.
+    fn for_each_row(
+        &mut self,
+        sql: &str,
+        params: &[Value],
+        each: &mut dyn FnMut(Row) -> Result<(), DbError>,
+    ) -> Result<(), DbError>;
     /// Insert many rows into `table` with as few round trips as the backend allows.
     fn insert_rows(
         &mut self,
@@ -309,6 +341,9 @@ pub trait Tx {
 pub enum TxMode {
     /// Reads only.
     Read,
+    /// Reads only, all from one snapshot of the database (REPEATABLE READ, READ ONLY on
+    /// PostgreSQL; a read transaction is a snapshot in SQLite's WAL mode): for backups.
+    Snapshot,
     /// Writes, durable when the commit returns (as-run, imports, migrations).
     Write,
     /// Writes that are atomic and isolated like any other, but whose commit does not wait for
@@ -335,6 +370,10 @@ pub trait Backend {
     fn channel_lock_sql(&self) -> &'static str;
     /// A query returning one row when the table named `$1` exists.
     fn table_exists_sql(&self) -> &'static str;
+    /// A statement making the generated ids of `table.column` continue above its largest
+    /// stored value (after a restore wrote ids explicitly), or None when the backend does so
+    /// by itself.
+    fn identity_reset_sql(&self, table: &str, column: &str) -> Option<String>;
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ use retrovue_core::model::{
     VirtualAsset, Zone,
 };
 
+use crate::store::backup;
 use crate::store::catalog::{
     self, AssetFilter, CatalogAsset, CollectionRecord, EnricherRecord, IngestCounts, IngestWrite,
     SourceRecord,
@@ -26,6 +27,18 @@ use crate::store::{
     OverridePin, OverrideRecord, Store, StoreError, StoreErrorKind, StoreResult, StoredChain,
     StoredDay,
 };
+
+/// How a restore's transaction ended without committing.
+enum Restore {
+    Failed(StoreError),
+    DryRun(backup::BackupSummary),
+}
+
+impl From<crate::store::sql::DbError> for Restore {
+    fn from(error: crate::store::sql::DbError) -> Restore {
+        Restore::Failed(error.into())
+    }
+}
 
 /// A [`Store`] over any [`Backend`].
 pub struct SqlStore<B: Backend> {
@@ -579,6 +592,11 @@ fn stored_day(r: &Row) -> StoreResult<StoredDay> {
 fn check_write(write: &DayWrite) -> StoreResult<()> {
     let day = &write.day;
     let label = format!("ScheduleDay {} {}", day.channel, day.date);
+    if !retrovue_core::time::date_in_range(day.date) {
+        return Err(StoreError::bad(format!(
+            "{label}: the date is outside the years 1970–9999"
+        )));
+    }
     if day.plan.is_none() {
         return match write.playlog.first() {
             Some(event) => Err(StoreError::bad(format!(
@@ -1584,5 +1602,59 @@ impl<B: Backend> Store for SqlStore<B> {
     fn delete_program(&mut self, id: &str, dry_run: bool) -> StoreResult<()> {
         self.backend
             .transaction(TxMode::Write, |tx| catalog::delete_program(tx, id, dry_run))
+    }
+
+    fn backup(&mut self, out: &mut dyn std::io::Write) -> StoreResult<backup::BackupSummary> {
+        // MIGRATE-003: the applied migrations must be this binary's.
+        let status = migrations::status(&mut self.backend, self.migrations)?;
+        if status
+            .iter()
+            .all(|m| m.state == migrations::MigrationState::Pending)
+        {
+            return Err(StoreError::bad(
+                "the database has no schema (no migration applied): nothing to back up",
+            ));
+        }
+        let known = self.migrations;
+        let name = self.backend.name();
+        let now = crate::store::now_ms();
+        self.backend.transaction(TxMode::Snapshot, |tx| {
+            backup::write_backup(tx, known, name, now, out)
+        })
+    }
+
+    fn restore(
+        &mut self,
+        input: &mut dyn std::io::BufRead,
+        dry_run: bool,
+    ) -> StoreResult<backup::BackupSummary> {
+        let tables = backup::schema(self.migrations)?;
+        let latest = self.migrations.iter().map(|m| m.version).max().unwrap_or(0);
+        let resets: Vec<String> = tables
+            .iter()
+            .flat_map(|t| {
+                t.columns
+                    .iter()
+                    .filter(|c| c.identity)
+                    .filter_map(|c| self.backend.identity_reset_sql(&t.name, &c.name))
+            })
+            .collect();
+        let result = self.backend.transaction(TxMode::Write, |tx| {
+            backup::require_empty(tx, &tables).map_err(Restore::Failed)?;
+            let summary =
+                backup::read_backup(tx, &tables, latest, input).map_err(Restore::Failed)?;
+            for sql in &resets {
+                tx.query(sql, &[])?;
+            }
+            if dry_run {
+                // Roll back: a dry run writes nothing.
+                return Err(Restore::DryRun(summary));
+            }
+            Ok(summary)
+        });
+        match result {
+            Ok(summary) | Err(Restore::DryRun(summary)) => Ok(summary),
+            Err(Restore::Failed(error)) => Err(error),
+        }
     }
 }

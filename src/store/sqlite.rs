@@ -7,7 +7,9 @@ use std::time::Duration;
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, TransactionBehavior};
 
-use crate::store::sql::{Backend, ColType, Columns, DbError, DbErrorKind, Row, Tx, TxMode, Value};
+use crate::store::sql::{
+    refuse_nul, Backend, ColType, Columns, DbError, DbErrorKind, Row, Tx, TxMode, Value,
+};
 
 pub struct SqliteBackend {
     conn: Connection,
@@ -52,10 +54,15 @@ fn convert(error: rusqlite::Error) -> DbError {
         },
         _ => DbErrorKind::Other,
     };
-    DbError {
-        kind,
-        message: error.to_string(),
-    }
+    // A statement's error names the problem and where, never the statement's whole text (a
+    // failed migration would print its SQL).
+    let message = match &error {
+        rusqlite::Error::SqlInputError { msg, offset, .. } => {
+            format!("{msg} (at offset {offset} of the statement)")
+        }
+        _ => error.to_string(),
+    };
+    DbError { kind, message }
 }
 
 /// `$N` → `?N`: SQLite binds `?N` by explicit index, `$N` by order of appearance.
@@ -115,6 +122,7 @@ struct SqliteTx<'a> {
 
 impl Tx for SqliteTx<'_> {
     fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, DbError> {
+        refuse_nul(params, |i| format!("text value ${}", i + 1))?;
         let mut stmt = self.tx.prepare_cached(&positional(sql)).map_err(convert)?;
         let changed = stmt
             .execute(rusqlite::params_from_iter(params.iter()))
@@ -123,6 +131,7 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbError> {
+        refuse_nul(params, |i| format!("text value ${}", i + 1))?;
         let mut stmt = self.tx.prepare_cached(&positional(sql)).map_err(convert)?;
         let names = stmt.column_names().into_iter().map(String::from).collect();
         let columns = Arc::new(Columns::new(names, sql));
@@ -136,12 +145,39 @@ impl Tx for SqliteTx<'_> {
         Ok(out)
     }
 
+    fn for_each_row(
+        &mut self,
+        sql: &str,
+        params: &[Value],
+        each: &mut dyn FnMut(Row) -> Result<(), DbError>,
+    ) -> Result<(), DbError> {
+        refuse_nul(params, |i| format!("text value ${}", i + 1))?;
+        let mut stmt = self.tx.prepare_cached(&positional(sql)).map_err(convert)?;
+        let names = stmt.column_names().into_iter().map(String::from).collect();
+        let columns = Arc::new(Columns::new(names, sql));
+        let mut rows = stmt
+            .query(rusqlite::params_from_iter(params.iter()))
+            .map_err(convert)?;
+        while let Some(row) = rows.next().map_err(convert)? {
+            each(fetch(row, &columns)?)?;
+        }
+        Ok(())
+    }
+
     fn insert_rows(
         &mut self,
         table: &str,
         columns: &[(&str, ColType)],
         rows: &[Vec<Value>],
     ) -> Result<(), DbError> {
+        for row in rows {
+            refuse_nul(row, |i| {
+                format!(
+                    "column {:?} of {table}",
+                    columns.get(i).map_or("?", |c| c.0)
+                )
+            })?;
+        }
         let names: Vec<&str> = columns.iter().map(|(n, _)| *n).collect();
         let marks: Vec<String> = (1..=columns.len()).map(|i| format!("?{i}")).collect();
         let sql = format!(
@@ -175,12 +211,13 @@ impl Backend for SqliteBackend {
         f: impl FnOnce(&mut dyn Tx) -> Result<T, E>,
     ) -> Result<T, E> {
         let behavior = match mode {
-            TxMode::Read => TransactionBehavior::Deferred,
+            TxMode::Read | TxMode::Snapshot => TransactionBehavior::Deferred,
             TxMode::Write | TxMode::Rebuildable => TransactionBehavior::Immediate,
         };
         // In WAL mode, NORMAL still commits atomically; only FULL also flushes at each commit.
         let full = mode != TxMode::Rebuildable;
-        if mode != TxMode::Read && full != self.synchronous_full {
+        let writes = !matches!(mode, TxMode::Read | TxMode::Snapshot);
+        if writes && full != self.synchronous_full {
             let pragma = if full { "FULL" } else { "NORMAL" };
             self.conn
                 .execute_batch(&format!("PRAGMA synchronous = {pragma}"))
@@ -204,6 +241,11 @@ impl Backend for SqliteBackend {
 
     fn table_exists_sql(&self) -> &'static str {
         "SELECT name FROM sqlite_master WHERE type = 'table' AND name = $1"
+    }
+
+    fn identity_reset_sql(&self, _table: &str, _column: &str) -> Option<String> {
+        // AUTOINCREMENT: an explicitly written larger id moves `sqlite_sequence` along.
+        None
     }
 
     fn channel_lock_sql(&self) -> &'static str {

@@ -7,6 +7,7 @@ mod support_cli;
 mod support_media;
 mod support_web;
 
+mod backup_restore;
 mod cli_catalog;
 mod cli_journey;
 mod cli_lineup;
@@ -19,6 +20,7 @@ mod engine_synthetic;
 mod ingest_ffprobe;
 mod ingest_filesystem;
 mod ingest_providers;
+mod papercuts;
 mod readme_journey;
 mod schedule_ops;
 mod serve_daemon;
