@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Makes sure a headless-capable Chromium is on PATH (`chromium`), installing Debian's chromium
-# when it is not. Used by the web-guide browser test (tests/serve_web.rs) and by CI; safe to run
+# when it is not. Used by the web-guide browser test (tests/it/serve_web.rs) and by CI; safe to run
 # repeatedly and concurrently (apt is locked, and so is this script).
 set -euo pipefail
 
