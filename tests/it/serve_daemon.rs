@@ -1,7 +1,7 @@
 //! `retrovue serve` end to end: real daemon processes, real engines, real loopback sockets
 //! (contracts/daemon.md, contracts/http.md). Every wait is bounded.
 
-use crate::support::daemon::{alive, children, eventually, retrovue, Daemon};
+use crate::support::daemon::{alive, channel_toml, children, eventually, retrovue, Daemon};
 use crate::support::TempDir;
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -58,38 +58,7 @@ impl Viewer {
 
 /// A lineup whose channels play synthetic bars all day; `broken` plays a file that is missing.
 fn synthetic_lineup(dir: &Path) -> String {
-    let channel = |id: &str, number: &str, item: &str| {
-        format!(
-            r#"
-[[channel]]
-id = "{id}"
-number = "{number}"
-name = "Channel {id}"
-group = "Test"
-timezone = "UTC"
-grid_block_minutes = 30
-block_start_offsets_minutes = [0, 30]
-programming_day_start = "06:00"
-break_policy = "end"
-interstitials = []
-
-  [[channel.plan]]
-  name = "All Day"
-
-    [[channel.plan.zone]]
-    name = "Day"
-    start = "06:00"
-    end = "24:00"
-    items = ["{item}"]
-
-    [[channel.plan.zone]]
-    name = "Night"
-    start = "00:00"
-    end = "06:00"
-    items = ["{item}"]
-"#
-        )
-    };
+    let channel = channel_toml;
     let text = format!(
         r#"
 [[asset]]

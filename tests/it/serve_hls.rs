@@ -3,7 +3,7 @@
 //! seen as sent), segments checked with ffprobe. Every wait is bounded; timings are printed,
 //! never asserted.
 
-use crate::support::daemon::{eventually, retrovue, Daemon};
+use crate::support::daemon::{channel_toml, eventually, retrovue, Daemon};
 use crate::support::TempDir;
 use std::collections::BTreeSet;
 use std::io::{BufReader, Read, Write};
@@ -166,40 +166,6 @@ fn parse_playlist(text: &str) -> Playlist {
         target: tag("#EXT-X-TARGETDURATION:"),
         segments,
     }
-}
-
-/// One channel that plays synthetic bars all day.
-fn channel_toml(id: &str, number: &str, item: &str) -> String {
-    format!(
-        r#"
-[[channel]]
-id = "{id}"
-number = "{number}"
-name = "Channel {id}"
-group = "Test"
-timezone = "UTC"
-grid_block_minutes = 30
-block_start_offsets_minutes = [0, 30]
-programming_day_start = "06:00"
-break_policy = "end"
-interstitials = []
-
-  [[channel.plan]]
-  name = "All Day"
-
-    [[channel.plan.zone]]
-    name = "Day"
-    start = "06:00"
-    end = "24:00"
-    items = ["{item}"]
-
-    [[channel.plan.zone]]
-    name = "Night"
-    start = "00:00"
-    end = "06:00"
-    items = ["{item}"]
-"#
-    )
 }
 
 /// `alpha` plays bars; `broken` plays a file that is missing.

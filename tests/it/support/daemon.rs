@@ -248,3 +248,37 @@ pub fn eventually(secs: u64, what: &str, mut check: impl FnMut() -> bool) {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// A lineup channel (UTC, 30-minute grid) whose plan airs `item` all day.
+pub fn channel_toml(id: &str, number: &str, item: &str) -> String {
+    format!(
+        r#"
+[[channel]]
+id = "{id}"
+number = "{number}"
+name = "Channel {id}"
+group = "Test"
+timezone = "UTC"
+grid_block_minutes = 30
+block_start_offsets_minutes = [0, 30]
+programming_day_start = "06:00"
+break_policy = "end"
+interstitials = []
+
+  [[channel.plan]]
+  name = "All Day"
+
+    [[channel.plan.zone]]
+    name = "Day"
+    start = "06:00"
+    end = "24:00"
+    items = ["{item}"]
+
+    [[channel.plan.zone]]
+    name = "Night"
+    start = "00:00"
+    end = "06:00"
+    items = ["{item}"]
+"#
+    )
+}
