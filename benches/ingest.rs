@@ -27,6 +27,7 @@ fn timed(
             now,
             dry_run: false,
             reprobe: false,
+            ..IngestOptions::default()
         },
         &mut |_, _| {},
     )

@@ -9,7 +9,7 @@ use crate::cli::db::open_store;
 use crate::cli::operator::{or_dash, parse_bool, parse_list, print_fields, print_json, DryRun};
 use crate::cli::Global;
 use crate::error::{AppError, AppResult};
-use crate::store::{AssetFilter, CatalogAsset, Store};
+use crate::store::{AssetFilter, CatalogAsset, Store, EDITABLE_FIELDS};
 
 #[derive(Debug, Subcommand)]
 pub enum AssetCommand {
@@ -87,6 +87,11 @@ pub struct UpdateArgs {
     /// new, ready or retired (enriching is set by ingest only).
     #[arg(long)]
     pub state: Option<String>,
+    /// Comma-separated fields (or `all`) whose edits to forget: the next ingest sets them again
+    /// from names, sidecars and probes. Fields: kind, title, series, season, episode,
+    /// description, rating, genres, year, chapters_ms.
+    #[arg(long = "reset-edits", value_name = "FIELDS")]
+    pub reset_edits: Option<String>,
     #[command(flatten)]
     pub dry_run: DryRun,
 }
@@ -237,6 +242,14 @@ fn show(args: IdArg, global: &Global) -> AppResult<()> {
         ("size bytes", or_dash(a.size_bytes)),
         ("probe", or_dash(a.probe_json.as_ref())),
         ("deleted at", or_dash(a.deleted_at_ms.map(fmt_utc))),
+        (
+            "edited",
+            if a.edited_fields.is_empty() {
+                "-".into()
+            } else {
+                a.edited_fields.join(", ")
+            },
+        ),
     ]);
     Ok(())
 }
@@ -264,9 +277,57 @@ fn set_state(a: &mut CatalogAsset, state: AssetState) -> AppResult<()> {
     Ok(())
 }
 
+/// CLI-072: the fields named by `--reset-edits` (`all`, or a comma list of [`EDITABLE_FIELDS`]).
+fn parse_reset(text: &str) -> AppResult<Vec<String>> {
+    if text.trim() == "all" {
+        return Ok(EDITABLE_FIELDS.iter().map(|f| f.to_string()).collect());
+    }
+    let fields = parse_list(text);
+    if fields.is_empty() {
+        return Err(AppError::bad(
+            "--reset-edits: name the fields (or all), e.g. --reset-edits title,genres",
+        ));
+    }
+    for field in &fields {
+        if !EDITABLE_FIELDS.contains(&field.as_str()) {
+            return Err(AppError::bad(format!(
+                "--reset-edits: unknown field {field:?} (allowed: all, {})",
+                EDITABLE_FIELDS.join(", ")
+            )));
+        }
+    }
+    Ok(fields)
+}
+
+/// INGEST-030: the editable fields this `asset update` sets, as `edited_fields` names them.
+fn edited_by(args: &UpdateArgs) -> Vec<&'static str> {
+    [
+        ("kind", args.kind.is_some()),
+        ("title", args.title.is_some()),
+        ("series", args.series.is_some()),
+        ("season", args.season.is_some()),
+        ("episode", args.episode.is_some()),
+        ("description", args.description.is_some()),
+        ("rating", args.rating.is_some()),
+        ("genres", args.genres.is_some()),
+        ("year", args.year.is_some()),
+        ("chapters_ms", args.chapters.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(field, set)| set.then_some(field))
+    .collect()
+}
+
 fn update(args: UpdateArgs, global: &Global) -> AppResult<()> {
+    let reset = args.reset_edits.as_deref().map(parse_reset).transpose()?;
     let mut store = open_store(global)?;
     let mut a = require_asset(store.as_mut(), &args.id)?;
+    if let Some(reset) = &reset {
+        a.edited_fields.retain(|f| !reset.contains(f));
+    }
+    for field in edited_by(&args) {
+        a.mark_edited(field);
+    }
     let asset = &mut a.asset;
     if let Some(title) = args.title {
         if title.trim().is_empty() {

@@ -69,6 +69,10 @@ pub struct IngestArgs {
     /// Probe again unchanged files an enricher failed on before (e.g. after raising a timeout).
     #[arg(long)]
     pub reprobe: bool,
+    /// Confirm that a missing, unreadable or empty root means the library is gone: mark its
+    /// assets deleted (without it such an ingest exits 1 and changes nothing).
+    #[arg(long)]
+    pub allow_empty: bool,
     #[command(flatten)]
     pub dry_run: DryRun,
 }
@@ -240,6 +244,8 @@ fn ingest(args: IngestArgs, global: &Global) -> AppResult<()> {
     let enrichers = build_enrichers(&store.enrichers()?);
     let progress = show_progress(global.json, global.quiet);
     let mut reports: Vec<IngestReport> = Vec::new();
+    // INGEST-025/026: a refused collection changes nothing; with --all the others still run.
+    let mut refused: Vec<AppError> = Vec::new();
     for collection in &targets {
         let source = require_source(store.as_mut(), &collection.source_id)?;
         let label = format!("ingest {}", collection.id);
@@ -258,9 +264,19 @@ fn ingest(args: IngestArgs, global: &Global) -> AppResult<()> {
                 now: crate::store::now_ms(),
                 dry_run: args.dry_run.dry_run,
                 reprobe: args.reprobe,
+                allow_empty: args.allow_empty,
             },
             &mut draw,
-        )?;
+        );
+        let report = match report {
+            Ok(report) => report,
+            Err(error @ AppError::Runtime(_)) if args.all => {
+                eprintln!("error: {error}");
+                refused.push(error);
+                continue;
+            }
+            Err(error) => return Err(error),
+        };
         if !global.json {
             print_report(&report);
         }
@@ -280,28 +296,43 @@ fn ingest(args: IngestArgs, global: &Global) -> AppResult<()> {
     for day in &vanished {
         eprintln!("{}", vanished_warning(day));
     }
-    Ok(())
+    match refused.len() {
+        0 => Ok(()),
+        1 => Err(refused.remove(0)),
+        n => Err(AppError::runtime(format!(
+            "{n} collections were refused and left unchanged (see above)"
+        ))),
+    }
 }
 
 fn print_report(r: &IngestReport) {
     let prefix = if r.dry_run { "dry run: " } else { "" };
     println!(
-        "{prefix}collection {}: {} discovered, {} new, {} updated, {} unchanged, {} vanished, {} enriched, {} not ready, {} skipped",
+        "{prefix}collection {}: {} discovered, {} new, {} updated ({} moved), {} unchanged, {} vanished, {} enriched, {} ready, {} not ready, {} skipped, {} unreadable kept",
         r.collection,
         r.discovered,
         r.inserted,
         r.updated,
+        r.moved.len(),
         r.unchanged,
         r.vanished,
         r.enriched,
+        r.ready,
         r.not_ready.len(),
-        r.skipped.len()
+        r.skipped.len(),
+        r.unreadable.len()
     );
+    for m in &r.moved {
+        println!("  moved: {} → {} (asset {})", m.from, m.to, m.id);
+    }
     for item in &r.not_ready {
         println!("  not ready: {}: {}", item.location, item.reason);
     }
     for item in &r.skipped {
         println!("  skipped: {}: {}", item.location, item.reason);
+    }
+    for item in &r.unreadable {
+        println!("  unreadable, kept: {}: {}", item.location, item.reason);
     }
 }
 

@@ -72,6 +72,22 @@ pub fn discover(roots: &[PathBuf]) -> AppResult<Discovery> {
     Ok(all)
 }
 
+/// INGEST-025: why a collection's root cannot be walked — `missing (…)`, `not a folder`,
+/// `unreadable (…)` — or `None` when it can be listed. Checked before an ingest so that an
+/// unmounted or unreadable library is never taken for a library whose files all vanished.
+pub fn root_problem(root: &Path) -> Option<String> {
+    match fs::metadata(root) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Some(format!("missing ({e})")),
+        Err(e) => return Some(format!("unreadable ({e})")),
+        Ok(m) if !m.is_dir() => return Some("not a folder".into()),
+        Ok(_) => {}
+    }
+    match fs::read_dir(root) {
+        Ok(_) => None,
+        Err(e) => Some(format!("unreadable ({e})")),
+    }
+}
+
 /// Discovers every video file under `root`, in byte order of names at every level.
 pub fn discover_root(root: &Path) -> AppResult<Discovery> {
     let metadata = fs::metadata(root)

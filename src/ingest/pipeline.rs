@@ -1,6 +1,9 @@
 //! The ingest pipeline: importer → ingest enrichers → store, for one collection at a time
 //! (contracts/assets.md ASSET-001..009). Re-ingest is idempotent: unchanged files are neither
-//! probed nor written, changed files update their asset, vanished files are marked deleted.
+//! probed nor written, changed files update their asset, vanished files are marked deleted —
+//! but never because a root is missing, unreadable or suddenly empty, or a folder unreadable
+//! (INGEST-025..027); moved files keep their asset (INGEST-028) and operator edits their values
+//! (INGEST-030).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -33,10 +36,24 @@ pub const NO_ENRICHER_REASON: &str =
 pub struct IngestOptions {
     /// The run's time (UTC ms): `updated_at`, `deleted_at`, the collection's last ingest.
     pub now: i64,
-    /// Compute and report everything, write nothing, run no enricher.
+    /// Compute and report everything the real run would do, write nothing (INGEST-031:
+    /// enrichers run, they only read files).
     pub dry_run: bool,
     /// Probe again unchanged files an enricher failed on before.
     pub reprobe: bool,
+    /// INGEST-025/026: the operator confirms that a missing, unreadable or empty root means the
+    /// library is gone, so its assets may be marked deleted.
+    pub allow_empty: bool,
+}
+
+/// A stored asset matched to a file at a new place (INGEST-028).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct MovedItem {
+    pub id: String,
+    /// The canonical key it had.
+    pub from: String,
+    /// The canonical key it has now.
+    pub to: String,
 }
 
 /// What one collection's ingest did.
@@ -48,8 +65,15 @@ pub struct IngestReport {
     pub updated: usize,
     pub unchanged: usize,
     pub vanished: usize,
-    /// Assets an enricher ran on (in a dry run: would run on).
+    /// Assets an enricher ran on (a dry run runs them too, INGEST-031).
     pub enriched: usize,
+    /// Discovered items whose asset is `ready` after the run.
+    pub ready: usize,
+    /// Stored assets matched to a file at a new place (also counted in `updated`).
+    pub moved: Vec<MovedItem>,
+    /// Stored assets kept as they were because their file or folder could not be read
+    /// (INGEST-027): `location` is the canonical key, `reason` what could not be read.
+    pub unreadable: Vec<SkippedItem>,
     /// Assets left `new`, with the reason.
     pub not_ready: Vec<SkippedItem>,
     /// Files the importer could not return.
@@ -285,8 +309,10 @@ fn asset_row(
             .map(|p| serde_json::to_string(p).expect("plain data")),
         deleted_at_ms: None,
         updated_at_ms: Some(now),
+        edited_fields: Vec::new(),
     };
     if let Some(stored) = stored {
+        keep_edits(&mut row, stored);
         // ASSET-004: approval survives a re-ingest unless the media itself changed.
         // An asset adopted from the catalog (STORE-042) has no file identity to compare.
         let identity_known = stored.size_bytes.is_some() || stored.mtime_ms.is_some();
@@ -300,6 +326,180 @@ fn asset_row(
         }
     }
     row
+}
+
+/// INGEST-030: the fields the operator edited keep the operator's values, whatever the name,
+/// sidecar, probe or provider says; edited chapters outside new media's duration are dropped.
+fn keep_edits(row: &mut CatalogAsset, stored: &CatalogAsset) {
+    row.edited_fields = stored.edited_fields.clone();
+    let (to, from) = (&mut row.asset, &stored.asset);
+    for field in &stored.edited_fields {
+        match field.as_str() {
+            "kind" => to.kind = from.kind,
+            "title" => to.title = from.title.clone(),
+            "series" => to.series = from.series.clone(),
+            "season" => to.season = from.season,
+            "episode" => to.episode = from.episode,
+            "description" => to.description = from.description.clone(),
+            "rating" => to.rating = from.rating.clone(),
+            "genres" => to.genres = from.genres.clone(),
+            "year" => to.year = from.year,
+            "chapters_ms" => {
+                let duration = to.duration_ms;
+                to.chapters_ms = from
+                    .chapters_ms
+                    .iter()
+                    .copied()
+                    .filter(|&c| c > 0 && c < duration)
+                    .collect();
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The words of a file name's stem, lower case: what "a similar name" compares (INGEST-028).
+fn name_words(key: &str) -> BTreeSet<String> {
+    let name = key.rsplit('/').next().unwrap_or(key);
+    let stem = name.rsplit_once('.').map_or(name, |(s, _)| s);
+    stem.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .collect()
+}
+
+/// How alike two file names are, in per mille: 1000 for the same file name, else the shared
+/// words of the stems over all their words.
+fn name_similarity(a: &str, b: &str) -> u32 {
+    let file = |k: &str| k.rsplit('/').next().unwrap_or(k).to_string();
+    if file(a) == file(b) {
+        return 1000;
+    }
+    let (wa, wb) = (name_words(a), name_words(b));
+    let union = wa.union(&wb).count();
+    if union == 0 {
+        return 0;
+    }
+    (wa.intersection(&wb).count() * 1000 / union) as u32
+}
+
+/// Whether a new file is the same media as a stored asset whose file vanished: same provider,
+/// same size (not 0: an empty file is no evidence), and the same duration — known without probing (a sidecar, the provider) or, when
+/// not, vouched for by the same mtime (a move keeps it, and the stored probe then stands).
+fn same_media(item: &DiscoveredItem, asset: &CatalogAsset) -> bool {
+    let size = item.size_bytes.map(|s| s as i64);
+    let duration_same = match item.duration_ms {
+        Some(ms) if ms > 0 => ms == asset.asset.duration_ms,
+        _ => item.mtime_ms.is_some() && item.mtime_ms == asset.mtime_ms,
+    };
+    asset.provider.as_deref() == Some(item.provider.as_str())
+        && size.is_some_and(|s| s > 0)
+        && size == asset.size_bytes
+        && duration_same
+}
+
+/// INGEST-028: matches each discovered item the collection has no asset for with a stored
+/// asset whose file vanished in this run and that holds the same media, and re-keys that
+/// asset under the item's key so the run updates it in place (same id, approval, edits).
+/// Among several candidates the most similar name wins; a tie is no match. Names sharing no
+/// word are matched only when each is the other's only candidate.
+fn match_moves(
+    discovery: &Discovery,
+    stored: &mut BTreeMap<String, CatalogAsset>,
+) -> Vec<MovedItem> {
+    let present: BTreeSet<&str> = discovery
+        .items
+        .iter()
+        .map(|i| i.canonical_key.as_str())
+        .collect();
+    let fresh: Vec<&DiscoveredItem> = discovery
+        .items
+        .iter()
+        .filter(|i| !stored.contains_key(&i.canonical_key))
+        .collect();
+    if fresh.is_empty() {
+        return Vec::new();
+    }
+    let gone: Vec<&str> = stored
+        .iter()
+        .filter(|(k, a)| !present.contains(k.as_str()) && !a.asset.deleted)
+        .map(|(k, _)| k.as_str())
+        .collect();
+    if gone.is_empty() {
+        return Vec::new();
+    }
+    // Candidates per fresh item, and how many fresh items want each vanished asset.
+    let candidates: Vec<Vec<&str>> = fresh
+        .iter()
+        .map(|item| {
+            gone.iter()
+                .copied()
+                .filter(|k| same_media(item, &stored[*k]))
+                .collect()
+        })
+        .collect();
+    let mut wanted: BTreeMap<&str, usize> = BTreeMap::new();
+    for list in &candidates {
+        for k in list {
+            *wanted.entry(*k).or_default() += 1;
+        }
+    }
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    let mut taken: BTreeSet<&str> = BTreeSet::new();
+    for (item, list) in fresh.iter().zip(&candidates) {
+        let mut scored: Vec<(u32, &str)> = list
+            .iter()
+            .filter(|k| !taken.contains(*k))
+            .map(|k| (name_similarity(k, &item.canonical_key), *k))
+            .collect();
+        scored.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)));
+        let Some(&(score, key)) = scored.first() else {
+            continue;
+        };
+        if scored.get(1).is_some_and(|second| second.0 == score) {
+            continue;
+        }
+        let sole = list.len() == 1 && wanted[key] == 1;
+        if score > 0 || sole {
+            taken.insert(key);
+            pairs.push((key.to_string(), item.canonical_key.clone()));
+        }
+    }
+    let mtimes: BTreeMap<&str, Option<i64>> = fresh
+        .iter()
+        .map(|i| (i.canonical_key.as_str(), i.mtime_ms))
+        .collect();
+    let mut moved = Vec::new();
+    for (from, to) in pairs {
+        let mut asset = stored.remove(&from).expect("a vanished key is stored");
+        // The same media at a new place: its new mtime is no media change (ASSET-004).
+        asset.mtime_ms = mtimes[to.as_str()];
+        moved.push(MovedItem {
+            id: asset.asset.id.clone(),
+            from,
+            to: to.clone(),
+        });
+        stored.insert(to, asset);
+    }
+    moved
+}
+
+/// INGEST-027: why a stored asset must be kept although it was not discovered — its file, or a
+/// folder above it, is among what the importer could not read — or `None`.
+fn unreadable_reason(asset: &CatalogAsset, skipped: &[SkippedItem]) -> Option<String> {
+    let path = asset.asset.path.as_deref()?;
+    skipped
+        .iter()
+        .find(|s| under(path, &s.location))
+        .map(|s| format!("{}: {}", s.location, s.reason))
+}
+
+/// Whether `path` is `location` or lies under it (a skipped file or folder).
+fn under(path: &str, location: &str) -> bool {
+    path == location
+        || path
+            .strip_prefix(location)
+            .is_some_and(|rest| rest.starts_with('/'))
 }
 
 /// Whether two rows differ in anything but their update time.
@@ -407,8 +607,32 @@ pub fn ingest_collection(
     options: IngestOptions,
     progress: &mut dyn FnMut(usize, usize),
 ) -> AppResult<IngestReport> {
-    let discovery = discover_collection(source, collection)?;
+    // INGEST-025: a root that cannot be walked is not a library whose files all vanished.
+    let problem = match source.kind.as_str() {
+        "filesystem" => filesystem::root_problem(std::path::Path::new(&collection.external_key)),
+        _ => None,
+    };
+    let discovery = match problem {
+        Some(problem) if !options.allow_empty => {
+            return Err(AppError::runtime(format!(
+                "collection {}: root {} is {problem}; nothing changed (if the library is gone \
+                 for good, run again with --allow-empty to mark its assets deleted)",
+                collection.id, collection.external_key
+            )))
+        }
+        Some(_) => Discovery::default(),
+        None => discover_collection(source, collection)?,
+    };
     ingest_discovery(store, collection, discovery, enrichers, options, progress)
+}
+
+/// What a collection's root is called in messages: its folder, or the provider's locations.
+fn root_name(collection: &CollectionRecord) -> String {
+    if collection.locations.is_empty() {
+        collection.external_key.clone()
+    } else {
+        collection.locations.join(", ")
+    }
 }
 
 /// The persisting half of [`ingest_collection`], for a discovery already made.
@@ -424,6 +648,7 @@ pub fn ingest_discovery(
         now,
         dry_run,
         reprobe,
+        allow_empty,
     } = options;
     let mut stored: BTreeMap<String, CatalogAsset> = store
         .catalog_assets(&AssetFilter {
@@ -435,10 +660,29 @@ pub fn ingest_discovery(
         .filter_map(|a| a.canonical_key.clone().map(|k| (k, a)))
         .collect();
     adopt_catalog_assets(store, collection, &discovery, &mut stored)?;
+    // INGEST-026: nothing discovered while assets are stored is an unmounted or emptied
+    // library until the operator says otherwise.
+    if discovery.items.is_empty() && !allow_empty {
+        let live = stored
+            .values()
+            .filter(|a| !a.asset.deleted && unreadable_reason(a, &discovery.skipped).is_none())
+            .count();
+        if live > 0 {
+            return Err(AppError::runtime(format!(
+                "collection {}: root {} is empty while {live} assets are stored; nothing \
+                 changed (if the library really is empty, run again with --allow-empty to mark \
+                 them deleted)",
+                collection.id,
+                root_name(collection)
+            )));
+        }
+    }
+    let moved = match_moves(&discovery, &mut stored);
     let mut report = IngestReport {
         collection: collection.id.clone(),
         discovered: discovery.items.len(),
         skipped: discovery.skipped.clone(),
+        moved,
         dry_run,
         ..IngestReport::default()
     };
@@ -510,11 +754,8 @@ pub fn ingest_discovery(
         }
         let previous = stored.get(&item.canonical_key);
         report.enriched += 1;
-        let (item, outcome) = if dry_run {
-            (item, Ok(()))
-        } else {
-            enrich(item, enrichers)
-        };
+        // INGEST-031: a dry run probes too (enrichers only read), so it reports what will be.
+        let (item, outcome) = enrich(item, enrichers);
         let row = asset_row(collection, &id, &item, outcome, previous, now);
         if row.asset.state == AssetState::New {
             report.not_ready.push(SkippedItem {
@@ -524,6 +765,9 @@ pub fn ingest_discovery(
         }
         if two_phase {
             // The row is stored (as `enriching`) already: settle it whatever it became.
+            if row.asset.state == AssetState::Ready {
+                report.ready += 1;
+            }
             match previous {
                 None => report.inserted += 1,
                 Some(p) if same_row(&row, p) => report.unchanged += 1,
@@ -534,17 +778,18 @@ pub fn ingest_discovery(
             place(&mut write, &mut report, row, previous);
         }
     }
-    // A file the importer skipped (e.g. a broken sidecar) still exists: it has not vanished.
-    let skipped_paths: BTreeSet<&str> =
-        report.skipped.iter().map(|s| s.location.as_str()).collect();
+    // A file the importer skipped (e.g. a broken sidecar), or one under a folder it could not
+    // read, may well still exist: it has not vanished (ASSET-007, INGEST-027).
     for (key, asset) in &stored {
-        let skipped = asset
-            .asset
-            .path
-            .as_deref()
-            .is_some_and(|p| skipped_paths.contains(p));
-        if !seen.contains(key) && !asset.asset.deleted && !skipped {
-            write.vanished.push(asset.asset.id.clone());
+        if seen.contains(key) || asset.asset.deleted {
+            continue;
+        }
+        match unreadable_reason(asset, &report.skipped) {
+            Some(reason) => report.unreadable.push(SkippedItem {
+                location: key.clone(),
+                reason,
+            }),
+            None => write.vanished.push(asset.asset.id.clone()),
         }
     }
     report.vanished = write.vanished.len();
@@ -580,6 +825,9 @@ fn place(
     mut row: CatalogAsset,
     previous: Option<&CatalogAsset>,
 ) {
+    if row.asset.state == AssetState::Ready {
+        report.ready += 1;
+    }
     match previous {
         None => {
             report.inserted += 1;

@@ -86,7 +86,26 @@ pub struct CatalogAsset {
     pub probe_json: Option<String>,
     pub deleted_at_ms: Option<i64>,
     pub updated_at_ms: Option<i64>,
+    /// STORE-047: the fields the operator set with `asset update` (names from
+    /// [`EDITABLE_FIELDS`], sorted, unique); ingest keeps their values (INGEST-030).
+    #[serde(default)]
+    pub edited_fields: Vec<String>,
 }
+
+/// The asset fields an operator's edit pins against re-ingest (INGEST-030), as they are named
+/// in `edited_fields`.
+pub const EDITABLE_FIELDS: [&str; 10] = [
+    "kind",
+    "title",
+    "series",
+    "season",
+    "episode",
+    "description",
+    "rating",
+    "genres",
+    "year",
+    "chapters_ms",
+];
 
 impl CatalogAsset {
     /// An asset that did not come from ingest (lineup import), with no ingest identity.
@@ -104,6 +123,22 @@ impl CatalogAsset {
             probe_json: None,
             deleted_at_ms: None,
             updated_at_ms: None,
+            edited_fields: Vec::new(),
+        }
+    }
+
+    /// Whether the operator edited `field` (one of [`EDITABLE_FIELDS`]).
+    pub fn is_edited(&self, field: &str) -> bool {
+        self.edited_fields.iter().any(|f| f == field)
+    }
+
+    /// Records that the operator edited `field`, keeping the list sorted and unique.
+    pub fn mark_edited(&mut self, field: &str) {
+        if let Err(at) = self
+            .edited_fields
+            .binary_search_by(|f| f.as_str().cmp(field))
+        {
+            self.edited_fields.insert(at, field.to_string());
         }
     }
 }
@@ -143,7 +178,7 @@ pub struct Dependents {
 }
 
 /// The `asset` table's ingest columns, after its editorial ones ([`codec::ASSET_COLUMN_TYPES`]).
-const INGEST_COLUMN_TYPES: [(&str, ColType); 11] = [
+const INGEST_COLUMN_TYPES: [(&str, ColType); 12] = [
     ("collection_id", ColType::Text),
     ("canonical_key", ColType::Text),
     ("uri", ColType::Text),
@@ -155,6 +190,7 @@ const INGEST_COLUMN_TYPES: [(&str, ColType); 11] = [
     ("probe_json", ColType::Text),
     ("deleted_at_ms", ColType::Int),
     ("updated_at_ms", ColType::Int),
+    ("edited_fields", ColType::Text),
 ];
 
 /// Every column of `asset`, editorial then ingest, in the order of [`asset_values`].
@@ -180,6 +216,7 @@ fn asset_values(a: &CatalogAsset) -> Vec<Value> {
         Value::from(a.probe_json.as_ref()),
         Value::from(a.deleted_at_ms),
         Value::from(a.updated_at_ms),
+        json(&a.edited_fields),
     ]);
     values
 }
@@ -206,6 +243,7 @@ fn ingest_fields(r: &Row, asset: Asset) -> StoreResult<CatalogAsset> {
         probe_json: r.opt_text("probe_json")?,
         deleted_at_ms: r.opt_int("deleted_at_ms")?,
         updated_at_ms: r.opt_int("updated_at_ms")?,
+        edited_fields: json_column(r, "edited_fields")?,
     })
 }
 

@@ -26,7 +26,7 @@ use serde::Serialize;
 use crate::error::AppError;
 pub use catalog::{
     AssetFilter, CatalogAsset, CollectionRecord, Dependents, EnricherRecord, IngestCounts,
-    IngestWrite, SourceConfig, SourceRecord,
+    IngestWrite, SourceConfig, SourceRecord, EDITABLE_FIELDS,
 };
 pub use migrations::{MigrationState, MigrationStatus};
 use sql::{DbError, DbErrorKind};
