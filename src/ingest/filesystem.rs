@@ -77,7 +77,9 @@ pub fn discover(roots: &[PathBuf]) -> AppResult<Discovery> {
 /// unmounted or unreadable library is never taken for a library whose files all vanished.
 pub fn root_problem(root: &Path) -> Option<String> {
     match fs::metadata(root) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Some(format!("missing ({e})")),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Some(format!("missing ({e})"))
+        }
         Err(e) => return Some(format!("unreadable ({e})")),
         Ok(m) if !m.is_dir() => return Some("not a folder".into()),
         Ok(_) => {}
