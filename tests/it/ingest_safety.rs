@@ -10,6 +10,10 @@ use crate::support_cli;
 use crate::support_media;
 
 use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::thread;
+
+use serde_json::json;
 
 use retrovue::ingest::filesystem::discover_root;
 use retrovue::ingest::pipeline::{ingest_discovery, IngestOptions};
@@ -659,6 +663,126 @@ fn reconcile_is_one_transaction(db: &TestDb) {
         .any(|a| a.asset.id == find(SPOT).asset.id && a.asset.deleted));
 }
 
+/// A Plex-shaped server whose one section lists `items` (ratingKey, server file path) as they
+/// are at each request; stops when dropped.
+struct FakePlex {
+    server: Arc<tiny_http::Server>,
+    items: Arc<Mutex<Vec<(&'static str, &'static str)>>>,
+    worker: Option<thread::JoinHandle<()>>,
+}
+
+impl FakePlex {
+    fn start(items: Vec<(&'static str, &'static str)>) -> FakePlex {
+        let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").unwrap());
+        let items = Arc::new(Mutex::new(items));
+        let worker = {
+            let (server, items) = (server.clone(), items.clone());
+            thread::spawn(move || {
+                for request in server.incoming_requests() {
+                    let path = request.url().split('?').next().unwrap().to_string();
+                    let body = match path.as_str() {
+                        "/library/sections" => json!({"MediaContainer": {"size": 1, "Directory": [
+                            {"key": "1", "title": "TV", "type": "show",
+                             "Location": [{"id": 1, "path": "/data/tv"}]}]}}),
+                        "/library/sections/1/all" => {
+                            let list: Vec<serde_json::Value> = items
+                                .lock()
+                                .unwrap()
+                                .iter()
+                                .enumerate()
+                                .map(|(n, (key, file))| json!({
+                                    "ratingKey": key, "type": "episode", "title": format!("Ep {key}"),
+                                    "grandparentTitle": "Cheers", "parentIndex": 1, "index": n + 1,
+                                    "duration": 1_320_000,
+                                    "Media": [{"Part": [{"file": file, "size": 10}]}]}))
+                                .collect();
+                            json!({"MediaContainer": {"size": list.len(), "totalSize": list.len(),
+                                "offset": 0, "Metadata": list}})
+                        }
+                        _ => json!({}),
+                    };
+                    let header =
+                        tiny_http::Header::from_bytes("Content-Type", "application/json").unwrap();
+                    let _ = request.respond(
+                        tiny_http::Response::from_string(body.to_string()).with_header(header),
+                    );
+                }
+            })
+        };
+        FakePlex {
+            server,
+            items,
+            worker: Some(worker),
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}", self.server.server_addr().to_ip().unwrap())
+    }
+}
+
+impl Drop for FakePlex {
+    fn drop(&mut self) {
+        self.server.unblock();
+        if let Some(worker) = self.worker.take() {
+            let _ = worker.join();
+        }
+    }
+}
+
+// contract: INGEST-026
+// contract: INGEST-028
+fn plex_moves_and_empty_sections(db: &TestDb) {
+    let plex = FakePlex::start(vec![
+        ("101", "/data/tv/Cheers/S01E01.mkv"),
+        ("102", "/data/tv/Cheers/S01E02.mkv"),
+    ]);
+    let home = TempDir::new("rvhome-");
+    let rv = Rv::new(db.url(), &home.path);
+    rv.ok(&[
+        "source",
+        "add",
+        "--kind",
+        "plex",
+        "--id",
+        "plex",
+        "--url",
+        &plex.url(),
+        "--token",
+        "t",
+    ]);
+    rv.ok(&["source", "discover", "plex"]);
+    rv.ok(&["collection", "update", "plex-tv", "--ingest", "on"]);
+    rv.ok(&["collection", "ingest", "plex-tv"]);
+    rv.ok(&["asset", "approve", "--collection", "plex-tv"]);
+    let before = by_key(&rv, "101");
+    // Moved on the server: same ratingKey, new path.
+    *plex.items.lock().unwrap() = vec![
+        ("101", "/data/tv/Cheers/Season 1/S01E01.mkv"),
+        ("102", "/data/tv/Cheers/S01E02.mkv"),
+    ];
+    let report = rv.json(&["collection", "ingest", "plex-tv"])["collections"][0].clone();
+    assert_eq!(
+        (report["updated"].as_i64(), report["inserted"].as_i64()),
+        (Some(1), Some(0))
+    );
+    let after = by_key(&rv, "101");
+    assert_eq!(after["id"], before["id"]);
+    assert_eq!(after["approved"], true);
+    assert_eq!(after["path"], "/data/tv/Cheers/Season 1/S01E01.mkv");
+    // The section answers empty: refused, nothing changed.
+    let all = assets(&rv);
+    plex.items.lock().unwrap().clear();
+    let err = refused(&rv, &["collection", "ingest", "plex-tv"]);
+    assert!(
+        err.contains("root /data/tv is empty while 2 assets are stored"),
+        "{err}"
+    );
+    assert_eq!(assets(&rv), all);
+    let gone = rv.json(&["collection", "ingest", "plex-tv", "--allow-empty"]);
+    assert_eq!(gone["collections"][0]["vanished"], 2);
+}
+
 #[test]
 fn sqlite_roots_that_delete_nothing() {
     roots_that_delete_nothing(&TestDb::sqlite());
@@ -706,4 +830,12 @@ fn sqlite_reconcile_is_one_transaction() {
 #[test]
 fn postgres_reconcile_is_one_transaction() {
     reconcile_is_one_transaction(&TestDb::postgres());
+}
+#[test]
+fn sqlite_plex_moves_and_empty_sections() {
+    plex_moves_and_empty_sections(&TestDb::sqlite());
+}
+#[test]
+fn postgres_plex_moves_and_empty_sections() {
+    plex_moves_and_empty_sections(&TestDb::postgres());
 }
