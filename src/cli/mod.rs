@@ -12,6 +12,7 @@ pub mod lineup_io;
 pub mod operator;
 pub mod plan;
 pub mod playlog;
+pub mod preview;
 pub mod program;
 pub mod schedule;
 pub mod serve;

@@ -7,7 +7,8 @@ use retrovue_core::model::{Channel, SchedulePlan};
 
 use crate::cli::channel::{print_plans, report_change, save_channel};
 use crate::cli::db::open_store;
-use crate::cli::operator::{confirm, parse_bool, parse_list, print_json, Confirm, DryRun};
+use crate::cli::operator::{confirm, parse_bool, parse_list, print_json, Confirm};
+use crate::cli::preview::PreviewArgs;
 use crate::cli::schedule::{parse_date_arg, require_channel};
 use crate::cli::Global;
 use crate::error::{AppError, AppResult};
@@ -67,7 +68,7 @@ pub struct AddArgs {
     #[command(flatten)]
     pub fields: PlanFields,
     #[command(flatten)]
-    pub dry_run: DryRun,
+    pub dry_run: PreviewArgs,
 }
 
 #[derive(Debug, Args)]
@@ -81,7 +82,7 @@ pub struct UpdateArgs {
     #[command(flatten)]
     pub fields: PlanFields,
     #[command(flatten)]
-    pub dry_run: DryRun,
+    pub dry_run: PreviewArgs,
 }
 
 #[derive(Debug, Args)]
@@ -92,7 +93,7 @@ pub struct DeleteArgs {
     #[command(flatten)]
     pub confirm: Confirm,
     #[command(flatten)]
-    pub dry_run: DryRun,
+    pub dry_run: PreviewArgs,
 }
 
 const ALL_WEEKDAYS: [Weekday; 7] = [
@@ -192,12 +193,14 @@ fn add(args: AddArgs, global: &Global) -> AppResult<()> {
     apply(&mut plan, &args.fields)?;
     channel.plans.push(plan.clone());
     save_channel(store.as_mut(), &channel, args.dry_run.dry_run)?;
+    let preview = args.dry_run.preview_channel(store.as_mut(), &channel)?;
     report_change(
         &format!("plan {:?} of channel {}", plan.name, channel.id),
         "added",
         args.dry_run.dry_run,
         global.json,
         serde_json::to_value(&plan).expect("plain data"),
+        preview.as_ref(),
     );
     Ok(())
 }
@@ -247,6 +250,7 @@ fn update(args: UpdateArgs, global: &Global) -> AppResult<()> {
     }
     apply(&mut channel.plans[index], &args.fields)?;
     save_channel(store.as_mut(), &channel, args.dry_run.dry_run)?;
+    let preview = args.dry_run.preview_channel(store.as_mut(), &channel)?;
     let plan = &channel.plans[index];
     report_change(
         &format!("plan {:?} of channel {}", plan.name, channel.id),
@@ -254,6 +258,7 @@ fn update(args: UpdateArgs, global: &Global) -> AppResult<()> {
         args.dry_run.dry_run,
         global.json,
         serde_json::to_value(plan).expect("plain data"),
+        preview.as_ref(),
     );
     Ok(())
 }
@@ -275,12 +280,14 @@ fn delete(args: DeleteArgs, global: &Global) -> AppResult<()> {
         )?;
     }
     save_channel(store.as_mut(), &channel, args.dry_run.dry_run)?;
+    let preview = args.dry_run.preview_channel(store.as_mut(), &channel)?;
     report_change(
         &format!("plan {:?} of channel {}", plan.name, channel.id),
         "deleted",
         args.dry_run.dry_run,
         global.json,
         serde_json::json!(plan.name),
+        preview.as_ref(),
     );
     Ok(())
 }

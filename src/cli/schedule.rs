@@ -221,6 +221,12 @@ fn print_changes(changes: &[DayChange], json: bool) {
         println!("dry run: no guide changes; nothing written");
         return;
     }
+    print_change_lines(changes);
+    println!("dry run: nothing written");
+}
+
+/// CLI-045: per channel and day, the rows removed (`-`), added (`+`) and moved (`~`).
+pub fn print_change_lines(changes: &[DayChange]) {
     for c in changes {
         println!(
             "{} {}{}: {} removed, {} added, {} moved",
@@ -241,7 +247,6 @@ fn print_changes(changes: &[DayChange], json: bool) {
             println!("  ~ {}  [{}]  {} → {}", m.title, m.asset, m.from, m.to);
         }
     }
-    println!("dry run: nothing written");
 }
 
 fn build(args: BuildArgs, global: &Global) -> AppResult<()> {

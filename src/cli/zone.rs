@@ -6,8 +6,9 @@ use retrovue_core::model::{Catalog, ItemRef, Zone};
 
 use crate::cli::channel::{parse_time_arg, print_plans, report_change, save_channel};
 use crate::cli::db::open_store;
-use crate::cli::operator::{confirm, parse_bool, parse_list, print_json, Confirm, DryRun};
+use crate::cli::operator::{confirm, parse_bool, parse_list, print_json, Confirm};
 use crate::cli::plan::find_plan;
+use crate::cli::preview::PreviewArgs;
 use crate::cli::schedule::require_channel;
 use crate::cli::Global;
 use crate::error::{AppError, AppResult};
@@ -68,7 +69,7 @@ pub struct AddArgs {
     #[command(flatten)]
     pub fields: ZoneFields,
     #[command(flatten)]
-    pub dry_run: DryRun,
+    pub dry_run: PreviewArgs,
 }
 
 #[derive(Debug, Args)]
@@ -81,7 +82,7 @@ pub struct UpdateArgs {
     #[command(flatten)]
     pub fields: ZoneFields,
     #[command(flatten)]
-    pub dry_run: DryRun,
+    pub dry_run: PreviewArgs,
 }
 
 #[derive(Debug, Args)]
@@ -91,7 +92,7 @@ pub struct DeleteArgs {
     #[command(flatten)]
     pub confirm: Confirm,
     #[command(flatten)]
-    pub dry_run: DryRun,
+    pub dry_run: PreviewArgs,
 }
 
 fn parse_items(text: &str, catalog: &Catalog) -> AppResult<Vec<ItemRef>> {
@@ -161,6 +162,7 @@ fn add(args: AddArgs, global: &Global) -> AppResult<()> {
     apply(&mut zone, f, &catalog)?;
     channel.plans[p].zones.push(zone.clone());
     save_channel(store.as_mut(), &channel, args.dry_run.dry_run)?;
+    let preview = args.dry_run.preview_channel(store.as_mut(), &channel)?;
     report_change(
         &format!(
             "zone {:?} of channel {} plan {:?}",
@@ -170,6 +172,7 @@ fn add(args: AddArgs, global: &Global) -> AppResult<()> {
         args.dry_run.dry_run,
         global.json,
         serde_json::to_value(&zone).expect("plain data"),
+        preview.as_ref(),
     );
     Ok(())
 }
@@ -236,6 +239,7 @@ fn update(args: UpdateArgs, global: &Global) -> AppResult<()> {
     }
     apply(&mut channel.plans[p].zones[z], &args.fields, &catalog)?;
     save_channel(store.as_mut(), &channel, args.dry_run.dry_run)?;
+    let preview = args.dry_run.preview_channel(store.as_mut(), &channel)?;
     let zone = &channel.plans[p].zones[z];
     report_change(
         &format!(
@@ -246,6 +250,7 @@ fn update(args: UpdateArgs, global: &Global) -> AppResult<()> {
         args.dry_run.dry_run,
         global.json,
         serde_json::to_value(zone).expect("plain data"),
+        preview.as_ref(),
     );
     Ok(())
 }
@@ -267,6 +272,7 @@ fn delete(args: DeleteArgs, global: &Global) -> AppResult<()> {
         )?;
     }
     save_channel(store.as_mut(), &channel, args.dry_run.dry_run)?;
+    let preview = args.dry_run.preview_channel(store.as_mut(), &channel)?;
     report_change(
         &format!(
             "zone {:?} of channel {} plan {:?}",
@@ -276,6 +282,7 @@ fn delete(args: DeleteArgs, global: &Global) -> AppResult<()> {
         args.dry_run.dry_run,
         global.json,
         serde_json::json!(zone.name),
+        preview.as_ref(),
     );
     Ok(())
 }
