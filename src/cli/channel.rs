@@ -48,10 +48,13 @@ pub struct ChannelFields {
     /// Guide number, e.g. 2 or 4.1.
     #[arg(long)]
     pub number: Option<String>,
+    /// Display name.
     #[arg(long)]
     pub name: Option<String>,
+    /// Group shown in the M3U playlist.
     #[arg(long)]
     pub group: Option<String>,
+    /// Logo URL shown in the M3U playlist and guide.
     #[arg(long)]
     pub logo: Option<String>,
     /// IANA time zone, e.g. America/New_York.
@@ -75,8 +78,10 @@ pub struct ChannelFields {
     /// on or off.
     #[arg(long)]
     pub active: Option<String>,
+    /// Guide title of filler (default: the channel name).
     #[arg(long)]
     pub filler_title: Option<String>,
+    /// Minutes before the same spot airs again on the channel.
     #[arg(long)]
     pub spot_cooldown_minutes: Option<u32>,
     /// Engine output profile, e.g. 720p30, 1080p60, 480p30:mpeg2 (ENGINE-020); "" clears it
@@ -97,6 +102,7 @@ pub struct AddArgs {
 
 #[derive(Debug, Args)]
 pub struct UpdateArgs {
+    /// The channel id.
     pub id: String,
     #[command(flatten)]
     pub fields: ChannelFields,
@@ -106,6 +112,7 @@ pub struct UpdateArgs {
 
 #[derive(Debug, Args)]
 pub struct DeleteArgs {
+    /// The channel id.
     pub id: String,
     #[command(flatten)]
     pub confirm: Confirm,

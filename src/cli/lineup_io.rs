@@ -17,8 +17,8 @@ pub struct ImportArgs {
 #[derive(Debug, Args)]
 pub struct ExportArgs {
     /// Write to this file instead of stdout.
-    #[arg(long, short)]
-    pub output: Option<String>,
+    #[arg(long, short = 'o', alias = "output")]
+    pub out: Option<String>,
 }
 
 pub fn import(args: ImportArgs, global: &Global) -> AppResult<()> {
@@ -110,13 +110,13 @@ pub fn export(args: ExportArgs, global: &Global) -> AppResult<()> {
     let mut store = open_store(global)?;
     let lineup = store.load_lineup()?;
     let text = retrovue_core::lineup::to_toml(&lineup);
-    if let Some(path) = &args.output {
+    if let Some(path) = &args.out {
         std::fs::write(path, &text)
             .map_err(|e| AppError::runtime(format!("cannot write {path}: {e}")))?;
     }
     if global.json {
-        crate::cli::operator::print_json(&lineup_json(&lineup, args.output.as_deref(), &text));
-    } else if args.output.is_none() {
+        crate::cli::operator::print_json(&lineup_json(&lineup, args.out.as_deref(), &text));
+    } else if args.out.is_none() {
         print!("{text}");
     }
     Ok(())

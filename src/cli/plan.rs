@@ -7,7 +7,7 @@ use retrovue_core::model::{Channel, SchedulePlan};
 
 use crate::cli::channel::{print_plans, report_change, save_channel};
 use crate::cli::db::open_store;
-use crate::cli::operator::{confirm, parse_bool, parse_list, print_json, Confirm};
+use crate::cli::operator::{check_name, confirm, parse_bool, parse_list, print_json, Confirm};
 use crate::cli::preview::PreviewArgs;
 use crate::cli::schedule::{parse_date_arg, require_channel};
 use crate::cli::Global;
@@ -29,12 +29,14 @@ pub enum PlanCommand {
 
 #[derive(Debug, Args)]
 pub struct ChannelArg {
+    /// The channel id.
     #[arg(long)]
     pub channel: String,
 }
 
 #[derive(Debug, Args)]
 pub struct NameArgs {
+    /// The channel id.
     #[arg(long)]
     pub channel: String,
     /// The plan's name.
@@ -62,8 +64,10 @@ pub struct PlanFields {
 
 #[derive(Debug, Args)]
 pub struct AddArgs {
+    /// The channel id.
     #[arg(long)]
     pub channel: String,
+    /// The plan's name.
     pub name: String,
     #[command(flatten)]
     pub fields: PlanFields,
@@ -73,8 +77,10 @@ pub struct AddArgs {
 
 #[derive(Debug, Args)]
 pub struct UpdateArgs {
+    /// The channel id.
     #[arg(long)]
     pub channel: String,
+    /// The plan's name.
     pub name: String,
     /// New name.
     #[arg(long)]
@@ -87,8 +93,10 @@ pub struct UpdateArgs {
 
 #[derive(Debug, Args)]
 pub struct DeleteArgs {
+    /// The channel id.
     #[arg(long)]
     pub channel: String,
+    /// The plan's name.
     pub name: String,
     #[command(flatten)]
     pub confirm: Confirm,
@@ -173,6 +181,7 @@ pub fn find_plan(channel: &Channel, name: &str) -> AppResult<usize> {
 }
 
 fn add(args: AddArgs, global: &Global) -> AppResult<()> {
+    check_name("plan", &args.name)?;
     let mut store = open_store(global)?;
     let mut channel = require_channel(store.as_mut(), &args.channel)?;
     if channel.plans.iter().any(|p| p.name == args.name) {
@@ -240,6 +249,7 @@ fn update(args: UpdateArgs, global: &Global) -> AppResult<()> {
     let mut channel = require_channel(store.as_mut(), &args.channel)?;
     let index = find_plan(&channel, &args.name)?;
     if let Some(new_name) = &args.rename {
+        check_name("--rename: plan", new_name)?;
         if channel.plans.iter().any(|p| &p.name == new_name) {
             return Err(AppError::bad(format!(
                 "channel {:?}: duplicate plan name {new_name:?}",

@@ -28,11 +28,13 @@ pub enum ProgramCommand {
 
 #[derive(Debug, Args)]
 pub struct IdArg {
+    /// The program id.
     pub id: String,
 }
 
 #[derive(Debug, Args, Default)]
 pub struct ProgramFields {
+    /// Title shown in the guide [default on add: the series or the id].
     #[arg(long)]
     pub title: Option<String>,
     /// sequential, shuffle, random or manual [default on add: sequential].
@@ -58,6 +60,7 @@ pub struct AddArgs {
 
 #[derive(Debug, Args)]
 pub struct UpdateArgs {
+    /// The program id.
     pub id: String,
     #[command(flatten)]
     pub fields: ProgramFields,
@@ -67,6 +70,7 @@ pub struct UpdateArgs {
 
 #[derive(Debug, Args)]
 pub struct DeleteArgs {
+    /// The program id.
     pub id: String,
     #[command(flatten)]
     pub confirm: Confirm,
@@ -160,6 +164,24 @@ fn save(
     Ok(())
 }
 
+/// CLI-079: a program without a schedulable candidate airs nothing; say so on stderr.
+fn warn_if_empty(program: &Program, catalog: &Catalog, global: &Global) {
+    let (all, schedulable) = candidates(program, catalog);
+    if schedulable > 0 || global.quiet {
+        return;
+    }
+    let what = match &program.series {
+        Some(series) if all == 0 => format!("series {series:?} has no assets"),
+        _ if all == 0 => "it lists no known asset".to_string(),
+        _ => format!("none of its {all} assets is schedulable (approved, with a duration)"),
+    };
+    eprintln!(
+        "warning: program {}: {what}; it airs nothing until assets of it are ingested \
+         and approved",
+        program.id
+    );
+}
+
 /// CLI-075: the guide preview of the catalog with `program` in it (or, None, without `id`).
 fn program_preview(
     store: &mut dyn Store,
@@ -219,6 +241,7 @@ fn add(args: AddArgs, global: &Global) -> AppResult<()> {
         program.title = program.series.clone().unwrap_or_else(|| program.id.clone());
     }
     save(store.as_mut(), &program, &catalog, args.dry_run.dry_run)?;
+    warn_if_empty(&program, &catalog, global);
     let preview = program_preview(store.as_mut(), &args.dry_run, &program.id, Some(&program))?;
     report_change(
         &format!("program {}", program.id),
@@ -298,6 +321,7 @@ fn update(args: UpdateArgs, global: &Global) -> AppResult<()> {
     let mut program = require_program(&catalog, &args.id)?;
     apply(&mut program, &args.fields)?;
     save(store.as_mut(), &program, &catalog, args.dry_run.dry_run)?;
+    warn_if_empty(&program, &catalog, global);
     let preview = program_preview(store.as_mut(), &args.dry_run, &program.id, Some(&program))?;
     report_change(
         &format!("program {}", program.id),

@@ -63,14 +63,18 @@ pub struct AddArgs {
 
 #[derive(Debug, Args)]
 pub struct UpdateArgs {
+    /// The source id.
     pub id: String,
+    /// New display name.
     #[arg(long)]
     pub name: Option<String>,
     /// Replace the root folders (repeatable).
     #[arg(long = "path")]
     pub paths: Vec<String>,
+    /// New server URL (Plex or Jellyfin).
     #[arg(long)]
     pub url: Option<String>,
+    /// New API token (Plex or Jellyfin).
     #[arg(long)]
     pub token: Option<String>,
     /// Replace the path mappings (repeatable SERVER=LOCAL).
@@ -82,6 +86,7 @@ pub struct UpdateArgs {
 
 #[derive(Debug, Args)]
 pub struct DeleteArgs {
+    /// The source id.
     pub id: String,
     #[command(flatten)]
     pub confirm: Confirm,
@@ -91,6 +96,7 @@ pub struct DeleteArgs {
 
 #[derive(Debug, Args)]
 pub struct DiscoverArgs {
+    /// The source id.
     pub id: String,
     #[command(flatten)]
     pub dry_run: DryRun,

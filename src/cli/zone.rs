@@ -6,7 +6,7 @@ use retrovue_core::model::{Catalog, ItemRef, Zone};
 
 use crate::cli::channel::{parse_time_arg, print_plans, report_change, save_channel};
 use crate::cli::db::open_store;
-use crate::cli::operator::{confirm, parse_bool, parse_list, print_json, Confirm};
+use crate::cli::operator::{check_name, confirm, parse_bool, parse_list, print_json, Confirm};
 use crate::cli::plan::find_plan;
 use crate::cli::preview::PreviewArgs;
 use crate::cli::schedule::require_channel;
@@ -30,16 +30,20 @@ pub enum ZoneCommand {
 
 #[derive(Debug, Args)]
 pub struct ListArgs {
+    /// The channel id.
     #[arg(long)]
     pub channel: String,
+    /// The plan's name.
     #[arg(long)]
     pub plan: Option<String>,
 }
 
 #[derive(Debug, Args)]
 pub struct ZoneArgs {
+    /// The channel id.
     #[arg(long)]
     pub channel: String,
+    /// The plan's name.
     #[arg(long)]
     pub plan: String,
     /// The zone's name.
@@ -142,6 +146,7 @@ fn add(args: AddArgs, global: &Global) -> AppResult<()> {
             "zone add: --start, --end and --items are required",
         ));
     };
+    check_name("zone", &a.name)?;
     let mut store = open_store(global)?;
     let mut channel = require_channel(store.as_mut(), &a.channel)?;
     let p = find_plan(&channel, &a.plan)?;
@@ -225,6 +230,7 @@ fn update(args: UpdateArgs, global: &Global) -> AppResult<()> {
     let z = find_zone(&channel.plans[p].zones, a)?;
     let catalog = store.load_catalog()?;
     if let Some(new_name) = &args.rename {
+        check_name("--rename: zone", new_name)?;
         if channel.plans[p]
             .zones
             .iter()

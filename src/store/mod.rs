@@ -479,6 +479,16 @@ pub fn connect(url: &str) -> StoreResult<Box<dyn Store>> {
     }
 }
 
+/// STORE-053: for an SQLite URL whose file exists, SQLite's `PRAGMA quick_check`; a damaged
+/// file is a `Backend` error naming the file and what SQLite found. PostgreSQL checks itself.
+pub fn quick_check(url: &str) -> StoreResult<()> {
+    match parse_url(url)? {
+        DatabaseUrl::Sqlite(path) if path.is_file() => sqlite::quick_check(&path)
+            .map_err(|e| StoreError::new(StoreErrorKind::Backend, e.message)),
+        _ => Ok(()),
+    }
+}
+
 /// Connect, verify applied migrations and apply pending ones (what every command and the
 /// daemon do at start).
 pub fn open(url: &str) -> StoreResult<Box<dyn Store>> {

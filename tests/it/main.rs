@@ -22,6 +22,7 @@ mod ingest_filesystem;
 mod ingest_providers;
 mod input_preview;
 mod papercuts;
+mod papercuts14;
 mod readme_journey;
 mod schedule_ops;
 mod serve_daemon;
