@@ -226,6 +226,47 @@ fn input_verbs_preview_their_guide_changes(db: &TestDb) {
         all,
     );
     assert!(p["channels"].as_u64().unwrap() >= 2, "{p}");
+    // zone delete, then zone add back with other items
+    preview_then_apply(
+        db,
+        &rv,
+        &home,
+        &[
+            "zone",
+            "delete",
+            "--channel",
+            "retro-one",
+            "--plan",
+            "Weekdays",
+            "Early Fringe",
+        ],
+        &["--yes"],
+        &[],
+        all,
+    );
+    preview_then_apply(
+        db,
+        &rv,
+        &home,
+        &[
+            "zone",
+            "add",
+            "--channel",
+            "retro-one",
+            "--plan",
+            "Weekdays",
+            "Early Fringe",
+            "--start",
+            "17:00",
+            "--end",
+            "20:00",
+            "--items",
+            "roommates",
+        ],
+        &[],
+        &[],
+        all,
+    );
     // channel update
     preview_then_apply(
         db,
@@ -252,6 +293,22 @@ fn input_verbs_preview_their_guide_changes(db: &TestDb) {
         "--dry-run",
     ]);
     assert_eq!(none["changes"], serde_json::json!([]), "{none}");
+    let added = rv.json(&[
+        "program",
+        "add",
+        "unused",
+        "--series",
+        "Roommates",
+        "--dry-run",
+    ]);
+    assert_eq!(added["changes"], serde_json::json!([]), "{added}");
+    rv.ok(&["program", "add", "unused", "--series", "Roommates"]);
+    let deleted = rv.json(&["program", "delete", "unused", "--dry-run"]);
+    assert_eq!(deleted["dry_run"], true);
+    assert_eq!(deleted["changes"], serde_json::json!([]), "{deleted}");
+    // Without --dry-run there is no preview.
+    let real = rv.json(&["program", "update", "unused", "--title", "U"]);
+    assert!(real.get("changes").is_none(), "{real}");
     let out = rv.run(&["program", "update", "night-shift", "--seed", "3"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--dry-run"));
