@@ -9,7 +9,7 @@ use crate::cli::operator::{confirm, print_fields, print_json, Confirm, DryRun};
 use crate::cli::Global;
 use crate::error::{AppError, AppResult};
 use crate::ingest::pathmap::PathMap;
-use crate::ingest::pipeline::{discover_source, slugify};
+use crate::ingest::pipeline::{bounded_id, discover_source, slugify};
 use crate::store::{SourceConfig, SourceRecord, Store};
 
 #[derive(Debug, Subcommand)]
@@ -175,7 +175,10 @@ fn add(args: AddArgs, global: &Global) -> AppResult<()> {
             .map(|n| n.to_string_lossy().to_string())
             .unwrap_or_else(|| args.kind.clone())
     });
-    let id = args.id.clone().unwrap_or_else(|| slugify(&name));
+    let id = args
+        .id
+        .clone()
+        .unwrap_or_else(|| bounded_id(slugify(&name)));
     let source = SourceRecord {
         id,
         kind: args.kind.clone(),

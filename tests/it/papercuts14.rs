@@ -454,6 +454,70 @@ fn serve_refuses_a_damaged_sqlite_file() {
     assert_eq!(std::fs::read(&path).unwrap(), bytes, "nothing was written");
 }
 
+// contract: STORE-054
+fn long_ids_are_refused_by_the_store_and_derived_ids_stay_bounded(db: &TestDb) {
+    let home = TempDir::new("rvhome-");
+    let rv = Rv::new(db.url(), &home.path);
+    rv.ok(&["db", "migrate"]);
+    // The store refuses what the CLI and lineup parser would have refused first.
+    let text = std::fs::read_to_string(DEMO).unwrap();
+    let mut lineup = retrovue_core::lineup::parse_lineup(&text, DEMO).unwrap();
+    let mut store = retrovue::store::open(db.url()).unwrap();
+    let mut long = lineup.clone();
+    long.channels.truncate(1);
+    long.channels[0].id = "c".repeat(65);
+    let error = store.import_lineup(&long).unwrap_err();
+    assert_eq!(error.kind, retrovue::store::StoreErrorKind::BadInput);
+    assert!(error.message.contains("channel id") && error.message.contains("at most 64"));
+    let program = lineup.catalog.programs.values().next().unwrap().clone();
+    lineup.channels.clear();
+    let mut renamed = program.clone();
+    renamed.id = "p".repeat(2000);
+    lineup.catalog.programs.insert(renamed.id.clone(), renamed);
+    let error = store.import_lineup(&lineup).unwrap_err();
+    assert!(error.message.contains("program id"), "{}", error.message);
+    assert_eq!(
+        store.load_lineup().unwrap().channels.len(),
+        0,
+        "nothing of the transaction is stored"
+    );
+    drop(store);
+
+    // Collections discovered from long folder names get bounded, distinct ids.
+    let media = TempDir::new("rvmedia-");
+    let a = media.join(&format!("{}-a", "Very Long Folder Name ".repeat(6)));
+    let b = media.join(&format!("{}-b", "Very Long Folder Name ".repeat(6)));
+    std::fs::create_dir_all(&a).unwrap();
+    std::fs::create_dir_all(&b).unwrap();
+    let source = "s".repeat(60);
+    rv.ok(&[
+        "source",
+        "add",
+        "--kind",
+        "filesystem",
+        "--id",
+        &source,
+        "--path",
+        a.to_str().unwrap(),
+        "--path",
+        b.to_str().unwrap(),
+    ]);
+    rv.ok(&["source", "discover", &source]);
+    let list = rv.json(&["collection", "list", "--source", &source]);
+    let ids: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 2, "{list}");
+    assert_ne!(ids[0], ids[1]);
+    for id in &ids {
+        assert!(id.len() <= 64, "{id}");
+        assert!(retrovue_core::validate::is_slug(id), "{id}");
+    }
+}
+
 macro_rules! suite {
     ($name:ident, $make:expr) => {
         mod $name {
@@ -472,6 +536,10 @@ macro_rules! suite {
             #[test]
             fn a_program_that_can_air_nothing_warns() {
                 super::a_program_that_can_air_nothing_warns(&$make);
+            }
+            #[test]
+            fn long_ids_are_refused_by_the_store_and_derived_ids_stay_bounded() {
+                super::long_ids_are_refused_by_the_store_and_derived_ids_stay_bounded(&$make);
             }
             #[test]
             fn chapters_are_increasing_and_inside() {
