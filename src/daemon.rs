@@ -42,6 +42,8 @@ type Prepared = (Vec<Channel>, BTreeMap<String, String>, http::Surface);
 
 /// Open the store, import the lineup when needed and read the active channels (DAEMON-001).
 fn prepare_store(config: &ServeConfig, options: &SurfaceOptions) -> AppResult<Prepared> {
+    // STORE-053: a damaged SQLite file is refused before anything reads or writes it.
+    store::quick_check(&config.db_url)?;
     let mut store = store::open(&config.db_url)?;
     let lineup = match &config.lineup {
         Some(path) => Some(read_lineup(path)?),

@@ -18,6 +18,7 @@ pub enum AsRunCommand {
 
 #[derive(Debug, Args)]
 pub struct ShowArgs {
+    /// The channel id.
     #[arg(long)]
     pub channel: String,
     /// Broadcast date, YYYY-MM-DD (the channel's programming day, from its day start).

@@ -27,11 +27,13 @@ pub enum AssetCommand {
 
 #[derive(Debug, Args)]
 pub struct IdArg {
+    /// The asset id.
     pub id: String,
 }
 
 #[derive(Debug, Args, Default)]
 pub struct FilterArgs {
+    /// Only the assets of this collection.
     #[arg(long)]
     pub collection: Option<String>,
     /// episode, movie, commercial, promo, bumper, station_id or filler.
@@ -40,6 +42,7 @@ pub struct FilterArgs {
     /// new, enriching, ready or retired.
     #[arg(long)]
     pub state: Option<String>,
+    /// Only the assets of this series.
     #[arg(long)]
     pub series: Option<String>,
     /// yes or no.
@@ -58,24 +61,33 @@ pub struct ListArgs {
 
 #[derive(Debug, Args)]
 pub struct UpdateArgs {
+    /// The asset id.
     pub id: String,
+    /// New title.
     #[arg(long)]
     pub title: Option<String>,
+    /// New kind: episode, movie, commercial, promo, bumper, station_id or filler.
     #[arg(long)]
     pub kind: Option<String>,
+    /// New series name (empty clears).
     #[arg(long)]
     pub series: Option<String>,
+    /// New season number.
     #[arg(long)]
     pub season: Option<u32>,
+    /// New episode number.
     #[arg(long)]
     pub episode: Option<u32>,
+    /// New description.
     #[arg(long)]
     pub description: Option<String>,
+    /// New rating (e.g. TV-PG).
     #[arg(long)]
     pub rating: Option<String>,
     /// Comma-separated genres (replaces the list).
     #[arg(long)]
     pub genres: Option<String>,
+    /// New year of release.
     #[arg(long)]
     pub year: Option<i32>,
     /// Duration: milliseconds or HH:MM:SS[.mmm].
@@ -111,6 +123,7 @@ pub struct ApproveArgs {
 
 #[derive(Debug, Args)]
 pub struct RetireArgs {
+    /// Comma-separated asset ids.
     #[arg(required = true)]
     pub ids: Vec<String>,
     #[command(flatten)]
@@ -388,6 +401,13 @@ fn update(args: UpdateArgs, global: &Global) -> AppResult<()> {
                 ))
             })?;
             chapters.push(ms);
+        }
+        // CLI-080: markers are given in order, each once.
+        if let Some(pair) = chapters.windows(2).find(|w| w[0] >= w[1]) {
+            return Err(AppError::bad(format!(
+                "--chapters: markers must be increasing, but {} comes after {}",
+                pair[1], pair[0]
+            )));
         }
         asset.chapters_ms = chapters;
     }

@@ -13,6 +13,7 @@ use crate::cli::db::open_store;
 use crate::cli::operator::{
     confirm, parse_bool, parse_list, print_fields, print_json, Confirm, DryRun,
 };
+use crate::cli::preview::{add_to_json, print_preview, GuidePreview, PreviewArgs};
 use crate::cli::schedule::require_channel;
 use crate::cli::Global;
 use crate::error::{AppError, AppResult};
@@ -47,10 +48,13 @@ pub struct ChannelFields {
     /// Guide number, e.g. 2 or 4.1.
     #[arg(long)]
     pub number: Option<String>,
+    /// Display name.
     #[arg(long)]
     pub name: Option<String>,
+    /// Group shown in the M3U playlist.
     #[arg(long)]
     pub group: Option<String>,
+    /// Logo URL shown in the M3U playlist and guide.
     #[arg(long)]
     pub logo: Option<String>,
     /// IANA time zone, e.g. America/New_York.
@@ -74,8 +78,10 @@ pub struct ChannelFields {
     /// on or off.
     #[arg(long)]
     pub active: Option<String>,
+    /// Guide title of filler (default: the channel name).
     #[arg(long)]
     pub filler_title: Option<String>,
+    /// Minutes before the same spot airs again on the channel.
     #[arg(long)]
     pub spot_cooldown_minutes: Option<u32>,
     /// Engine output profile, e.g. 720p30, 1080p60, 480p30:mpeg2 (ENGINE-020); "" clears it
@@ -96,15 +102,17 @@ pub struct AddArgs {
 
 #[derive(Debug, Args)]
 pub struct UpdateArgs {
+    /// The channel id.
     pub id: String,
     #[command(flatten)]
     pub fields: ChannelFields,
     #[command(flatten)]
-    pub dry_run: DryRun,
+    pub dry_run: PreviewArgs,
 }
 
 #[derive(Debug, Args)]
 pub struct DeleteArgs {
+    /// The channel id.
     pub id: String,
     #[command(flatten)]
     pub confirm: Confirm,
@@ -248,12 +256,25 @@ pub fn save_channel(store: &mut dyn Store, channel: &Channel, dry_run: bool) -> 
 }
 
 /// Prints what a plan/zone/channel verb did.
-pub fn report_change(what: &str, verb: &str, dry_run: bool, json: bool, value: serde_json::Value) {
+/// With a guide preview (CLI-075) its changes follow (`--json`: `changes` and `refused` keys).
+pub fn report_change(
+    what: &str,
+    verb: &str,
+    dry_run: bool,
+    json: bool,
+    value: serde_json::Value,
+    preview: Option<&GuidePreview>,
+) {
     if json {
-        print_json(&serde_json::json!({ verb: value, "dry_run": dry_run }));
+        let mut doc = serde_json::json!({ verb: value, "dry_run": dry_run });
+        add_to_json(&mut doc, preview);
+        print_json(&doc);
     } else {
         let prefix = if dry_run { "dry run: would have " } else { "" };
         println!("{prefix}{verb} {what}");
+        if let Some(preview) = preview {
+            print_preview(preview);
+        }
     }
 }
 
@@ -314,6 +335,7 @@ fn add(args: AddArgs, global: &Global) -> AppResult<()> {
         args.dry_run.dry_run,
         global.json,
         serde_json::to_value(&channel).expect("plain data"),
+        None,
     );
     Ok(())
 }
@@ -420,12 +442,14 @@ fn update(args: UpdateArgs, global: &Global) -> AppResult<()> {
     let mut channel = require_channel(store.as_mut(), &args.id)?;
     apply_fields(&mut channel, &args.fields)?;
     save_channel(store.as_mut(), &channel, args.dry_run.dry_run)?;
+    let preview = args.dry_run.preview_channel(store.as_mut(), &channel)?;
     report_change(
         &format!("channel {}", channel.id),
         "updated",
         args.dry_run.dry_run,
         global.json,
         serde_json::to_value(&channel).expect("plain data"),
+        preview.as_ref(),
     );
     Ok(())
 }
@@ -452,6 +476,7 @@ fn delete(args: DeleteArgs, global: &Global) -> AppResult<()> {
         args.dry_run.dry_run,
         global.json,
         serde_json::json!(channel.id),
+        None,
     );
     Ok(())
 }

@@ -39,16 +39,19 @@ pub struct IdArg {
 
 #[derive(Debug, Args)]
 pub struct ListArgs {
+    /// Only the collections of this source.
     #[arg(long)]
     pub source: Option<String>,
 }
 
 #[derive(Debug, Args)]
 pub struct UpdateArgs {
+    /// The collection id.
     pub id: String,
     /// on or off: whether `collection ingest --all` includes it.
     #[arg(long)]
     pub ingest: Option<String>,
+    /// New display name.
     #[arg(long)]
     pub name: Option<String>,
     /// Replace the collection's SERVER=LOCAL path mappings (repeatable).
@@ -79,6 +82,7 @@ pub struct IngestArgs {
 
 #[derive(Debug, Args)]
 pub struct WipeArgs {
+    /// The collection id.
     pub id: String,
     #[command(flatten)]
     pub confirm: Confirm,

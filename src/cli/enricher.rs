@@ -39,6 +39,7 @@ pub struct AddArgs {
 
 #[derive(Debug, Args)]
 pub struct RemoveArgs {
+    /// The enricher id.
     pub id: String,
     #[command(flatten)]
     pub confirm: Confirm,

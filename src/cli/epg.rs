@@ -1,7 +1,7 @@
 //! `retrovue epg show|export`: the guide derived from stored ScheduleDays (STORE-010, CLI-022).
 
 use clap::{Args, Subcommand};
-use retrovue_core::time::{fmt_utc, ChannelClock};
+use retrovue_core::time::ChannelClock;
 
 use crate::cli::db::open_store;
 use crate::cli::schedule::{parse_date_arg, require_channel};
@@ -12,7 +12,7 @@ use crate::error::{AppError, AppResult};
 pub enum EpgCommand {
     /// Print guide rows of stored days.
     Show(ShowArgs),
-    /// Write the guide of stored days as a file format (xmltv) to stdout or --output.
+    /// Write the guide of stored days as a file format (xmltv) to stdout or --out.
     Export(ExportArgs),
 }
 
@@ -31,8 +31,8 @@ pub struct ExportArgs {
     #[arg(long, default_value_t = 1)]
     pub days: u32,
     /// Write to this file instead of stdout.
-    #[arg(long)]
-    pub output: Option<std::path::PathBuf>,
+    #[arg(long, short = 'o', alias = "output")]
+    pub out: Option<std::path::PathBuf>,
 }
 
 /// CLI-022: the XMLTV guide of stored days for the chosen channels.
@@ -81,14 +81,14 @@ fn export(args: ExportArgs, global: &Global) -> AppResult<()> {
         rows.extend(retrovue_core::epg::epg_rows(channel, &days));
     }
     let document = crate::xmltv::render(&channels, &rows);
-    match &args.output {
+    match &args.out {
         Some(path) => {
             std::fs::write(path, &document)
                 .map_err(|e| AppError::runtime(format!("cannot write {}: {e}", path.display())))?;
             if global.json {
                 println!(
                     "{}",
-                    serde_json::json!({ "output": path, "channels": channels.len(), "rows": rows.len() })
+                    serde_json::json!({ "file": path, "output": path, "channels": channels.len(), "rows": rows.len() })
                 );
             } else {
                 println!(
@@ -111,6 +111,7 @@ fn export(args: ExportArgs, global: &Global) -> AppResult<()> {
 
 #[derive(Debug, Args)]
 pub struct ShowArgs {
+    /// The channel id.
     #[arg(long)]
     pub channel: String,
     /// First broadcast date, YYYY-MM-DD (default: the channel's current broadcast date).
@@ -119,6 +120,56 @@ pub struct ShowArgs {
     /// How many days (1..=366).
     #[arg(long, default_value_t = 1)]
     pub days: u32,
+    /// Times in the channel's time zone (channel), this machine's (local) or UTC.
+    #[arg(long, default_value = "channel")]
+    pub tz: String,
+}
+
+/// CLI-078: where `epg show` prints its times.
+enum GuideZone {
+    Channel(chrono_tz::Tz),
+    Local,
+    Utc,
+}
+
+impl GuideZone {
+    fn parse(text: &str, channel: &retrovue_core::model::Channel) -> AppResult<GuideZone> {
+        match text.to_ascii_lowercase().as_str() {
+            "channel" => Ok(GuideZone::Channel(channel.timezone)),
+            "local" => Ok(GuideZone::Local),
+            "utc" => Ok(GuideZone::Utc),
+            _ => Err(AppError::bad(format!(
+                "--tz: expected channel, local or UTC, got {text:?}"
+            ))),
+        }
+    }
+
+    /// `YYYY-MM-DD HH:MM`, `HH:MM` of the end, and the zone's abbreviation at the start.
+    fn span(&self, start: i64, end: i64) -> String {
+        use chrono::TimeZone;
+        fn fmt<Z: TimeZone>(zone: &Z, start: i64, end: i64) -> String
+        where
+            Z::Offset: std::fmt::Display,
+        {
+            let at = |ms: i64| {
+                zone.timestamp_millis_opt(ms)
+                    .single()
+                    .expect("a guide instant is in range")
+            };
+            let (s, e) = (at(start), at(end));
+            format!(
+                "{}–{} {}",
+                s.format("%Y-%m-%d %H:%M"),
+                e.format("%H:%M"),
+                s.format("%Z")
+            )
+        }
+        match self {
+            GuideZone::Channel(tz) => fmt(tz, start, end),
+            GuideZone::Local => fmt(&chrono::Local, start, end),
+            GuideZone::Utc => fmt(&chrono::Utc, start, end),
+        }
+    }
 }
 
 fn show(args: ShowArgs, global: &Global) -> AppResult<()> {
@@ -134,6 +185,7 @@ fn show(args: ShowArgs, global: &Global) -> AppResult<()> {
     };
     let mut store = open_store(global)?;
     let channel = require_channel(store.as_mut(), &args.channel)?;
+    let zone = GuideZone::parse(&args.tz, &channel)?;
     let from = from_arg
         .unwrap_or_else(|| ChannelClock::of(&channel).broadcast_date(crate::store::now_ms()));
     let to = from + chrono::Days::new(args.days as u64 - 1);
@@ -163,9 +215,8 @@ fn show(args: ShowArgs, global: &Global) -> AppResult<()> {
             .map(|e| format!(" — {e}"))
             .unwrap_or_default();
         println!(
-            "{} – {}  {}{}",
-            fmt_utc(row.start),
-            fmt_utc(row.end),
+            "{}  {}{}",
+            zone.span(row.start, row.end),
             row.title,
             episode
         );

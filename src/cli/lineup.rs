@@ -10,7 +10,10 @@ use crate::error::{AppError, AppResult};
 #[derive(Debug, Subcommand)]
 pub enum LineupCommand {
     /// Check a lineup file; report every error (file, table, key) and exit 2 if any.
-    Validate { file: String },
+    Validate {
+        /// The lineup TOML file.
+        file: String,
+    },
     /// Load a lineup into the database in one transaction (all or nothing).
     Import(crate::cli::lineup_io::ImportArgs),
     /// Write the database's lineup out as TOML (import → export → import is a fixpoint).
@@ -28,7 +31,7 @@ pub struct GenerateArgs {
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Write to this file instead of stdout.
-    #[arg(long)]
+    #[arg(long, short = 'o', alias = "output")]
     pub out: Option<String>,
 }
 

@@ -10,16 +10,15 @@ use crate::error::{AppError, AppResult};
 pub struct ImportArgs {
     /// The lineup TOML file.
     pub file: String,
-    /// Parse and check everything, write nothing.
-    #[arg(long)]
-    pub dry_run: bool,
+    #[command(flatten)]
+    pub dry_run: crate::cli::preview::PreviewArgs,
 }
 
 #[derive(Debug, Args)]
 pub struct ExportArgs {
     /// Write to this file instead of stdout.
-    #[arg(long, short)]
-    pub output: Option<String>,
+    #[arg(long, short = 'o', alias = "output")]
+    pub out: Option<String>,
 }
 
 pub fn import(args: ImportArgs, global: &Global) -> AppResult<()> {
@@ -42,16 +41,24 @@ pub fn import(args: ImportArgs, global: &Global) -> AppResult<()> {
             )));
         }
     };
-    if args.dry_run {
+    if args.dry_run.dry_run {
+        // CLI-075: the guide changes once the lineup is in (every channel: a catalog change
+        // may touch any of them).
+        let after = crate::cli::preview::merged(store.load_lineup()?, &lineup);
+        let preview = args
+            .dry_run
+            .preview(store.as_mut(), &after.catalog, &after.channels)?
+            .unwrap_or_default();
         if global.json {
             let catalog = &lineup.catalog;
-            let value = serde_json::json!({
+            let mut value = serde_json::json!({
                 "dry_run": true,
                 "assets": catalog.assets.len(),
                 "programs": catalog.programs.len(),
                 "virtual_assets": catalog.virtual_assets.len(),
                 "channels": lineup.channels.len(),
             });
+            crate::cli::preview::add_to_json(&mut value, Some(&preview));
             println!("{value}");
         } else {
             println!(
@@ -59,6 +66,7 @@ pub fn import(args: ImportArgs, global: &Global) -> AppResult<()> {
                 args.file,
                 lineup.channels.len()
             );
+            crate::cli::preview::print_preview(&preview);
         }
         return Ok(());
     }
@@ -102,13 +110,13 @@ pub fn export(args: ExportArgs, global: &Global) -> AppResult<()> {
     let mut store = open_store(global)?;
     let lineup = store.load_lineup()?;
     let text = retrovue_core::lineup::to_toml(&lineup);
-    if let Some(path) = &args.output {
+    if let Some(path) = &args.out {
         std::fs::write(path, &text)
             .map_err(|e| AppError::runtime(format!("cannot write {path}: {e}")))?;
     }
     if global.json {
-        crate::cli::operator::print_json(&lineup_json(&lineup, args.output.as_deref(), &text));
-    } else if args.output.is_none() {
+        crate::cli::operator::print_json(&lineup_json(&lineup, args.out.as_deref(), &text));
+    } else if args.out.is_none() {
         print!("{text}");
     }
     Ok(())

@@ -12,6 +12,7 @@ pub mod lineup_io;
 pub mod operator;
 pub mod plan;
 pub mod playlog;
+pub mod preview;
 pub mod program;
 pub mod schedule;
 pub mod serve;
@@ -106,6 +107,86 @@ pub enum Command {
     /// What actually aired, as the runtime recorded it.
     #[command(subcommand, name = "asrun")]
     AsRun(asrun::AsRunCommand),
+}
+
+/// CLI-081: one example per verb (`noun verb` → command line), shown at the end of its help.
+/// Verbs whose doc comment already holds an `Example:` line are not listed.
+const EXAMPLES: &[(&str, &str)] = &[
+    ("lineup validate", "retrovue lineup validate lineup.toml"),
+    ("lineup import", "retrovue lineup import lineup.toml --dry-run"),
+    ("lineup export", "retrovue lineup export --out lineup.toml"),
+    ("lineup generate", "retrovue lineup generate --channels 50 --seed 1 --out big.toml"),
+    ("sim", "retrovue sim --days 7"),
+    ("db migrate", "retrovue db migrate --dry-run"),
+    ("db status", "retrovue db status"),
+    ("db backup", "retrovue db backup retrovue-backup.jsonl"),
+    ("db restore", "retrovue --db sqlite://new.db db restore retrovue-backup.jsonl --yes"),
+    ("schedule build", "retrovue schedule build --channel retro-one --from 2030-01-07 --days 7"),
+    ("schedule show", "retrovue schedule show --channel retro-one --date 2030-01-07"),
+    ("schedule check", "retrovue schedule check --channel retro-one"),
+    ("epg show", "retrovue epg show --channel retro-one --from 2030-01-07 --tz UTC"),
+    ("epg export", "retrovue epg export --format xmltv --days 7 --out guide.xml"),
+    ("playlog show", "retrovue playlog show --channel retro-one"),
+    ("serve", "retrovue serve --bind 0.0.0.0:8000"),
+    ("source add", "retrovue source add --kind filesystem --path /media/tv"),
+    ("source list", "retrovue source list --json"),
+    ("source show", "retrovue source show tv"),
+    ("source update", "retrovue source update tv --name \"TV shows\""),
+    ("source delete", "retrovue source delete tv --dry-run"),
+    ("source discover", "retrovue source discover tv"),
+    ("collection list", "retrovue collection list --source tv"),
+    ("collection show", "retrovue collection show tv-main"),
+    ("collection update", "retrovue collection update tv-main --ingest on"),
+    ("collection ingest", "retrovue collection ingest tv-main"),
+    ("collection wipe", "retrovue collection wipe tv-main --dry-run"),
+    ("enricher list", "retrovue enricher list"),
+    ("enricher add", "retrovue enricher add ffprobe --timeout 30s"),
+    ("enricher remove", "retrovue enricher remove ffprobe --yes"),
+    ("asset list", "retrovue asset list --series \"Maple Street\" --approved no"),
+    ("asset show", "retrovue asset show maple-street-s01e01"),
+    ("asset update", "retrovue asset update maple-street-s01e01 --chapters 420000,900000"),
+    ("asset approve", "retrovue asset approve --series \"Maple Street\""),
+    ("asset retire", "retrovue asset retire maple-street-s01e01"),
+    ("program add", "retrovue program add maple-street --series \"Maple Street\""),
+    ("program list", "retrovue program list"),
+    ("program show", "retrovue program show maple-street"),
+    ("program update", "retrovue program update maple-street --play-mode shuffle --dry-run"),
+    ("program delete", "retrovue program delete maple-street --yes"),
+    ("channel add", "retrovue channel add retro-one --number 2 --name \"Retro One\" --timezone America/New_York"),
+    ("channel list", "retrovue channel list"),
+    ("channel show", "retrovue channel show retro-one"),
+    ("channel update", "retrovue channel update retro-one --offsets 0 --dry-run"),
+    ("channel delete", "retrovue channel delete retro-one --yes"),
+    ("channel validate", "retrovue channel validate retro-one"),
+    ("plan add", "retrovue plan add --channel retro-one Weekdays --days mon,tue,wed,thu,fri"),
+    ("plan list", "retrovue plan list --channel retro-one"),
+    ("plan show", "retrovue plan show --channel retro-one Weekdays"),
+    ("plan update", "retrovue plan update --channel retro-one Weekdays --priority 5 --dry-run"),
+    ("plan delete", "retrovue plan delete --channel retro-one Weekdays --yes"),
+    ("zone add", "retrovue zone add --channel retro-one --plan Weekdays Morning --start 06:00 --end 09:00 --items maple-street"),
+    ("zone list", "retrovue zone list --channel retro-one"),
+    ("zone show", "retrovue zone show --channel retro-one --plan Weekdays Morning"),
+    ("zone update", "retrovue zone update --channel retro-one --plan Weekdays Morning --items roommates --dry-run"),
+    ("zone delete", "retrovue zone delete --channel retro-one --plan Weekdays Morning --yes"),
+    ("asrun show", "retrovue asrun show --channel retro-one --date 2030-01-07"),
+];
+
+/// The command line with every verb's example (what the binary parses; CLI-081).
+pub fn command() -> clap::Command {
+    fn with_example(cmd: clap::Command, path: &[&str], example: &str) -> clap::Command {
+        match path.split_first() {
+            None => cmd.after_help(format!("Example: {example}")),
+            Some((first, rest)) => {
+                cmd.mut_subcommand(*first, |sub| with_example(sub, rest, example))
+            }
+        }
+    }
+    let mut cmd = <Cli as clap::CommandFactory>::command();
+    for (path, example) in EXAMPLES {
+        let names: Vec<&str> = path.split(' ').collect();
+        cmd = with_example(cmd, &names, example);
+    }
+    cmd
 }
 
 /// Set up `env_logger` from -v/-q (RUST_LOG still wins when set). CLI-027: the daemon

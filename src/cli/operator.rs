@@ -130,3 +130,25 @@ pub fn print_fields(fields: &[(&str, String)]) {
 pub fn or_dash<T: ToString>(value: Option<T>) -> String {
     value.map_or_else(|| "-".to_string(), |v| v.to_string())
 }
+
+/// CLI-077: a plan or zone name (`what`): not blank, at most 64 characters, no control
+/// characters.
+pub fn check_name(what: &str, name: &str) -> AppResult<()> {
+    let max = retrovue_core::validate::MAX_ID_LEN;
+    if name.trim().is_empty() {
+        return Err(AppError::bad(format!("{what} name must not be empty")));
+    }
+    if name.chars().count() > max {
+        return Err(AppError::bad(format!(
+            "{what} name {:?}… is {} characters long (at most {max})",
+            name.chars().take(16).collect::<String>(),
+            name.chars().count()
+        )));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(AppError::bad(format!(
+            "{what} name {name:?} contains a control character"
+        )));
+    }
+    Ok(())
+}

@@ -7,7 +7,8 @@ use retrovue_core::model::{Channel, SchedulePlan};
 
 use crate::cli::channel::{print_plans, report_change, save_channel};
 use crate::cli::db::open_store;
-use crate::cli::operator::{confirm, parse_bool, parse_list, print_json, Confirm, DryRun};
+use crate::cli::operator::{check_name, confirm, parse_bool, parse_list, print_json, Confirm};
+use crate::cli::preview::PreviewArgs;
 use crate::cli::schedule::{parse_date_arg, require_channel};
 use crate::cli::Global;
 use crate::error::{AppError, AppResult};
@@ -28,12 +29,14 @@ pub enum PlanCommand {
 
 #[derive(Debug, Args)]
 pub struct ChannelArg {
+    /// The channel id.
     #[arg(long)]
     pub channel: String,
 }
 
 #[derive(Debug, Args)]
 pub struct NameArgs {
+    /// The channel id.
     #[arg(long)]
     pub channel: String,
     /// The plan's name.
@@ -61,19 +64,23 @@ pub struct PlanFields {
 
 #[derive(Debug, Args)]
 pub struct AddArgs {
+    /// The channel id.
     #[arg(long)]
     pub channel: String,
+    /// The plan's name.
     pub name: String,
     #[command(flatten)]
     pub fields: PlanFields,
     #[command(flatten)]
-    pub dry_run: DryRun,
+    pub dry_run: PreviewArgs,
 }
 
 #[derive(Debug, Args)]
 pub struct UpdateArgs {
+    /// The channel id.
     #[arg(long)]
     pub channel: String,
+    /// The plan's name.
     pub name: String,
     /// New name.
     #[arg(long)]
@@ -81,18 +88,20 @@ pub struct UpdateArgs {
     #[command(flatten)]
     pub fields: PlanFields,
     #[command(flatten)]
-    pub dry_run: DryRun,
+    pub dry_run: PreviewArgs,
 }
 
 #[derive(Debug, Args)]
 pub struct DeleteArgs {
+    /// The channel id.
     #[arg(long)]
     pub channel: String,
+    /// The plan's name.
     pub name: String,
     #[command(flatten)]
     pub confirm: Confirm,
     #[command(flatten)]
-    pub dry_run: DryRun,
+    pub dry_run: PreviewArgs,
 }
 
 const ALL_WEEKDAYS: [Weekday; 7] = [
@@ -172,6 +181,7 @@ pub fn find_plan(channel: &Channel, name: &str) -> AppResult<usize> {
 }
 
 fn add(args: AddArgs, global: &Global) -> AppResult<()> {
+    check_name("plan", &args.name)?;
     let mut store = open_store(global)?;
     let mut channel = require_channel(store.as_mut(), &args.channel)?;
     if channel.plans.iter().any(|p| p.name == args.name) {
@@ -192,12 +202,14 @@ fn add(args: AddArgs, global: &Global) -> AppResult<()> {
     apply(&mut plan, &args.fields)?;
     channel.plans.push(plan.clone());
     save_channel(store.as_mut(), &channel, args.dry_run.dry_run)?;
+    let preview = args.dry_run.preview_channel(store.as_mut(), &channel)?;
     report_change(
         &format!("plan {:?} of channel {}", plan.name, channel.id),
         "added",
         args.dry_run.dry_run,
         global.json,
         serde_json::to_value(&plan).expect("plain data"),
+        preview.as_ref(),
     );
     Ok(())
 }
@@ -237,6 +249,7 @@ fn update(args: UpdateArgs, global: &Global) -> AppResult<()> {
     let mut channel = require_channel(store.as_mut(), &args.channel)?;
     let index = find_plan(&channel, &args.name)?;
     if let Some(new_name) = &args.rename {
+        check_name("--rename: plan", new_name)?;
         if channel.plans.iter().any(|p| &p.name == new_name) {
             return Err(AppError::bad(format!(
                 "channel {:?}: duplicate plan name {new_name:?}",
@@ -247,6 +260,7 @@ fn update(args: UpdateArgs, global: &Global) -> AppResult<()> {
     }
     apply(&mut channel.plans[index], &args.fields)?;
     save_channel(store.as_mut(), &channel, args.dry_run.dry_run)?;
+    let preview = args.dry_run.preview_channel(store.as_mut(), &channel)?;
     let plan = &channel.plans[index];
     report_change(
         &format!("plan {:?} of channel {}", plan.name, channel.id),
@@ -254,6 +268,7 @@ fn update(args: UpdateArgs, global: &Global) -> AppResult<()> {
         args.dry_run.dry_run,
         global.json,
         serde_json::to_value(plan).expect("plain data"),
+        preview.as_ref(),
     );
     Ok(())
 }
@@ -275,12 +290,14 @@ fn delete(args: DeleteArgs, global: &Global) -> AppResult<()> {
         )?;
     }
     save_channel(store.as_mut(), &channel, args.dry_run.dry_run)?;
+    let preview = args.dry_run.preview_channel(store.as_mut(), &channel)?;
     report_change(
         &format!("plan {:?} of channel {}", plan.name, channel.id),
         "deleted",
         args.dry_run.dry_run,
         global.json,
         serde_json::json!(plan.name),
+        preview.as_ref(),
     );
     Ok(())
 }

@@ -17,6 +17,7 @@ pub enum PlaylogCommand {
 
 #[derive(Debug, Args)]
 pub struct ShowArgs {
+    /// The channel id.
     #[arg(long)]
     pub channel: String,
     /// Window start, RFC 3339 (default: now).

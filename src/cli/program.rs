@@ -6,7 +6,8 @@ use retrovue_core::model::{Catalog, Lineup, PlayMode, Program};
 
 use crate::cli::channel::report_change;
 use crate::cli::db::open_store;
-use crate::cli::operator::{confirm, parse_list, print_fields, print_json, Confirm, DryRun};
+use crate::cli::operator::{confirm, parse_list, print_fields, print_json, Confirm};
+use crate::cli::preview::{GuidePreview, PreviewArgs};
 use crate::cli::Global;
 use crate::error::{AppError, AppResult};
 use crate::store::Store;
@@ -27,11 +28,13 @@ pub enum ProgramCommand {
 
 #[derive(Debug, Args)]
 pub struct IdArg {
+    /// The program id.
     pub id: String,
 }
 
 #[derive(Debug, Args, Default)]
 pub struct ProgramFields {
+    /// Title shown in the guide [default on add: the series or the id].
     #[arg(long)]
     pub title: Option<String>,
     /// sequential, shuffle, random or manual [default on add: sequential].
@@ -52,25 +55,27 @@ pub struct AddArgs {
     #[command(flatten)]
     pub fields: ProgramFields,
     #[command(flatten)]
-    pub dry_run: DryRun,
+    pub dry_run: PreviewArgs,
 }
 
 #[derive(Debug, Args)]
 pub struct UpdateArgs {
+    /// The program id.
     pub id: String,
     #[command(flatten)]
     pub fields: ProgramFields,
     #[command(flatten)]
-    pub dry_run: DryRun,
+    pub dry_run: PreviewArgs,
 }
 
 #[derive(Debug, Args)]
 pub struct DeleteArgs {
+    /// The program id.
     pub id: String,
     #[command(flatten)]
     pub confirm: Confirm,
     #[command(flatten)]
-    pub dry_run: DryRun,
+    pub dry_run: PreviewArgs,
 }
 
 /// CLI-017: the lineup's program rules.
@@ -159,6 +164,47 @@ fn save(
     Ok(())
 }
 
+/// CLI-079: a program without a schedulable candidate airs nothing; say so on stderr.
+fn warn_if_empty(program: &Program, catalog: &Catalog, global: &Global) {
+    let (all, schedulable) = candidates(program, catalog);
+    if schedulable > 0 || global.quiet {
+        return;
+    }
+    let what = match &program.series {
+        Some(series) if all == 0 => format!("series {series:?} has no assets"),
+        _ if all == 0 => "it lists no known asset".to_string(),
+        _ => format!("none of its {all} assets is schedulable (approved, with a duration)"),
+    };
+    eprintln!(
+        "warning: program {}: {what}; it airs nothing until assets of it are ingested \
+         and approved",
+        program.id
+    );
+}
+
+/// CLI-075: the guide preview of the catalog with `program` in it (or, None, without `id`).
+fn program_preview(
+    store: &mut dyn Store,
+    args: &PreviewArgs,
+    id: &str,
+    program: Option<&Program>,
+) -> AppResult<Option<GuidePreview>> {
+    if !args.dry_run {
+        return Ok(None);
+    }
+    let lineup = store.load_lineup()?;
+    let mut catalog = lineup.catalog;
+    match program {
+        Some(p) => {
+            catalog.programs.insert(id.to_string(), p.clone());
+        }
+        None => {
+            catalog.programs.remove(id);
+        }
+    }
+    args.preview(store, &catalog, &lineup.channels)
+}
+
 fn require_program(catalog: &Catalog, id: &str) -> AppResult<Program> {
     catalog.programs.get(id).cloned().ok_or_else(|| {
         AppError::bad(format!(
@@ -195,12 +241,15 @@ fn add(args: AddArgs, global: &Global) -> AppResult<()> {
         program.title = program.series.clone().unwrap_or_else(|| program.id.clone());
     }
     save(store.as_mut(), &program, &catalog, args.dry_run.dry_run)?;
+    warn_if_empty(&program, &catalog, global);
+    let preview = program_preview(store.as_mut(), &args.dry_run, &program.id, Some(&program))?;
     report_change(
         &format!("program {}", program.id),
         "added",
         args.dry_run.dry_run,
         global.json,
         serde_json::to_value(&program).expect("plain data"),
+        preview.as_ref(),
     );
     Ok(())
 }
@@ -272,12 +321,15 @@ fn update(args: UpdateArgs, global: &Global) -> AppResult<()> {
     let mut program = require_program(&catalog, &args.id)?;
     apply(&mut program, &args.fields)?;
     save(store.as_mut(), &program, &catalog, args.dry_run.dry_run)?;
+    warn_if_empty(&program, &catalog, global);
+    let preview = program_preview(store.as_mut(), &args.dry_run, &program.id, Some(&program))?;
     report_change(
         &format!("program {}", program.id),
         "updated",
         args.dry_run.dry_run,
         global.json,
         serde_json::to_value(&program).expect("plain data"),
+        preview.as_ref(),
     );
     Ok(())
 }
@@ -292,12 +344,14 @@ fn delete(args: DeleteArgs, global: &Global) -> AppResult<()> {
         confirm(&format!("delete program {}", program.id), args.confirm)?;
         store.delete_program(&program.id, false)?;
     }
+    let preview = program_preview(store.as_mut(), &args.dry_run, &program.id, None)?;
     report_change(
         &format!("program {}", program.id),
         "deleted",
         args.dry_run.dry_run,
         global.json,
         serde_json::json!(program.id),
+        preview.as_ref(),
     );
     Ok(())
 }

@@ -125,6 +125,7 @@ pub struct CheckArgs {
 /// One broken seam of a stored chain (STORE-015).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Seam {
+    /// The channel id.
     pub channel: String,
     pub date: NaiveDate,
     /// The stored day before it, when the seam is between two days.
@@ -162,6 +163,7 @@ pub struct BuildArgs {
 
 #[derive(Debug, Args)]
 pub struct ShowArgs {
+    /// The channel id.
     #[arg(long)]
     pub channel: String,
     /// Broadcast date, YYYY-MM-DD.
@@ -170,9 +172,16 @@ pub struct ShowArgs {
 }
 
 /// A `YYYY-MM-DD` argument, or a bad-input error naming the flag.
+/// CLI-070: the years 1970–9999 only.
 pub fn parse_date_arg(text: &str, flag: &str) -> AppResult<NaiveDate> {
-    NaiveDate::parse_from_str(text, "%Y-%m-%d")
-        .map_err(|_| AppError::bad(format!("{flag}: expected a date YYYY-MM-DD, got {text:?}")))
+    let date = NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .map_err(|_| AppError::bad(format!("{flag}: expected a date YYYY-MM-DD, got {text:?}")))?;
+    if !retrovue_core::time::date_in_range(date) {
+        return Err(AppError::bad(format!(
+            "{flag}: {text:?} is outside the years 1970–9999"
+        )));
+    }
+    Ok(date)
 }
 
 /// An RFC 3339 argument, or the shell's clock when absent.
@@ -221,6 +230,12 @@ fn print_changes(changes: &[DayChange], json: bool) {
         println!("dry run: no guide changes; nothing written");
         return;
     }
+    print_change_lines(changes);
+    println!("dry run: nothing written");
+}
+
+/// CLI-045: per channel and day, the rows removed (`-`), added (`+`) and moved (`~`).
+pub fn print_change_lines(changes: &[DayChange]) {
     for c in changes {
         println!(
             "{} {}{}: {} removed, {} added, {} moved",
@@ -241,7 +256,6 @@ fn print_changes(changes: &[DayChange], json: bool) {
             println!("  ~ {}  [{}]  {} → {}", m.title, m.asset, m.from, m.to);
         }
     }
-    println!("dry run: nothing written");
 }
 
 fn build(args: BuildArgs, global: &Global) -> AppResult<()> {

@@ -9,7 +9,7 @@ use crate::cli::operator::{confirm, print_fields, print_json, Confirm, DryRun};
 use crate::cli::Global;
 use crate::error::{AppError, AppResult};
 use crate::ingest::pathmap::PathMap;
-use crate::ingest::pipeline::{discover_source, slugify};
+use crate::ingest::pipeline::{bounded_id, discover_source, slugify};
 use crate::store::{SourceConfig, SourceRecord, Store};
 
 #[derive(Debug, Subcommand)]
@@ -63,14 +63,18 @@ pub struct AddArgs {
 
 #[derive(Debug, Args)]
 pub struct UpdateArgs {
+    /// The source id.
     pub id: String,
+    /// New display name.
     #[arg(long)]
     pub name: Option<String>,
     /// Replace the root folders (repeatable).
     #[arg(long = "path")]
     pub paths: Vec<String>,
+    /// New server URL (Plex or Jellyfin).
     #[arg(long)]
     pub url: Option<String>,
+    /// New API token (Plex or Jellyfin).
     #[arg(long)]
     pub token: Option<String>,
     /// Replace the path mappings (repeatable SERVER=LOCAL).
@@ -82,6 +86,7 @@ pub struct UpdateArgs {
 
 #[derive(Debug, Args)]
 pub struct DeleteArgs {
+    /// The source id.
     pub id: String,
     #[command(flatten)]
     pub confirm: Confirm,
@@ -91,6 +96,7 @@ pub struct DeleteArgs {
 
 #[derive(Debug, Args)]
 pub struct DiscoverArgs {
+    /// The source id.
     pub id: String,
     #[command(flatten)]
     pub dry_run: DryRun,
@@ -169,7 +175,10 @@ fn add(args: AddArgs, global: &Global) -> AppResult<()> {
             .map(|n| n.to_string_lossy().to_string())
             .unwrap_or_else(|| args.kind.clone())
     });
-    let id = args.id.clone().unwrap_or_else(|| slugify(&name));
+    let id = args
+        .id
+        .clone()
+        .unwrap_or_else(|| bounded_id(slugify(&name)));
     let source = SourceRecord {
         id,
         kind: args.kind.clone(),

@@ -6,8 +6,9 @@ use retrovue_core::model::{Catalog, ItemRef, Zone};
 
 use crate::cli::channel::{parse_time_arg, print_plans, report_change, save_channel};
 use crate::cli::db::open_store;
-use crate::cli::operator::{confirm, parse_bool, parse_list, print_json, Confirm, DryRun};
+use crate::cli::operator::{check_name, confirm, parse_bool, parse_list, print_json, Confirm};
 use crate::cli::plan::find_plan;
+use crate::cli::preview::PreviewArgs;
 use crate::cli::schedule::require_channel;
 use crate::cli::Global;
 use crate::error::{AppError, AppResult};
@@ -29,16 +30,20 @@ pub enum ZoneCommand {
 
 #[derive(Debug, Args)]
 pub struct ListArgs {
+    /// The channel id.
     #[arg(long)]
     pub channel: String,
+    /// The plan's name.
     #[arg(long)]
     pub plan: Option<String>,
 }
 
 #[derive(Debug, Args)]
 pub struct ZoneArgs {
+    /// The channel id.
     #[arg(long)]
     pub channel: String,
+    /// The plan's name.
     #[arg(long)]
     pub plan: String,
     /// The zone's name.
@@ -68,7 +73,7 @@ pub struct AddArgs {
     #[command(flatten)]
     pub fields: ZoneFields,
     #[command(flatten)]
-    pub dry_run: DryRun,
+    pub dry_run: PreviewArgs,
 }
 
 #[derive(Debug, Args)]
@@ -81,7 +86,7 @@ pub struct UpdateArgs {
     #[command(flatten)]
     pub fields: ZoneFields,
     #[command(flatten)]
-    pub dry_run: DryRun,
+    pub dry_run: PreviewArgs,
 }
 
 #[derive(Debug, Args)]
@@ -91,7 +96,7 @@ pub struct DeleteArgs {
     #[command(flatten)]
     pub confirm: Confirm,
     #[command(flatten)]
-    pub dry_run: DryRun,
+    pub dry_run: PreviewArgs,
 }
 
 fn parse_items(text: &str, catalog: &Catalog) -> AppResult<Vec<ItemRef>> {
@@ -141,6 +146,7 @@ fn add(args: AddArgs, global: &Global) -> AppResult<()> {
             "zone add: --start, --end and --items are required",
         ));
     };
+    check_name("zone", &a.name)?;
     let mut store = open_store(global)?;
     let mut channel = require_channel(store.as_mut(), &a.channel)?;
     let p = find_plan(&channel, &a.plan)?;
@@ -161,6 +167,7 @@ fn add(args: AddArgs, global: &Global) -> AppResult<()> {
     apply(&mut zone, f, &catalog)?;
     channel.plans[p].zones.push(zone.clone());
     save_channel(store.as_mut(), &channel, args.dry_run.dry_run)?;
+    let preview = args.dry_run.preview_channel(store.as_mut(), &channel)?;
     report_change(
         &format!(
             "zone {:?} of channel {} plan {:?}",
@@ -170,6 +177,7 @@ fn add(args: AddArgs, global: &Global) -> AppResult<()> {
         args.dry_run.dry_run,
         global.json,
         serde_json::to_value(&zone).expect("plain data"),
+        preview.as_ref(),
     );
     Ok(())
 }
@@ -222,6 +230,7 @@ fn update(args: UpdateArgs, global: &Global) -> AppResult<()> {
     let z = find_zone(&channel.plans[p].zones, a)?;
     let catalog = store.load_catalog()?;
     if let Some(new_name) = &args.rename {
+        check_name("--rename: zone", new_name)?;
         if channel.plans[p]
             .zones
             .iter()
@@ -236,6 +245,7 @@ fn update(args: UpdateArgs, global: &Global) -> AppResult<()> {
     }
     apply(&mut channel.plans[p].zones[z], &args.fields, &catalog)?;
     save_channel(store.as_mut(), &channel, args.dry_run.dry_run)?;
+    let preview = args.dry_run.preview_channel(store.as_mut(), &channel)?;
     let zone = &channel.plans[p].zones[z];
     report_change(
         &format!(
@@ -246,6 +256,7 @@ fn update(args: UpdateArgs, global: &Global) -> AppResult<()> {
         args.dry_run.dry_run,
         global.json,
         serde_json::to_value(zone).expect("plain data"),
+        preview.as_ref(),
     );
     Ok(())
 }
@@ -267,6 +278,7 @@ fn delete(args: DeleteArgs, global: &Global) -> AppResult<()> {
         )?;
     }
     save_channel(store.as_mut(), &channel, args.dry_run.dry_run)?;
+    let preview = args.dry_run.preview_channel(store.as_mut(), &channel)?;
     report_change(
         &format!(
             "zone {:?} of channel {} plan {:?}",
@@ -276,6 +288,7 @@ fn delete(args: DeleteArgs, global: &Global) -> AppResult<()> {
         args.dry_run.dry_run,
         global.json,
         serde_json::json!(zone.name),
+        preview.as_ref(),
     );
     Ok(())
 }

@@ -115,6 +115,20 @@ pub fn asset_id_for(collection_id: &str, canonical_key: &str) -> String {
     }
 }
 
+/// STORE-054: an id derived from names, kept within 64 characters: a longer one is cut to 55 and
+/// ends in 8 hex digits of its SHA-256, so distinct long names stay distinct.
+pub fn bounded_id(id: String) -> String {
+    let max = retrovue_core::validate::MAX_ID_LEN;
+    if id.len() <= max {
+        return id;
+    }
+    let hash: String = Sha256::digest(id.as_bytes())[..4]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("{}-{hash}", id[..max - 9].trim_end_matches('-'))
+}
+
 /// A lowercase slug of free text (`My TV` → `my-tv`), for ids derived from names.
 pub fn slugify(text: &str) -> String {
     let mut slug = String::new();
@@ -157,9 +171,11 @@ pub fn discover_source(source: &SourceRecord) -> AppResult<Vec<CollectionRecord>
             id: if single {
                 source.id.clone()
             } else {
-                format!("{}-{}", source.id, slugify(&name))
-                    .trim_end_matches('-')
-                    .to_string()
+                bounded_id(
+                    format!("{}-{}", source.id, slugify(&name))
+                        .trim_end_matches('-')
+                        .to_string(),
+                )
             },
             source_id: source.id.clone(),
             external_key: key,

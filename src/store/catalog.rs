@@ -296,6 +296,7 @@ pub fn put_source(tx: &mut dyn Tx, record: &SourceRecord, create: bool) -> Store
         Value::Int(record.created_at_ms),
     ];
     if create {
+        crate::store::check_id("source", &record.id)?;
         tx.execute(
             "INSERT INTO source (id, kind, name, config_json, created_at_ms) \
              VALUES ($1, $2, $3, $4, $5)",
@@ -433,6 +434,7 @@ pub fn put_collection(tx: &mut dyn Tx, record: &CollectionRecord, create: bool) 
         Value::from(record.last_ingest_ms),
     ];
     if create {
+        crate::store::check_id("collection", &record.id)?;
         tx.execute(
             "INSERT INTO collection (id, source_id, external_key, name, kind, locations_json, \
              path_map_json, ingest_enabled, last_ingest_ms) \

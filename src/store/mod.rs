@@ -479,6 +479,31 @@ pub fn connect(url: &str) -> StoreResult<Box<dyn Store>> {
     }
 }
 
+/// STORE-054: a new channel, program, virtual asset, source or collection id is at most
+/// [`retrovue_core::validate::MAX_ID_LEN`] characters (what the CLI and the lineup file check
+/// first; the store refuses it whoever writes).
+pub fn check_id(what: &str, id: &str) -> StoreResult<()> {
+    let max = retrovue_core::validate::MAX_ID_LEN;
+    let length = id.chars().count();
+    if length > max {
+        return Err(StoreError::bad(format!(
+            "{what} id {:?}… is {length} characters long (at most {max}); nothing stored",
+            id.chars().take(24).collect::<String>()
+        )));
+    }
+    Ok(())
+}
+
+/// STORE-053: for an SQLite URL whose file exists, SQLite's `PRAGMA quick_check`; a damaged
+/// file is a `Backend` error naming the file and what SQLite found. PostgreSQL checks itself.
+pub fn quick_check(url: &str) -> StoreResult<()> {
+    match parse_url(url)? {
+        DatabaseUrl::Sqlite(path) if path.is_file() => sqlite::quick_check(&path)
+            .map_err(|e| StoreError::new(StoreErrorKind::Backend, e.message)),
+        _ => Ok(()),
+    }
+}
+
 /// Connect, verify applied migrations and apply pending ones (what every command and the
 /// daemon do at start).
 pub fn open(url: &str) -> StoreResult<Box<dyn Store>> {

@@ -142,6 +142,7 @@ fn upsert_asset(tx: &mut dyn Tx, asset: &Asset) -> StoreResult<()> {
 }
 
 fn upsert_program(tx: &mut dyn Tx, program: &Program) -> StoreResult<()> {
+    crate::store::check_id("program", &program.id)?;
     let context = |e| StoreError::bad(format!("program {:?}: {e}", program.id));
     tx.execute(
         "INSERT INTO program (id, title, play_mode, series) VALUES ($1, $2, $3, $4) \
@@ -186,6 +187,7 @@ fn upsert_program(tx: &mut dyn Tx, program: &Program) -> StoreResult<()> {
 }
 
 fn upsert_virtual(tx: &mut dyn Tx, virtual_asset: &VirtualAsset) -> StoreResult<()> {
+    crate::store::check_id("virtual_asset", &virtual_asset.id)?;
     let context = |e| StoreError::bad(format!("virtual_asset {:?}: {e}", virtual_asset.id));
     tx.execute(
         "INSERT INTO virtual_asset (id, title) VALUES ($1, $2) \
@@ -227,6 +229,7 @@ fn upsert_virtual(tx: &mut dyn Tx, virtual_asset: &VirtualAsset) -> StoreResult<
 }
 
 fn upsert_channel(tx: &mut dyn Tx, channel: &Channel) -> StoreResult<()> {
+    crate::store::check_id("channel", &channel.id)?;
     let context = |e| StoreError::bad(format!("channel {:?}: {e}", channel.id));
     tx.execute(
         "INSERT INTO channel (id, number, name, channel_group, logo, timezone, \

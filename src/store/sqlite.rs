@@ -257,3 +257,32 @@ impl Backend for SqliteBackend {
         None
     }
 }
+
+/// STORE-053: `PRAGMA quick_check` of an existing database file, read-write but never created;
+/// a damaged file is refused with what SQLite found (the first problems) and what to do.
+pub fn quick_check(path: &Path) -> Result<(), DbError> {
+    let damaged = |detail: String| DbError {
+        kind: DbErrorKind::Other,
+        message: format!(
+            "SQLite database {} is damaged (PRAGMA quick_check: {detail}); nothing was changed — \
+             restore a backup (`retrovue db restore FILE --yes` into a new file) or move the \
+             file aside",
+            path.display()
+        ),
+    };
+    let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE)
+        .map_err(|e| damaged(e.to_string()))?;
+    conn.busy_timeout(Duration::from_secs(60))
+        .map_err(convert)?;
+    let mut statement = conn
+        .prepare("PRAGMA quick_check(5)")
+        .map_err(|e| damaged(e.to_string()))?;
+    let lines: Vec<String> = statement
+        .query_map([], |row| row.get::<_, String>(0))
+        .and_then(|rows| rows.collect())
+        .map_err(|e| damaged(e.to_string()))?;
+    if lines.len() == 1 && lines[0] == "ok" {
+        return Ok(());
+    }
+    Err(damaged(lines.join("; ")))
+}
