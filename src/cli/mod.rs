@@ -3,6 +3,7 @@
 pub mod asrun;
 pub mod asset;
 pub mod channel;
+pub mod cluster;
 pub mod collection;
 pub mod db;
 pub mod enricher;
@@ -106,6 +107,9 @@ pub enum Command {
     /// What actually aired, as the runtime recorded it.
     #[command(subcommand, name = "asrun")]
     AsRun(asrun::AsRunCommand),
+    /// The nodes sharing a PostgreSQL store: heartbeats, leases, who runs what.
+    #[command(subcommand)]
+    Cluster(cluster::ClusterCommand),
 }
 
 /// Set up `env_logger` from -v/-q (RUST_LOG still wins when set). CLI-027: the daemon
@@ -141,5 +145,6 @@ pub fn run(cli: Cli) -> AppResult<()> {
         Command::Plan(cmd) => plan::run(cmd, &cli.global),
         Command::Zone(cmd) => zone::run(cmd, &cli.global),
         Command::AsRun(cmd) => asrun::run(cmd, &cli.global),
+        Command::Cluster(cmd) => cluster::run(cmd, &cli.global),
     }
 }

@@ -22,6 +22,7 @@ use retrovue_core::plan::{is_synthetic, plan_at, PlanOutcome};
 use super::engine::{EngineMessage, EngineProcess};
 use super::fanout::{Chunk, Departure, FanOut};
 use super::metrics::ChannelMetrics;
+use super::asrun::SessionRecord;
 use super::{ChannelSchedule, Shared};
 use crate::clock::now_ms;
 use crate::engine::protocol::{self, Control, Evidence};
@@ -537,9 +538,14 @@ impl<'a> ChannelThread<'a> {
                     );
                     self.fanout.remove(&viewers);
                 }
-                ChannelAction::AsRun { record, .. } => {
+                ChannelAction::AsRun { session, record } => {
                     if let Some(sender) = self.shared.asrun_sender() {
-                        let _ = sender.send(record);
+                        // ASRUN-003: <host>-<pid>-<start ms>-<channel run>.<engine session>
+                        let session = format!(
+                            "{}-{}.{session}",
+                            self.shared.session_prefix, self.generation
+                        );
+                        let _ = sender.send(SessionRecord { session, record });
                     }
                 }
                 ChannelAction::Notice(notice) => self.log_notice(&notice),

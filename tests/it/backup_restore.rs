@@ -94,7 +94,7 @@ fn filled(db: &TestDb) -> Filled {
             kind: EventKind::Content,
             status,
             reason: Some("it's \"quoted\"\nand multi-line".into()),
-        })
+        }, "test-session-1")
         .unwrap();
     }
     Filled {
@@ -206,7 +206,7 @@ fn round_trip(from: &TestDb, to: &TestDb) {
             kind: EventKind::Content,
             status: AsRunStatus::Aired,
             reason: None,
-        })
+        }, "test-session-1")
         .unwrap();
     assert_eq!(as_run, 3);
     target.ok(&[

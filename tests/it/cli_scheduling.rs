@@ -557,7 +557,7 @@ fn guide_export_and_as_run(db: &TestDb) {
                 kind: EventKind::Content,
                 status,
                 reason: None,
-            })
+            }, "test-session-1")
             .unwrap();
     }
     let aired = rv.json(&[
@@ -735,7 +735,7 @@ fn chain_check_and_refusal(db: &TestDb) {
             kind: EventKind::Content,
             status: AsRunStatus::Aired,
             reason: None,
-        })
+        }, "test-session-1")
         .unwrap();
     // A seed whose 2030-01-08 hands 2030-01-09 a different state must be refused: exit 2 naming
     // the days, nothing stored.
