@@ -93,7 +93,14 @@ fn main() {
     // (what each node does every ttl/3 = 2 s); durable, then without waiting for the flush (a
     // renewal lost in a database crash only shortens a lease).
     let rounds = if full { 20 } else { 2 };
+    let wal = |client: &mut postgres::Client| -> String {
+        client
+            .query_one("SELECT pg_current_wal_lsn()::text AS lsn", &[])
+            .unwrap()
+            .get("lsn")
+    };
     for durable in [true, false] {
+        let lsn_before = wal(&mut client);
         let started = Instant::now();
         for _ in 0..rounds {
             for n in 0..nodes {
@@ -119,6 +126,19 @@ fn main() {
             }
         }
         let elapsed = started.elapsed().as_secs_f64();
+        let lsn_after = wal(&mut client);
+        let wal_bytes: i64 = client
+            .query_one(
+                "SELECT pg_wal_lsn_diff($1::text::pg_lsn, $2::text::pg_lsn)::bigint AS n",
+                &[&lsn_after, &lsn_before],
+            )
+            .unwrap()
+            .get("n");
+        let rows = rounds * (nodes * (per_node + 1) + 1);
+        println!(
+            "cluster/renewal WAL: {:.0} bytes per updated row",
+            wal_bytes as f64 / rows as f64
+        );
         let per_tx_ms = elapsed * 1_000.0 / (rounds * nodes) as f64;
         println!(
             "cluster/renewal ({}): {nodes} nodes × {per_node} leases: {per_tx_ms:.2} ms per node \
