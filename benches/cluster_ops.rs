@@ -107,7 +107,8 @@ fn main() {
                 let node = format!("node-{n:03}");
                 let mut tx = client.transaction().unwrap();
                 if !durable {
-                    tx.batch_execute("SET LOCAL synchronous_commit = off").unwrap();
+                    tx.batch_execute("SET LOCAL synchronous_commit = off")
+                        .unwrap();
                 }
                 tx.execute(
                     "UPDATE cluster_node SET heartbeat_at = now() WHERE node_id = $1",
@@ -144,7 +145,11 @@ fn main() {
             "cluster/renewal ({}): {nodes} nodes × {per_node} leases: {per_tx_ms:.2} ms per node \
              transaction (heartbeat + batched renewal), one round {:.1} ms; at one round per \
              2 s that is {:.1} % of one connection's time",
-            if durable { "durable" } else { "synchronous_commit=off" },
+            if durable {
+                "durable"
+            } else {
+                "synchronous_commit=off"
+            },
             per_tx_ms * nodes as f64,
             per_tx_ms * nodes as f64 / 2_000.0 * 100.0
         );

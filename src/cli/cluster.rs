@@ -48,7 +48,9 @@ fn status(global: &Global) -> AppResult<()> {
             n.node_id,
             n.advertise_url.as_deref().unwrap_or("-"),
             n.started_at.as_deref().unwrap_or("-"),
-            n.heartbeat_age_ms.map(human).unwrap_or_else(|| "never".into()),
+            n.heartbeat_age_ms
+                .map(human)
+                .unwrap_or_else(|| "never".into()),
             if n.alive { "alive" } else { "dead" }
         );
     }

@@ -93,8 +93,7 @@ mod tests {
         let err = lock_for_serve(&url).unwrap_err();
         assert_eq!(err.kind, crate::store::StoreErrorKind::BadInput);
         assert!(
-            err.message
-                .contains(&format!("pid {}", std::process::id())),
+            err.message.contains(&format!("pid {}", std::process::id())),
             "{err}"
         );
         assert!(err.message.contains("a.db.serve.lock"), "{err}");

@@ -107,7 +107,16 @@ fn asrun_show_output_is_unchanged_by_sessions() {
     keys.sort();
     assert_eq!(
         keys,
-        ["asset", "channel", "end", "kind", "playlog_id", "reason", "start", "status"]
+        [
+            "asset",
+            "channel",
+            "end",
+            "kind",
+            "playlog_id",
+            "reason",
+            "start",
+            "status"
+        ]
     );
 }
 
@@ -185,11 +194,11 @@ fn a_second_daemon_on_one_sqlite_file_is_refused_while_other_commands_work() {
     assert_eq!(code, Some(2), "{stderr}");
     assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
     assert!(stderr.contains(&db_file.display().to_string()), "{stderr}");
-    assert!(stderr.contains(&lock_file.display().to_string()), "{stderr}");
     assert!(
-        stderr.contains(&format!("pid {}", first.pid())),
+        stderr.contains(&lock_file.display().to_string()),
         "{stderr}"
     );
+    assert!(stderr.contains(&format!("pid {}", first.pid())), "{stderr}");
     assert!(stderr.contains("single-node"), "{stderr}");
 
     // DAEMON-031: the other commands use the file as before while the daemon serves it.
@@ -199,7 +208,14 @@ fn a_second_daemon_on_one_sqlite_file_is_refused_while_other_commands_work() {
     rv.ok(&["db", "backup", backup.to_str().unwrap()]);
     assert!(backup.is_file());
     rv.ok(&["schedule", "build", "--all", "--from", "2030-01-07"]);
-    rv.ok(&["asrun", "show", "--channel", "alpha", "--date", "2030-01-07"]);
+    rv.ok(&[
+        "asrun",
+        "show",
+        "--channel",
+        "alpha",
+        "--date",
+        "2030-01-07",
+    ]);
     let status = rv.json(&["cluster", "status"]);
     assert_eq!(status["cluster"], false);
 
@@ -281,7 +297,10 @@ fn cluster_status_lists_nodes_leases_and_who_runs_what_on_postgres() {
     assert_eq!(s["backend"], "postgres");
     assert_eq!(s["alive_after_ms"], 18_000);
     let nodes = s["nodes"].as_array().unwrap();
-    let ids: Vec<&str> = nodes.iter().map(|n| n["node_id"].as_str().unwrap()).collect();
+    let ids: Vec<&str> = nodes
+        .iter()
+        .map(|n| n["node_id"].as_str().unwrap())
+        .collect();
     assert_eq!(ids, ["node-a", "node-b"]);
     assert_eq!(nodes[0]["advertise_url"], "http://10.0.0.1:8000");
     assert_eq!(nodes[0]["started_at"], "2030-01-07T05:59:30.250Z");
@@ -323,7 +342,10 @@ fn cluster_status_lists_nodes_leases_and_who_runs_what_on_postgres() {
     assert!(text.contains("channel:beta"), "{text}");
     assert!(text.contains("expired"), "{text}");
     assert!(text.contains("alpha            → node-a"), "{text}");
-    assert!(text.contains("gamma            → node-b (node dead)"), "{text}");
+    assert!(
+        text.contains("gamma            → node-b (node dead)"),
+        "{text}"
+    );
     assert!(text.contains("keeper: node-a"), "{text}");
 }
 
