@@ -29,6 +29,13 @@ pub fn lock_for_serve(url: &str) -> StoreResult<Option<ServeLock>> {
     let DatabaseUrl::Sqlite(db) = parse_url(url)? else {
         return Ok(None);
     };
+    if db
+        .parent()
+        .is_some_and(|p| !p.as_os_str().is_empty() && !p.is_dir())
+    {
+        // Opening the store names the missing directory (STORE-001); no lock to take.
+        return Ok(None);
+    }
     let path = lock_path(&db);
     let mut file = OpenOptions::new()
         .read(true)
