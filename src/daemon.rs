@@ -130,6 +130,11 @@ pub fn run(config: ServeConfig, options: SurfaceOptions, stop: Arc<AtomicBool>) 
             config.engine.program.display()
         )));
     }
+    // DAEMON-030: one daemon per SQLite file, held until this function returns.
+    let serve_lock = store::serve_lock::lock_for_serve(&config.db_url)?;
+    if let Some(lock) = &serve_lock {
+        log::info!("serve lock: {}", lock.path.display());
+    }
     let (channels, paths, surface) = prepare_store(&config, &options)?;
     let surface = Arc::new(surface);
     check_engine_for_files(&config.engine_choice, &paths)?;
@@ -194,5 +199,6 @@ pub fn run(config: ServeConfig, options: SurfaceOptions, stop: Arc<AtomicBool>) 
         .map_err(|_| AppError::runtime("as-run writer panicked"))?;
     log::info!("as-run flushed: {written} records");
     let _ = std::io::stdout().flush();
+    drop(serve_lock);
     Ok(())
 }

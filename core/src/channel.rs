@@ -823,6 +823,72 @@ mod tests {
     }
 
     #[test]
+    fn one_session_closes_an_event_at_most_once() {
+        // contract: ASRUN-003
+        let src = playlog(3);
+        let mut m = machine();
+        let (session, _) = watched(&mut m, &src, T0);
+        let id = src[0].id.clone();
+        m.engine_report(
+            T0,
+            session,
+            &EngineReport::SegmentStarted {
+                event_id: id.clone(),
+                at: T0,
+            },
+        );
+        let aired = EngineReport::SegmentAired {
+            event_id: id.clone(),
+            start: T0,
+            end: src[0].end,
+        };
+        m.engine_report(src[0].end, session, &aired);
+        let first = drain(&mut m);
+        assert_eq!(records(&first).len(), 1);
+        assert!(first.iter().all(|a| match a {
+            ChannelAction::AsRun { session: s, .. } => *s == session,
+            _ => true,
+        }));
+        // The same closing evidence again, or another close of that event: no second record.
+        m.engine_report(src[0].end, session, &aired);
+        m.engine_report(
+            src[0].end + 1,
+            session,
+            &EngineReport::SegmentTruncated {
+                event_id: id.clone(),
+                start: T0,
+                end: src[0].end + 1,
+                reason: "late".into(),
+            },
+        );
+        let repeats = drain(&mut m);
+        assert!(records(&repeats).is_empty(), "{repeats:?}");
+        assert_eq!(
+            notices(&repeats),
+            vec![unknown(session, &id), unknown(session, &id)]
+        );
+        // A crash after it closes the next event on air, never this one again.
+        m.engine_report(
+            src[1].start,
+            session,
+            &EngineReport::SegmentStarted {
+                event_id: src[1].id.clone(),
+                at: src[1].start,
+            },
+        );
+        m.engine_exited(
+            src[1].start + MIN,
+            session,
+            &EngineExit::Crashed {
+                reason: "killed".into(),
+            },
+        );
+        let after = records(&drain(&mut m));
+        assert_eq!(after.len(), 1, "{after:?}");
+        assert_eq!(after[0].playlog_id, src[1].id);
+    }
+
+    #[test]
     fn a_stopped_sessions_exit_closes_what_was_on_air() {
         // contract: MACHINE-002
         let src = playlog(3);

@@ -3,6 +3,7 @@
 pub mod asrun;
 pub mod asset;
 pub mod channel;
+pub mod cluster;
 pub mod collection;
 pub mod db;
 pub mod enricher;
@@ -107,6 +108,9 @@ pub enum Command {
     /// What actually aired, as the runtime recorded it.
     #[command(subcommand, name = "asrun")]
     AsRun(asrun::AsRunCommand),
+    /// The nodes sharing a PostgreSQL store: heartbeats, leases, who runs what.
+    #[command(subcommand)]
+    Cluster(cluster::ClusterCommand),
 }
 
 /// CLI-081: one example per verb (`noun verb` → command line), shown at the end of its help.
@@ -119,6 +123,7 @@ const EXAMPLES: &[(&str, &str)] = &[
     ("sim", "retrovue sim --days 7"),
     ("db migrate", "retrovue db migrate --dry-run"),
     ("db status", "retrovue db status"),
+    ("cluster status", "retrovue --db postgres://tv@db/retrovue cluster status --json"),
     ("db backup", "retrovue db backup retrovue-backup.jsonl"),
     ("db restore", "retrovue --db sqlite://new.db db restore retrovue-backup.jsonl --yes"),
     ("schedule build", "retrovue schedule build --channel retro-one --from 2030-01-07 --days 7"),
@@ -222,5 +227,6 @@ pub fn run(cli: Cli) -> AppResult<()> {
         Command::Plan(cmd) => plan::run(cmd, &cli.global),
         Command::Zone(cmd) => zone::run(cmd, &cli.global),
         Command::AsRun(cmd) => asrun::run(cmd, &cli.global),
+        Command::Cluster(cmd) => cluster::run(cmd, &cli.global),
     }
 }

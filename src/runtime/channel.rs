@@ -19,6 +19,7 @@ use retrovue_core::manager::{Answer, PlaylogSource, SessionId, ViewerId};
 use retrovue_core::model::{PlaylogEvent, UtcMs};
 use retrovue_core::plan::{is_synthetic, plan_at, PlanOutcome};
 
+use super::asrun::SessionRecord;
 use super::engine::{EngineMessage, EngineProcess};
 use super::fanout::{Chunk, Departure, FanOut};
 use super::metrics::ChannelMetrics;
@@ -537,9 +538,14 @@ impl<'a> ChannelThread<'a> {
                     );
                     self.fanout.remove(&viewers);
                 }
-                ChannelAction::AsRun { record, .. } => {
+                ChannelAction::AsRun { session, record } => {
                     if let Some(sender) = self.shared.asrun_sender() {
-                        let _ = sender.send(record);
+                        // ASRUN-003: <host>-<pid>-<start ms>-<channel run>.<engine session>
+                        let session = format!(
+                            "{}-{}.{session}",
+                            self.shared.session_prefix, self.generation
+                        );
+                        let _ = sender.send(SessionRecord { session, record });
                     }
                 }
                 ChannelAction::Notice(notice) => self.log_notice(&notice),

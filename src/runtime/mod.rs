@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use crossbeam_channel::Sender;
 use retrovue_core::horizon::HorizonConfig;
 use retrovue_core::manager::ManagerConfig;
-use retrovue_core::model::{AsRunRecord, Channel, EpgRow, PlaylogEvent, UtcMs};
+use retrovue_core::model::{Channel, EpgRow, PlaylogEvent, UtcMs};
 
 pub use self::metrics::Metrics;
 
@@ -124,7 +124,9 @@ pub struct Shared {
     /// Per (channel, notice kind): when one was last logged, how many held back since
     /// (DAEMON-014). Shared, so a channel's threads over time count together.
     pub notice_repeats: NoticeRepeats,
-    asrun: Mutex<Option<Sender<AsRunRecord>>>,
+    asrun: Mutex<Option<Sender<asrun::SessionRecord>>>,
+    /// `<host>-<pid>-<start ms>`: this daemon's part of every as-run session key (ASRUN-003).
+    pub session_prefix: String,
     next_viewer: AtomicU64,
     pub bound: Mutex<String>,
     /// Channels whose horizon is behind, with the reason (HORIZON-007), from the keeper.
@@ -140,7 +142,7 @@ impl Shared {
         mut channels: Vec<Channel>,
         asset_paths: BTreeMap<String, String>,
         config: &ServeConfig,
-        asrun: Sender<AsRunRecord>,
+        asrun: Sender<asrun::SessionRecord>,
     ) -> Shared {
         channels.retain(|c| c.active);
         channels.sort_by_key(|c| guide_number_key(&c.number));
@@ -170,6 +172,7 @@ impl Shared {
             connections: std::sync::atomic::AtomicUsize::new(0),
             notice_repeats: Mutex::new(BTreeMap::new()),
             asrun: Mutex::new(Some(asrun)),
+            session_prefix: asrun::session_prefix(crate::store::now_ms()),
             next_viewer: AtomicU64::new(1),
             bound: Mutex::new(String::new()),
             health: Mutex::new(BTreeMap::new()),
@@ -213,7 +216,7 @@ impl Shared {
     }
 
     /// A sender to the as-run writer, while it still accepts records.
-    pub fn asrun_sender(&self) -> Option<Sender<AsRunRecord>> {
+    pub fn asrun_sender(&self) -> Option<Sender<asrun::SessionRecord>> {
         self.asrun.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 

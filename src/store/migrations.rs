@@ -39,6 +39,12 @@ pub const SQLITE: &[Migration] = &[
         name: "0004_schedule_override",
         sql: include_str!("../../migrations/sqlite/0004_schedule_override.sql"),
     },
+    // Version 5 (`0005_cluster`) comes with the cluster runtime.
+    Migration {
+        version: 6,
+        name: "0006_asrun_session",
+        sql: include_str!("../../migrations/sqlite/0006_asrun_session.sql"),
+    },
     Migration {
         version: 7,
         name: "0007_asset_edits",
@@ -67,6 +73,12 @@ pub const POSTGRES: &[Migration] = &[
         version: 4,
         name: "0004_schedule_override",
         sql: include_str!("../../migrations/postgres/0004_schedule_override.sql"),
+    },
+    // Version 5 (`0005_cluster`) comes with the cluster runtime.
+    Migration {
+        version: 6,
+        name: "0006_asrun_session",
+        sql: include_str!("../../migrations/postgres/0006_asrun_session.sql"),
     },
     Migration {
         version: 7,

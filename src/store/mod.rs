@@ -4,10 +4,12 @@
 pub mod backup;
 pub mod build;
 pub mod catalog;
+pub mod cluster_status;
 mod codec;
 pub mod media_check;
 pub mod migrations;
 pub mod postgres;
+pub mod serve_lock;
 pub mod sql;
 mod sql_store;
 pub mod sqlite;
@@ -358,8 +360,10 @@ pub trait Store {
     /// Events of current days overlapping `[from, to)`, in time order.
     fn playlog(&mut self, channel: &str, from: UtcMs, to: UtcMs) -> StoreResult<Vec<PlaylogEvent>>;
 
-    /// STORE-009: append an as-run record; durable when this returns. Returns its id.
-    fn record_as_run(&mut self, record: &AsRunRecord) -> StoreResult<i64>;
+    /// STORE-009: append an as-run record of engine session `session`; durable when this
+    /// returns. ASRUN-002: once per (channel, playlog event, session): a repeat stores nothing
+    /// and returns the id already stored. Returns the record's id.
+    fn record_as_run(&mut self, record: &AsRunRecord, session: &str) -> StoreResult<i64>;
     /// As-run records overlapping `[from, to)`, in time order.
     fn as_run(&mut self, channel: &str, from: UtcMs, to: UtcMs) -> StoreResult<Vec<AsRunRecord>>;
 

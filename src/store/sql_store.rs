@@ -1471,11 +1471,19 @@ impl<B: Backend> Store for SqlStore<B> {
         })
     }
 
-    fn record_as_run(&mut self, record: &AsRunRecord) -> StoreResult<i64> {
+    fn record_as_run(&mut self, record: &AsRunRecord, session: &str) -> StoreResult<i64> {
+        if session.trim().is_empty() {
+            return Err(StoreError::bad(format!(
+                "as-run record {} of {} has no session (ASRUN-002)",
+                record.playlog_id, record.channel
+            )));
+        }
         self.backend.transaction(TxMode::Write, |tx| {
+            // ASRUN-002: once per (channel, event, session); a repeat returns the stored id.
             let rows = tx.query(
                 "INSERT INTO as_run (channel_id, playlog_id, start_ms, end_ms, asset_id, kind, \
-                 status, reason) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+                 status, reason, session_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+                 ON CONFLICT (channel_id, playlog_id, session_id) DO NOTHING RETURNING id",
                 &[
                     Value::from(&record.channel),
                     Value::from(&record.playlog_id),
@@ -1485,6 +1493,19 @@ impl<B: Backend> Store for SqlStore<B> {
                     Value::from(record.kind.as_str()),
                     Value::from(record.status.as_str()),
                     Value::from(record.reason.as_ref()),
+                    Value::from(session),
+                ],
+            )?;
+            if !rows.is_empty() {
+                return returned_id(&rows);
+            }
+            let rows = tx.query(
+                "SELECT id FROM as_run WHERE channel_id = $1 AND playlog_id = $2 \
+                 AND session_id = $3",
+                &[
+                    Value::from(&record.channel),
+                    Value::from(&record.playlog_id),
+                    Value::from(session),
                 ],
             )?;
             returned_id(&rows)

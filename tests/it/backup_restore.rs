@@ -85,16 +85,19 @@ fn filled(db: &TestDb) -> Filled {
         .into_iter()
         .enumerate()
     {
-        s.record_as_run(&AsRunRecord {
-            channel: "retro-one".into(),
-            playlog_id: format!("e{i}"),
-            start: start + i as i64 * 60_000,
-            end: start + (i as i64 + 1) * 60_000,
-            asset: None,
-            kind: EventKind::Content,
-            status,
-            reason: Some("it's \"quoted\"\nand multi-line".into()),
-        })
+        s.record_as_run(
+            &AsRunRecord {
+                channel: "retro-one".into(),
+                playlog_id: format!("e{i}"),
+                start: start + i as i64 * 60_000,
+                end: start + (i as i64 + 1) * 60_000,
+                asset: None,
+                kind: EventKind::Content,
+                status,
+                reason: Some("it's \"quoted\"\nand multi-line".into()),
+            },
+            "test-session-1",
+        )
         .unwrap();
     }
     Filled {
@@ -197,16 +200,19 @@ fn round_trip(from: &TestDb, to: &TestDb) {
     // Generated ids continue above the restored ones: builds, as-run and ingest work.
     let mut s = store::open(to.url()).unwrap();
     let as_run = s
-        .record_as_run(&AsRunRecord {
-            channel: "retro-one".into(),
-            playlog_id: "after".into(),
-            start: 1,
-            end: 2,
-            asset: None,
-            kind: EventKind::Content,
-            status: AsRunStatus::Aired,
-            reason: None,
-        })
+        .record_as_run(
+            &AsRunRecord {
+                channel: "retro-one".into(),
+                playlog_id: "after".into(),
+                start: 1,
+                end: 2,
+                asset: None,
+                kind: EventKind::Content,
+                status: AsRunStatus::Aired,
+                reason: None,
+            },
+            "test-session-1",
+        )
         .unwrap();
     assert_eq!(as_run, 3);
     target.ok(&[
@@ -497,10 +503,9 @@ fn reimport_postgres() {
     an_export_reimports_beside_its_folder(&TestDb::postgres());
 }
 
-/// How many migrations the project ships (the backup's schema number is the latest).
+/// The latest migration the project ships (the backup's schema number): the highest version
+/// among `migrations/sqlite/NNNN_*.sql` (versions may skip a number while branches merge).
 fn migration_count() -> usize {
-    // The schema version is the newest migration's number (versions may have gaps while
-    // branches each add theirs).
     std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite"))
         .unwrap()
         .filter_map(|e| {

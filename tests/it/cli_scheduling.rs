@@ -548,16 +548,19 @@ fn guide_export_and_as_run(db: &TestDb) {
         .enumerate()
     {
         db_store
-            .record_as_run(&AsRunRecord {
-                channel: "retro".into(),
-                playlog_id: format!("e{i}"),
-                start: start + i as i64 * 60_000,
-                end: start + (i as i64 + 1) * 60_000,
-                asset: Some(f.episode.clone()),
-                kind: EventKind::Content,
-                status,
-                reason: None,
-            })
+            .record_as_run(
+                &AsRunRecord {
+                    channel: "retro".into(),
+                    playlog_id: format!("e{i}"),
+                    start: start + i as i64 * 60_000,
+                    end: start + (i as i64 + 1) * 60_000,
+                    asset: Some(f.episode.clone()),
+                    kind: EventKind::Content,
+                    status,
+                    reason: None,
+                },
+                "test-session-1",
+            )
             .unwrap();
     }
     let aired = rv.json(&[
@@ -726,16 +729,19 @@ fn chain_check_and_refusal(db: &TestDb) {
         .unwrap()
         .unwrap();
     store
-        .record_as_run(&AsRunRecord {
-            channel: "late".into(),
-            playlog_id: "late:2030-01-09:00000".into(),
-            start: nine.day.effective_start,
-            end: nine.day.effective_start + 60_000,
-            asset: None,
-            kind: EventKind::Content,
-            status: AsRunStatus::Aired,
-            reason: None,
-        })
+        .record_as_run(
+            &AsRunRecord {
+                channel: "late".into(),
+                playlog_id: "late:2030-01-09:00000".into(),
+                start: nine.day.effective_start,
+                end: nine.day.effective_start + 60_000,
+                asset: None,
+                kind: EventKind::Content,
+                status: AsRunStatus::Aired,
+                reason: None,
+            },
+            "test-session-1",
+        )
         .unwrap();
     // A seed whose 2030-01-08 hands 2030-01-09 a different state must be refused: exit 2 naming
     // the days, nothing stored.
