@@ -39,6 +39,11 @@ pub const SQLITE: &[Migration] = &[
         name: "0004_schedule_override",
         sql: include_str!("../../migrations/sqlite/0004_schedule_override.sql"),
     },
+    Migration {
+        version: 5,
+        name: "0005_cluster",
+        sql: include_str!("../../migrations/sqlite/0005_cluster.sql"),
+    },
 ];
 
 /// The PostgreSQL migrations, in order (same versions as [`SQLITE`]).
@@ -62,6 +67,11 @@ pub const POSTGRES: &[Migration] = &[
         version: 4,
         name: "0004_schedule_override",
         sql: include_str!("../../migrations/postgres/0004_schedule_override.sql"),
+    },
+    Migration {
+        version: 5,
+        name: "0005_cluster",
+        sql: include_str!("../../migrations/postgres/0005_cluster.sql"),
     },
 ];
 
