@@ -14,6 +14,7 @@ mod cli_lineup;
 mod cli_plex;
 mod cli_scheduling;
 mod cli_sim;
+mod cluster;
 mod engine_ffmpeg;
 mod engine_profiles;
 mod engine_synthetic;
