@@ -5,7 +5,6 @@
 //! `RETROVUE_BENCH_KILLS` (default 20) sets the number of kills at ttl 2 s.
 
 #[path = "../tests/it/support/mod.rs"]
-#[allow(dead_code)]
 mod support;
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -26,7 +25,14 @@ impl Node {
     fn start(db: &str, name: &str, ttl: u64, extra: &[&str]) -> Node {
         let home = TempDir::new("rv-bench-cl");
         let mut child = Command::new(env!("CARGO_BIN_EXE_retrovue"))
-            .args(["serve", "--bind", "127.0.0.1:0", "-q", "--engine", "synthetic"])
+            .args([
+                "serve",
+                "--bind",
+                "127.0.0.1:0",
+                "-q",
+                "--engine",
+                "synthetic",
+            ])
             .args(["--db", db, "--node", name, "--lease-ttl", &ttl.to_string()])
             .args(extra)
             .env("RETROVUE_HOME", &home.path)

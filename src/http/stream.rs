@@ -35,9 +35,10 @@ pub fn refusal(answer: &Answer, channel: &str) -> (u16, String) {
 pub fn refusal_of(refused: &Refusal, channel: &str) -> (u16, String) {
     match refused {
         Refusal::Answer(answer) => refusal(answer, channel),
-        Refusal::Elsewhere { node, url } => {
-            (307, format!("307 channel {channel:?} runs on node {node} ({url})"))
-        }
+        Refusal::Elsewhere { node, url } => (
+            307,
+            format!("307 channel {channel:?} runs on node {node} ({url})"),
+        ),
         Refusal::Cluster(reason) => (503, format!("503 channel {channel:?}: {reason}")),
     }
 }

@@ -19,10 +19,10 @@ use retrovue_core::manager::{Answer, PlaylogSource, SessionId, ViewerId};
 use retrovue_core::model::{PlaylogEvent, UtcMs};
 use retrovue_core::plan::{is_synthetic, plan_at, PlanOutcome};
 
+use super::cluster::{lease_of, LeaseGuard, Placement};
 use super::engine::{EngineMessage, EngineProcess};
 use super::fanout::{Chunk, Departure, FanOut};
 use super::metrics::ChannelMetrics;
-use super::cluster::{lease_of, LeaseGuard, Placement};
 use super::{ChannelSchedule, Shared};
 use crate::clock::now_ms;
 use crate::engine::protocol::{self, Control, Evidence};

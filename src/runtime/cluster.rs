@@ -230,9 +230,7 @@ impl Cluster {
                         self.settle().as_secs()
                     ))
                 } else {
-                    Placement::Unavailable(format!(
-                        "lease {name} is changing hands; try again"
-                    ))
+                    Placement::Unavailable(format!("lease {name} is changing hands; try again"))
                 }
             }
             Err(e) => {

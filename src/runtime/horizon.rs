@@ -75,7 +75,10 @@ impl Keeper {
         if self.lease.is_none() {
             match cluster.claim(KEEPER_LEASE) {
                 Placement::Here(guard) => {
-                    log::info!("horizon keeper: took the keeper lease (token {})", guard.token());
+                    log::info!(
+                        "horizon keeper: took the keeper lease (token {})",
+                        guard.token()
+                    );
                     self.lease = Some(guard);
                 }
                 Placement::Elsewhere { node, .. } => holder = Some(node),

@@ -106,10 +106,7 @@ impl ClusterDb {
             ))
         })?;
         config.connect_timeout(DB_TIMEOUT);
-        config.options(&format!(
-            "-c statement_timeout={}",
-            DB_TIMEOUT.as_millis()
-        ));
+        config.options(&format!("-c statement_timeout={}", DB_TIMEOUT.as_millis()));
         let client = config.connect(NoTls).map_err(|e| {
             StoreError::backend(format!(
                 "cluster: cannot connect to PostgreSQL at {}: {e}",

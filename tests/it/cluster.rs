@@ -19,7 +19,13 @@ const TTL: &str = "2";
 /// A lineup of `n` channels `c0..` playing synthetic bars all day; its path.
 fn lineup(dir: &TempDir, n: usize) -> String {
     let text: String = (0..n)
-        .map(|i| channel_toml(&format!("c{i}"), &format!("{}", i + 1), "synthetic:bars:1800000"))
+        .map(|i| {
+            channel_toml(
+                &format!("c{i}"),
+                &format!("{}", i + 1),
+                "synthetic:bars:1800000",
+            )
+        })
         .collect();
     dir.write("lineup.toml", &text).display().to_string()
 }
@@ -57,7 +63,11 @@ impl Viewer {
         let mut head = Vec::new();
         let mut byte = [0u8; 1];
         while !head.ends_with(b"\r\n\r\n") {
-            assert_eq!(socket.read(&mut byte).unwrap(), 1, "response head of {path}");
+            assert_eq!(
+                socket.read(&mut byte).unwrap(),
+                1,
+                "response head of {path}"
+            );
             head.push(byte[0]);
         }
         let head = String::from_utf8(head).unwrap();
@@ -134,7 +144,10 @@ fn lease_statements_acquire_renew_release_with_fencing_tokens() {
     );
     match c.try_acquire(lease, "b", ttl, true).unwrap() {
         Acquire::HeldBy(h) => {
-            assert_eq!((h.node.as_str(), h.advertise_url.as_str()), ("a", "http://a:1/"));
+            assert_eq!(
+                (h.node.as_str(), h.advertise_url.as_str()),
+                ("a", "http://a:1/")
+            );
             assert!(h.live && h.fresh);
         }
         other => panic!("b took a live lease of a: {other:?}"),
@@ -196,12 +209,24 @@ fn cluster_flags_are_checked_and_a_live_node_name_is_refused() {
             .stdin(Stdio::null())
             .output()
             .unwrap();
-        (out.status.code(), String::from_utf8_lossy(&out.stderr).to_string())
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
     };
     for (args, flag) in [
-        (vec!["--db", db.url.as_str(), "--lease-ttl", "1"], "--lease-ttl"),
-        (vec!["--db", db.url.as_str(), "--lease-ttl", "61"], "--lease-ttl"),
-        (vec!["--db", db.url.as_str(), "--advertise", "ftp://x/"], "--advertise"),
+        (
+            vec!["--db", db.url.as_str(), "--lease-ttl", "1"],
+            "--lease-ttl",
+        ),
+        (
+            vec!["--db", db.url.as_str(), "--lease-ttl", "61"],
+            "--lease-ttl",
+        ),
+        (
+            vec!["--db", db.url.as_str(), "--advertise", "ftp://x/"],
+            "--advertise",
+        ),
         (vec!["--advertise", "http://x:1/"], "--advertise"),
         (vec!["--node", "a"], "--node"),
     ] {
@@ -218,7 +243,10 @@ fn cluster_flags_are_checked_and_a_live_node_name_is_refused() {
     assert!(stderr.contains("\"a\" is alive"), "{stderr}");
     // A clean shutdown releases the leases and deletes the node row.
     assert!(a.sigterm().success());
-    let rows = query_one(&db.url, "SELECT node_id FROM cluster_node WHERE node_id = 'a'");
+    let rows = query_one(
+        &db.url,
+        "SELECT node_id FROM cluster_node WHERE node_id = 'a'",
+    );
     assert!(rows.is_empty(), "the node row is deleted");
     let rows = query_one(
         &db.url,
@@ -242,7 +270,10 @@ fn three_nodes_run_one_engine_per_channel_and_redirect_to_the_owner() {
     let c = node(&db.url, "c", &[]);
     let nodes = [&a, &b, &c];
     // One keeper builds; the others serve the stored days.
-    let keeper = query_one(&db.url, "SELECT node_id FROM cluster_lease WHERE name = 'keeper'");
+    let keeper = query_one(
+        &db.url,
+        "SELECT node_id FROM cluster_lease WHERE name = 'keeper'",
+    );
     assert_eq!(keeper[0].get::<_, String>("node_id"), "a");
     b.log_line("horizon keeper: read-only (keeper lease held by a)", 10);
     c.log_line("horizon keeper: read-only (keeper lease held by a)", 10);
@@ -308,8 +339,12 @@ fn three_nodes_run_one_engine_per_channel_and_redirect_to_the_owner() {
         assert_eq!(d.get("/epg.xml").0, 200);
         let (status, text) = d.get("/metrics");
         assert_eq!(status, 200);
-        assert!(text.contains(&format!("retrovue_viewers{{node=\"{name}\",channel=\"c0\"}}")));
-        assert!(text.contains(&format!("retrovue_cluster_statements_total{{node=\"{name}\"}}")));
+        assert!(text.contains(&format!(
+            "retrovue_viewers{{node=\"{name}\",channel=\"c0\"}}"
+        )));
+        assert!(text.contains(&format!(
+            "retrovue_cluster_statements_total{{node=\"{name}\"}}"
+        )));
         assert!(d.metric("retrovue_keeper_failures_total") == 0);
     }
     assert_eq!(engines(&nodes), 4, "HLS shares the owner's engines");
@@ -401,7 +436,10 @@ fn losing_the_database_cuts_no_viewer_and_starts_nothing_twice() {
         let _ = (&v.socket).take(4096).read_to_string(&mut body);
         v.status == 503 && body.contains("cluster database unreachable")
     });
-    let (at_a, at_b) = (bytes_a.load(Ordering::SeqCst), bytes_b.load(Ordering::SeqCst));
+    let (at_a, at_b) = (
+        bytes_a.load(Ordering::SeqCst),
+        bytes_b.load(Ordering::SeqCst),
+    );
     // Longer than a ttl without the database: the running channels keep playing.
     std::thread::sleep(Duration::from_secs(4));
     assert!(bytes_a.load(Ordering::SeqCst) > at_a && bytes_b.load(Ordering::SeqCst) > at_b);
@@ -411,7 +449,10 @@ fn losing_the_database_cuts_no_viewer_and_starts_nothing_twice() {
     b.log_line("cluster: reconnected", 15);
     // Past the settle period: still one engine per channel, on its owner, viewers not cut.
     std::thread::sleep(Duration::from_secs(6));
-    let (at_a, at_b) = (bytes_a.load(Ordering::SeqCst), bytes_b.load(Ordering::SeqCst));
+    let (at_a, at_b) = (
+        bytes_a.load(Ordering::SeqCst),
+        bytes_b.load(Ordering::SeqCst),
+    );
     eventually(10, "viewers keep receiving after recovery", || {
         bytes_a.load(Ordering::SeqCst) > at_a && bytes_b.load(Ordering::SeqCst) > at_b
     });

@@ -212,22 +212,24 @@ impl Drop for Daemon {
 /// The value of series `name` with the given channel label (or none), in a Prometheus text;
 /// other labels (a cluster node's `node`) are ignored.
 pub fn find_metric(text: &str, name: &str, channel: Option<&str>) -> Option<i64> {
-    text.lines().filter(|l| !l.starts_with('#')).find_map(|line| {
-        let (series, value) = line.rsplit_once(' ')?;
-        let (series_name, labels) = match series.split_once('{') {
-            Some((n, rest)) => (n, rest.trim_end_matches('}')),
-            None => (series, ""),
-        };
-        if series_name != name {
-            return None;
-        }
-        let found = labels
-            .split(',')
-            .filter_map(|l| l.split_once('='))
-            .find(|(k, _)| *k == "channel")
-            .map(|(_, v)| v.trim_matches('"'));
-        (found == channel).then(|| value.trim().parse().ok())?
-    })
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .find_map(|line| {
+            let (series, value) = line.rsplit_once(' ')?;
+            let (series_name, labels) = match series.split_once('{') {
+                Some((n, rest)) => (n, rest.trim_end_matches('}')),
+                None => (series, ""),
+            };
+            if series_name != name {
+                return None;
+            }
+            let found = labels
+                .split(',')
+                .filter_map(|l| l.split_once('='))
+                .find(|(k, _)| *k == "channel")
+                .map(|(_, v)| v.trim_matches('"'));
+            (found == channel).then(|| value.trim().parse().ok())?
+        })
 }
 
 /// Direct children of a process (every thread's children, from /proc).
