@@ -106,6 +106,11 @@ impl ClusterDb {
             ))
         })?;
         config.connect_timeout(DB_TIMEOUT);
+        // A server that vanished without closing the socket (a network partition) must not
+        // hold a statement forever: TCP gives up after the same bound.
+        config.tcp_user_timeout(DB_TIMEOUT);
+        config.keepalives(true);
+        config.keepalives_idle(DB_TIMEOUT);
         config.options(&format!("-c statement_timeout={}", DB_TIMEOUT.as_millis()));
         let client = config.connect(NoTls).map_err(|e| {
             StoreError::backend(format!(
