@@ -12,6 +12,7 @@ use retrovue_core::model::Channel;
 
 use crate::error::{AppError, AppResult};
 use crate::lineup_file::{read_lineup, DEMO_LINEUP};
+use crate::runtime::cluster::{self, Cluster};
 use crate::runtime::{asrun, horizon, EngineChoice, ServeConfig, Shared};
 use crate::store;
 use crate::{http, ssdp};
@@ -144,12 +145,22 @@ pub fn run(config: ServeConfig, options: SurfaceOptions, stop: Arc<AtomicBool>) 
     let shared = Arc::new(Shared::new(channels, paths, &config, asrun_tx));
     log_start(&config, &shared.channels);
 
-    let keeper = horizon::spawn_keeper(&config, Arc::clone(&shared))?;
-
     let server = tiny_http::Server::http(&config.bind)
         .map_err(|e| AppError::runtime(format!("cannot listen on {}: {e}", config.bind)))?;
     let bound = server.server_addr().to_string();
     *shared.bound.lock().unwrap_or_else(|e| e.into_inner()) = bound.clone();
+
+    // DAEMON-021: on PostgreSQL, join the cluster before the keeper's first tick.
+    let lease_thread = match &config.cluster {
+        Some(options) => {
+            let cluster = Cluster::join(&config.db_url, options, &bound)?;
+            let _ = shared.cluster.set(Arc::clone(&cluster));
+            Some(cluster::spawn_lease_thread(Arc::clone(&shared), cluster)?)
+        }
+        None => None,
+    };
+
+    let keeper = horizon::spawn_keeper(&config, Arc::clone(&shared))?;
     {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(
@@ -193,6 +204,9 @@ pub fn run(config: ServeConfig, options: SurfaceOptions, stop: Arc<AtomicBool>) 
     drop(server);
     shared.registry.shutdown_all();
     keeper.stop();
+    if let Some(lease_thread) = lease_thread {
+        lease_thread.stop();
+    }
     shared.close_asrun();
     let written = writer
         .join()

@@ -60,6 +60,75 @@ pub struct ServeArgs {
     /// unicast searches and never announces.
     #[arg(long)]
     pub ssdp_bind: Option<String>,
+    /// Cluster mode (PostgreSQL store): where other nodes send this node's viewers
+    /// [default: http://<bound address>/, an unspecified address replaced by the host name].
+    #[arg(long)]
+    pub advertise: Option<String>,
+    /// Cluster mode: this node's name [default: <hostname>:<port>].
+    #[arg(long)]
+    pub node: Option<String>,
+    /// Cluster mode: seconds a lease lives unrenewed, 2..=60 [default: 6].
+    #[arg(long)]
+    pub lease_ttl: Option<String>,
+}
+
+/// CLUSTER-001: the cluster flags, checked; `None` on SQLite (where they are refused).
+fn cluster_options(
+    args: &ServeArgs,
+    db_url: &str,
+) -> AppResult<Option<runtime::cluster::ClusterOptions>> {
+    if !crate::store::is_postgres(db_url) {
+        let given: Vec<&str> = [
+            ("--advertise", args.advertise.is_some()),
+            ("--node", args.node.is_some()),
+            ("--lease-ttl", args.lease_ttl.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(flag, on)| on.then_some(flag))
+        .collect();
+        if let Some(flag) = given.first() {
+            return Err(AppError::bad(format!(
+                "{flag}: cluster mode needs a PostgreSQL store (--db postgres://…); a SQLite \
+                 store is single-node"
+            )));
+        }
+        return Ok(None);
+    }
+    let ttl = match args.lease_ttl.as_deref() {
+        None => 6,
+        Some(text) => text
+            .parse::<u64>()
+            .ok()
+            .filter(|t| (2..=60).contains(t))
+            .ok_or_else(|| {
+                AppError::bad(format!(
+                    "--lease-ttl: expected 2..=60 seconds, got {text:?}"
+                ))
+            })?,
+    };
+    if let Some(url) = &args.advertise {
+        let host = url
+            .strip_prefix("http://")
+            .or_else(|| url.strip_prefix("https://"))
+            .map(|rest| rest.split('/').next().unwrap_or(""));
+        if host.is_none_or(|h| h.is_empty() || h.contains(char::is_whitespace)) {
+            return Err(AppError::bad(format!(
+                "--advertise: expected a URL like http://host:8000/, got {url:?}"
+            )));
+        }
+    }
+    if let Some(node) = &args.node {
+        if node.trim().is_empty() || node.len() > 200 {
+            return Err(AppError::bad(format!(
+                "--node: expected a name of 1..=200 characters, got {node:?}"
+            )));
+        }
+    }
+    Ok(Some(runtime::cluster::ClusterOptions {
+        advertise: args.advertise.clone(),
+        node: args.node.clone(),
+        ttl: std::time::Duration::from_secs(ttl),
+    }))
 }
 
 /// `synthetic`, `ffmpeg` and `air` are the engine binaries next to this executable.
@@ -187,14 +256,16 @@ pub fn run(args: ServeArgs, global: &Global) -> AppResult<()> {
         None => None,
     };
     let (program, engine_choice) = choose_engine(args.engine.as_deref(), &args.engine_args)?;
-    let mut engine_args = args.engine_args;
+    let mut engine_args = args.engine_args.clone();
     if let Some(profile) = &args.profile {
         retrovue_core::validate::output_profile(profile)
             .map_err(|e| AppError::bad(format!("--profile: {e}")))?;
         engine_args.push(format!("--profile={profile}"));
     }
     let db_url = crate::store::resolve_url(global.db.as_deref())?;
+    let cluster = cluster_options(&args, &db_url)?;
     let config = ServeConfig {
+        cluster,
         bind: args.bind,
         db_url,
         engine: EngineSpec {

@@ -10,7 +10,7 @@ use std::time::Duration;
 use retrovue_core::manager::Answer;
 use tiny_http::{Request, Response};
 
-use super::stream::refusal;
+use super::stream::{elsewhere, refusal, refusal_of, respond_refusal};
 use super::{base_url, header, text};
 use crate::runtime::channel::Registry;
 use crate::runtime::metrics::ChannelMetrics;
@@ -34,6 +34,9 @@ pub fn serve_playlist(request: Request, shared: &Arc<Shared>, channel: &str, hea
         return refuse(request, &Answer::NotFound, channel, !head);
     };
     if head {
+        if let Some(owner) = elsewhere(shared, channel) {
+            return respond_refusal(request, &owner, channel);
+        }
         // Without a lease, what the GET's tune-in would answer, from the plan at now.
         if !hls.has_lease() {
             let answer = Registry::preview(shared, channel);
@@ -42,8 +45,13 @@ pub fn serve_playlist(request: Request, shared: &Arc<Shared>, channel: &str, hea
             }
         }
     } else {
-        if let Err(answer) = segmenter::watch(shared, channel) {
-            return refuse(request, &answer, channel, true);
+        if let Err(refused) = segmenter::watch(shared, channel) {
+            let (status, body) = refusal_of(&refused, channel);
+            if status != 307 {
+                // DAEMON-012: every refusal is said in the log, not only to the viewer.
+                log::warn!("HLS {channel:?}: refused: {body}");
+            }
+            return respond_refusal(request, &refused, channel);
         }
         hls.wait_for_segment(FIRST_SEGMENT_WAIT);
     }
@@ -62,6 +70,10 @@ pub fn serve_segment(request: Request, shared: &Arc<Shared>, channel: &str, seq:
         return refuse(request, &Answer::NotFound, channel, false);
     };
     let Some(segment) = hls.window().segment(seq) else {
+        // HTTP-040: the segments of a channel another node runs are there.
+        if let Some(owner) = elsewhere(shared, channel) {
+            return respond_refusal(request, &owner, channel);
+        }
         let body = format!("404 segment {seq} of {channel:?} is not held (any more)");
         let _ = request.respond(text(404, &body));
         return;
@@ -69,10 +81,10 @@ pub fn serve_segment(request: Request, shared: &Arc<Shared>, channel: &str, seq:
     if !head {
         // A fetch keeps the HLS viewer watching; a refusal now (say, a gap just began) does not
         // take back a segment already cut.
-        if let Err(answer) = segmenter::watch(shared, channel) {
+        if let Err(refused) = segmenter::watch(shared, channel) {
             log::debug!(
                 "HLS {channel:?}: segment {seq} served, but the viewer could not join: {}",
-                refusal(&answer, channel).1
+                refusal_of(&refused, channel).1
             );
         }
         let metrics = shared.metrics.channel(channel);

@@ -513,6 +513,43 @@ pub fn metrics(shared: &Shared) -> String {
         m.keeper_failures.load(std::sync::atomic::Ordering::Relaxed),
         m.keeper_retries.load(std::sync::atomic::Ordering::Relaxed)
     );
+    match shared.cluster() {
+        Some(cluster) => {
+            let _ = writeln!(
+                out,
+                "# HELP retrovue_cluster_leases Cluster leases this node holds.\n\
+                 # TYPE retrovue_cluster_leases gauge\n\
+                 retrovue_cluster_leases {}\n\
+                 # HELP retrovue_cluster_statements_total Lease and heartbeat statements sent.\n\
+                 # TYPE retrovue_cluster_statements_total counter\n\
+                 retrovue_cluster_statements_total {}",
+                cluster.held_count(),
+                cluster
+                    .statements
+                    .load(std::sync::atomic::Ordering::Relaxed)
+            );
+            with_node_label(&out, &cluster.node)
+        }
+        None => out,
+    }
+}
+
+/// HTTP-041: every series labelled `node="<node id>"` (the first label).
+pub fn with_node_label(text: &str, node: &str) -> String {
+    let node = format!("node=\"{}\"", label(node));
+    let mut out = String::with_capacity(text.len() + text.lines().count() * (node.len() + 3));
+    for line in text.lines() {
+        if line.starts_with('#') || line.is_empty() {
+            out.push_str(line);
+        } else if let Some((name, rest)) = line.split_once('{') {
+            let _ = write!(out, "{name}{{{node},{rest}");
+        } else if let Some((name, value)) = line.split_once(' ') {
+            let _ = write!(out, "{name}{{{node}}} {value}");
+        } else {
+            out.push_str(line);
+        }
+        out.push('\n');
+    }
     out
 }
 

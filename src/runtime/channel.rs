@@ -20,6 +20,7 @@ use retrovue_core::model::{PlaylogEvent, UtcMs};
 use retrovue_core::plan::{is_synthetic, plan_at, PlanOutcome};
 
 use super::asrun::SessionRecord;
+use super::cluster::{lease_of, LeaseGuard, Placement};
 use super::engine::{EngineMessage, EngineProcess};
 use super::fanout::{Chunk, Departure, FanOut};
 use super::metrics::ChannelMetrics;
@@ -37,6 +38,25 @@ pub enum Input {
     Left(ViewerId),
     Dropped(ViewerId),
     Shutdown,
+    /// Stop at once and leave the registry (the lease was lost, CLUSTER-006).
+    Stop(String),
+}
+
+/// Why a tune-in got no stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// The machine's (or the caps') answer.
+    Answer(Answer),
+    /// Another live node runs the channel (HTTP-040): its advertised URL.
+    Elsewhere { node: String, url: String },
+    /// No lease can be had from this node now (HTTP-042).
+    Cluster(String),
+}
+
+impl From<Answer> for Refusal {
+    fn from(answer: Answer) -> Refusal {
+        Refusal::Answer(answer)
+    }
 }
 
 struct Handle {
@@ -97,9 +117,9 @@ impl Registry {
     }
 
     /// Tune a new viewer in: the channel's thread starts (or shares) playout and answers.
-    pub fn tune_in(shared: &Arc<Shared>, channel: &str) -> Result<ViewerStream, Answer> {
+    pub fn tune_in(shared: &Arc<Shared>, channel: &str) -> Result<ViewerStream, Refusal> {
         if shared.channel(channel).is_none() {
-            return Err(Answer::NotFound);
+            return Err(Answer::NotFound.into());
         }
         let Some(seat) = Seat::take(shared, channel) else {
             ChannelMetrics::add(&shared.metrics.channel(channel).refused_full, 1);
@@ -112,35 +132,52 @@ impl Registry {
                     "channel is full ({} viewers)",
                     shared.max_viewers_per_channel
                 ),
-            });
+            }
+            .into());
         };
         let registry = &shared.registry;
         let viewer = shared.new_viewer_id();
         let (queue, chunks) = crossbeam_channel::bounded(shared.viewer_queue_chunks);
         let (reply, answer) = crossbeam_channel::bounded(1);
-        let inputs = {
+        let mut join = Input::Join {
+            viewer,
+            queue,
+            reply,
+        };
+        // CLUSTER-005: in cluster mode a channel thread starts only under the channel's lease,
+        // taken outside the registry lock (a database statement); at most twice, should the
+        // running thread end in between.
+        let mut lease: Option<LeaseGuard> = None;
+        let inputs = loop {
             let mut threads = registry.lock();
             if registry.closed.load(std::sync::atomic::Ordering::SeqCst) {
-                return Err(Answer::Gap);
+                return Err(Answer::Gap.into());
             }
-            let mut join = Input::Join {
-                viewer,
-                queue,
-                reply,
-            };
             if let Some(handle) = threads.get(channel) {
                 match handle.inputs.send(join) {
-                    Ok(()) => handle.inputs.clone(),
-                    Err(e) => {
-                        // The thread died (a panic): start a fresh one.
-                        join = e.0;
-                        spawn_thread(shared, &mut threads, channel, join)
+                    Ok(()) => break handle.inputs.clone(),
+                    // The thread died (a panic): start a fresh one.
+                    Err(e) => join = e.0,
+                }
+            }
+            match (shared.cluster(), lease.take()) {
+                (None, _) => break spawn_thread(shared, &mut threads, channel, join, None),
+                (Some(_), Some(guard)) if guard.held() => {
+                    break spawn_thread(shared, &mut threads, channel, join, Some(guard))
+                }
+                (Some(cluster), _) => {
+                    drop(threads);
+                    match cluster.claim(&lease_of(channel)) {
+                        Placement::Here(guard) => lease = Some(guard),
+                        Placement::Elsewhere { node, url } => {
+                            return Err(Refusal::Elsewhere { node, url })
+                        }
+                        Placement::Unavailable(reason) => return Err(Refusal::Cluster(reason)),
                     }
                 }
-            } else {
-                spawn_thread(shared, &mut threads, channel, join)
             }
         };
+        drop(lease);
         match answer.recv_timeout(ANSWER_TIMEOUT) {
             Ok(Answer::Stream) => Ok(ViewerStream {
                 viewer,
@@ -148,10 +185,11 @@ impl Registry {
                 inputs,
                 _seat: seat,
             }),
-            Ok(other) => Err(other),
+            Ok(other) => Err(other.into()),
             Err(_) => Err(Answer::Unavailable {
                 reason: format!("no answer from the channel within {ANSWER_TIMEOUT:?}"),
-            }),
+            }
+            .into()),
         }
     }
 
@@ -189,6 +227,14 @@ impl Registry {
         self.lock().contains_key(channel)
     }
 
+    /// Stop one channel's thread at once (its lease was lost, CLUSTER-006): its engine is killed
+    /// and its viewers' streams end; it leaves the registry.
+    pub fn stop(&self, channel: &str, reason: &str) {
+        if let Some(handle) = self.lock().get(channel) {
+            let _ = handle.inputs.send(Input::Stop(reason.to_string()));
+        }
+    }
+
     /// Shutdown: every channel thread stops its engine and closes its viewers; joined here.
     pub fn shutdown_all(&self) {
         let handles: Vec<Handle> = {
@@ -212,6 +258,7 @@ fn spawn_thread(
     threads: &mut BTreeMap<String, Handle>,
     channel: &str,
     first: Input,
+    lease: Option<LeaseGuard>,
 ) -> Sender<Input> {
     let (inputs_tx, inputs_rx) = crossbeam_channel::unbounded();
     let _ = inputs_tx.send(first);
@@ -228,7 +275,7 @@ fn spawn_thread(
             // Isolation (DAEMON-006): a panic ends this channel's thread only; its engine is
             // killed by the unwinding drop and the viewers' queues close.
             let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
-                ChannelThread::new(&worker_shared, &id, self_tx, generation).run(inputs_rx)
+                ChannelThread::new(&worker_shared, &id, self_tx, generation, lease).run(inputs_rx)
             }));
             if outcome.is_err() {
                 log::error!("channel {id}: its thread panicked; the channel was reset");
@@ -348,6 +395,8 @@ struct ChannelThread<'a> {
     /// Viewers asked to join, waiting for the machine's answer.
     pending: BTreeMap<ViewerId, (Sender<Chunk>, Sender<Answer>)>,
     metrics: &'a ChannelMetrics,
+    /// The channel's cluster lease (CLUSTER-005), released when the thread ends.
+    _lease: Option<LeaseGuard>,
 }
 
 /// Repeats of one notice kind within this window are counted instead of logged.
@@ -359,6 +408,7 @@ impl<'a> ChannelThread<'a> {
         id: &str,
         inputs: Sender<Input>,
         generation: u64,
+        lease: Option<LeaseGuard>,
     ) -> ChannelThread<'a> {
         let (messages_tx, messages_rx) = crossbeam_channel::unbounded();
         let metrics = shared.metrics.channel(id);
@@ -383,6 +433,7 @@ impl<'a> ChannelThread<'a> {
             messages_rx,
             pending: BTreeMap::new(),
             metrics,
+            _lease: lease,
         }
     }
 
@@ -408,6 +459,22 @@ impl<'a> ChannelThread<'a> {
                         self.carry_out();
                         self.fanout.clear();
                         self.clear_hls();
+                        return;
+                    }
+                    Ok(Input::Stop(reason)) => {
+                        log::warn!("channel {}: stopped at once: {reason}", self.id);
+                        self.machine.shutdown(now_ms());
+                        self.carry_out();
+                        self.fanout.clear();
+                        self.clear_hls();
+                        self.metrics.viewers.store(0, ORDER);
+                        let mut threads = self.shared.registry.lock();
+                        if threads
+                            .get(&self.id)
+                            .is_some_and(|h| h.generation == self.generation)
+                        {
+                            threads.remove(&self.id);
+                        }
                         return;
                     }
                 },

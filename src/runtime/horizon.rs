@@ -15,10 +15,12 @@ use retrovue_core::invariants::check_snapshot;
 use retrovue_core::model::{Catalog, Channel, UtcMs, MS_PER_MINUTE};
 use retrovue_core::time::ChannelClock;
 
+use super::cluster::{Cluster, LeaseGuard, Placement};
 use super::{ChannelSchedule, ServeConfig, Shared};
 use crate::clock::now_ms;
 use crate::error::{AppError, AppResult};
 use crate::store::build::build_and_store;
+use crate::store::cluster::KEEPER_LEASE;
 use crate::store::media_check::vanished_media;
 use crate::store::{self, Store};
 
@@ -39,6 +41,8 @@ impl KeeperHandle {
 const BEHIND_MS: UtcMs = 60 * MS_PER_MINUTE;
 /// Re-publish at least this often, so past events are let go.
 const REFRESH_MS: UtcMs = 10 * MS_PER_MINUTE;
+/// A read-only keeper (cluster mode, HORIZON-009) reloads what is stored this often.
+const FOLLOW_REFRESH: Duration = Duration::from_secs(30);
 
 struct Keeper {
     store: Box<dyn Store>,
@@ -47,9 +51,51 @@ struct Keeper {
     keeper: HorizonKeeper,
     build: bool,
     shared: Arc<Shared>,
+    /// `serve` may build (no `--no-build`); in cluster mode only under the keeper lease.
+    may_build: bool,
+    cluster: Option<Arc<Cluster>>,
+    /// The keeper lease while this node holds it (HORIZON-009).
+    lease: Option<LeaseGuard>,
+    /// Last logged role (true: building), so a role change is logged once.
+    leading: Option<bool>,
 }
 
 impl Keeper {
+    /// Cluster mode: keep or take the keeper lease; build only under it (HORIZON-009/010).
+    fn try_lead(&mut self) {
+        let Some(cluster) = self.cluster.clone() else {
+            return;
+        };
+        if self.lease.as_ref().is_some_and(|g| !g.held()) {
+            self.lease = None;
+            log::warn!("horizon keeper: lost the keeper lease; read-only from now on");
+            self.leading = Some(false);
+        }
+        let mut holder = None;
+        if self.lease.is_none() {
+            match cluster.claim(KEEPER_LEASE) {
+                Placement::Here(guard) => {
+                    log::info!(
+                        "horizon keeper: took the keeper lease (token {})",
+                        guard.token()
+                    );
+                    self.lease = Some(guard);
+                }
+                Placement::Elsewhere { node, .. } => holder = Some(node),
+                Placement::Unavailable(why) => holder = Some(format!("nobody now: {why}")),
+            }
+        }
+        let leading = self.lease.is_some();
+        if !leading && self.leading != Some(false) {
+            log::info!(
+                "horizon keeper: read-only (keeper lease held by {}): serving the stored days",
+                holder.unwrap_or_default()
+            );
+        }
+        self.leading = Some(leading);
+        self.build = self.may_build && leading;
+    }
+
     /// One clock threshold: carry out what the keeper machine asks; failures go back to it
     /// (HORIZON-005), so nothing is lost and nothing is retried here.
     fn tick(&mut self, now: UtcMs) {
@@ -312,8 +358,13 @@ pub fn spawn_keeper(config: &ServeConfig, shared: Arc<Shared>) -> AppResult<Keep
                         channels: shared.channels.clone(),
                         keeper,
                         build,
+                        cluster: shared.cluster().cloned(),
                         shared: Arc::clone(&shared),
+                        may_build: build,
+                        lease: None,
+                        leading: None,
                     };
+                    k.try_lead();
                     k.tick(now);
                     k.rebuild_vanished(now);
                     Ok(k)
@@ -349,6 +400,9 @@ pub fn spawn_keeper(config: &ServeConfig, shared: Arc<Shared>) -> AppResult<Keep
 
 fn run_loop(keeper: &mut Keeper, stop: &Receiver<()>) {
     let mut next_refresh = now_ms() + REFRESH_MS;
+    // Cluster mode: try for the keeper lease every ttl; reload the stored days while read-only.
+    let lead_every = keeper.cluster.as_ref().map(|c| c.ttl);
+    let mut next_follow = std::time::Instant::now() + FOLLOW_REFRESH;
     loop {
         let now = now_ms();
         let due = keeper
@@ -356,16 +410,22 @@ fn run_loop(keeper: &mut Keeper, stop: &Receiver<()>) {
             .poll_timeout()
             .unwrap_or(UtcMs::MAX)
             .min(next_refresh);
-        let wait = Duration::from_millis(due.saturating_sub(now).clamp(0, 60_000) as u64);
+        let mut wait = Duration::from_millis(due.saturating_sub(now).clamp(0, 60_000) as u64);
+        if let Some(every) = lead_every {
+            wait = wait.min(every);
+        }
         match stop.recv_timeout(wait) {
             Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
             _ => return,
         }
+        keeper.try_lead();
         let now = now_ms();
         keeper.tick(now);
-        if now >= next_refresh {
+        let follow_due = keeper.leading == Some(false) && std::time::Instant::now() >= next_follow;
+        if now >= next_refresh || follow_due {
             keeper.refresh_all(now);
             next_refresh = now + REFRESH_MS;
+            next_follow = std::time::Instant::now() + FOLLOW_REFRESH;
         }
     }
 }

@@ -5,6 +5,7 @@
 
 pub mod asrun;
 pub mod channel;
+pub mod cluster;
 pub mod engine;
 pub mod fanout;
 pub mod horizon;
@@ -74,6 +75,8 @@ pub struct ServeConfig {
     pub max_connections: usize,
     /// Viewers one channel admits at once (DAEMON-013).
     pub max_viewers_per_channel: usize,
+    /// Cluster mode (contracts/cluster.md): `Some` on a PostgreSQL store.
+    pub cluster: Option<cluster::ClusterOptions>,
 }
 
 /// Defaults of the caps (DAEMON-013): well above what one box feeds (1,000 viewers at 8 Mbit/s
@@ -135,6 +138,8 @@ pub struct Shared {
     pub violations: Mutex<BTreeMap<String, String>>,
     /// Each channel's HLS window and lease (DAEMON-020), for the daemon's life.
     pub hls: BTreeMap<String, Arc<segmenter::HlsChannel>>,
+    /// This node in the cluster (contracts/cluster.md); unset on SQLite.
+    pub cluster: std::sync::OnceLock<Arc<cluster::Cluster>>,
 }
 
 impl Shared {
@@ -177,7 +182,13 @@ impl Shared {
             bound: Mutex::new(String::new()),
             health: Mutex::new(BTreeMap::new()),
             violations: Mutex::new(BTreeMap::new()),
+            cluster: std::sync::OnceLock::new(),
         }
+    }
+
+    /// This node in the cluster, in cluster mode.
+    pub fn cluster(&self) -> Option<&Arc<cluster::Cluster>> {
+        self.cluster.get()
     }
 
     pub fn channel(&self, id: &str) -> Option<&Channel> {

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use retrovue_core::manager::Answer;
 
-use super::channel::{Registry, ViewerStream};
+use super::channel::{Refusal, Registry, ViewerStream};
 use super::Shared;
 use crate::engine::ts;
 
@@ -397,9 +397,9 @@ impl HlsChannel {
 
 /// An HLS GET of `channel` (HTTP-024): refresh its lease, or join the channel machine as its
 /// HLS viewer (`Registry::tune_in`, the TS viewers' way) when it has none.
-pub fn watch(shared: &Arc<Shared>, channel: &str) -> Result<(), Answer> {
+pub fn watch(shared: &Arc<Shared>, channel: &str) -> Result<(), Refusal> {
     let Some(hls) = shared.hls.get(channel) else {
-        return Err(Answer::NotFound);
+        return Err(Answer::NotFound.into());
     };
     if let Some(lease) = hls.lease().as_ref() {
         lease.touch();

@@ -120,8 +120,13 @@ fn names_in_parens(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// Runtime coordination state of cluster mode (contracts/cluster.md): not data, never backed up
+/// or restored.
+pub const RUNTIME_TABLES: &[&str] = &["cluster_node", "cluster_lease"];
+
 /// The tables the migrations create, in creation order, with their columns (those added by
-/// `ALTER TABLE … ADD COLUMN` included). `schema_migrations` is not among them.
+/// `ALTER TABLE … ADD COLUMN` included). `schema_migrations` and the [`RUNTIME_TABLES`] are not
+/// among them.
 pub fn schema(migrations: &[Migration]) -> StoreResult<Vec<TableDef>> {
     let mut tables: Vec<TableDef> = Vec::new();
     for migration in migrations {
@@ -153,6 +158,9 @@ pub fn schema(migrations: &[Migration]) -> StoreResult<Vec<TableDef>> {
                         .chars()
                         .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
                         .collect();
+                    if RUNTIME_TABLES.contains(&name.as_str()) {
+                        continue;
+                    }
                     let open = statement.find('(').ok_or_else(unreadable)?;
                     let close = statement.rfind(')').ok_or_else(unreadable)?;
                     let mut table = TableDef {

@@ -39,7 +39,11 @@ pub const SQLITE: &[Migration] = &[
         name: "0004_schedule_override",
         sql: include_str!("../../migrations/sqlite/0004_schedule_override.sql"),
     },
-    // Version 5 (`0005_cluster`) comes with the cluster runtime.
+    Migration {
+        version: 5,
+        name: "0005_cluster",
+        sql: include_str!("../../migrations/sqlite/0005_cluster.sql"),
+    },
     Migration {
         version: 6,
         name: "0006_asrun_session",
@@ -74,7 +78,11 @@ pub const POSTGRES: &[Migration] = &[
         name: "0004_schedule_override",
         sql: include_str!("../../migrations/postgres/0004_schedule_override.sql"),
     },
-    // Version 5 (`0005_cluster`) comes with the cluster runtime.
+    Migration {
+        version: 5,
+        name: "0005_cluster",
+        sql: include_str!("../../migrations/postgres/0005_cluster.sql"),
+    },
     Migration {
         version: 6,
         name: "0006_asrun_session",

@@ -5,6 +5,7 @@ pub mod backup;
 pub mod build;
 pub mod catalog;
 pub mod cluster_status;
+pub mod cluster;
 mod codec;
 pub mod media_check;
 pub mod migrations;
@@ -459,6 +460,11 @@ pub fn resolve_url(explicit: Option<&str>) -> StoreResult<String> {
         ))
     })?;
     Ok(format!("sqlite://{}", home.join("retrovue.db").display()))
+}
+
+/// Is this a PostgreSQL URL (cluster mode, contracts/cluster.md)?
+pub fn is_postgres(url: &str) -> bool {
+    matches!(parse_url(url), Ok(DatabaseUrl::Postgres(_)))
 }
 
 /// Connect without touching the schema (for `db status`).

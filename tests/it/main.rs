@@ -15,6 +15,7 @@ mod cli_plex;
 mod cli_scheduling;
 mod cli_sim;
 mod cluster_edges;
+mod cluster;
 mod engine_ffmpeg;
 mod engine_profiles;
 mod engine_synthetic;

@@ -58,6 +58,14 @@ fn family(declared: &str) -> String {
     }
 }
 
+/// Equal columns; a PostgreSQL `TIMESTAMPTZ` is stored as TEXT (ISO 8601) on SQLite (STORE-017).
+fn same_column(sqlite: &Column, postgres: &Column) -> bool {
+    sqlite == postgres
+        || (sqlite.family == "text"
+            && postgres.family == "other (timestamp with time zone)"
+            && sqlite.not_null == postgres.not_null)
+}
+
 fn sqlite_schema(url: &str) -> Schema {
     let path = url.strip_prefix("sqlite://").unwrap();
     let conn = rusqlite::Connection::open(path).unwrap();
@@ -284,7 +292,7 @@ fn differences(sqlite: &Schema, postgres: &Schema) -> Vec<String> {
         let columns: BTreeSet<&String> = s.columns.keys().chain(p.columns.keys()).collect();
         for column in columns {
             match (s.columns.get(column), p.columns.get(column)) {
-                (Some(a), Some(b)) if a != b => out.push(format!(
+                (Some(a), Some(b)) if !same_column(a, b) => out.push(format!(
                     "column {name}.{column}: SQLite {a:?}, PostgreSQL {b:?}"
                 )),
                 (Some(_), None) => out.push(format!("column {name}.{column} in SQLite only")),

@@ -132,25 +132,22 @@ impl Daemon {
         }
     }
 
-    /// A daemon-wide metric (a line `NAME VALUE` without labels).
+    /// A daemon-wide metric (a series `NAME` without a channel label; a cluster node's
+    /// `node="…"` label is ignored, HTTP-041).
     pub fn metric(&self, name: &str) -> i64 {
-        self.metric_line(&format!("{name} "))
+        self.metric_value(name, None)
     }
 
-    /// A channel's metric (`NAME{channel="ID"} VALUE`).
+    /// A channel's metric (`NAME{channel="ID"}`, any `node` label ignored).
     pub fn channel_metric(&self, name: &str, channel: &str) -> i64 {
-        self.metric_line(&format!("{name}{{channel=\"{channel}\"}} "))
+        self.metric_value(name, Some(channel))
     }
 
-    fn metric_line(&self, key: &str) -> i64 {
+    fn metric_value(&self, name: &str, channel: Option<&str>) -> i64 {
         let (status, text) = self.get("/metrics");
         assert_eq!(status, 200);
-        text.lines()
-            .find_map(|l| l.strip_prefix(key))
-            .unwrap_or_else(|| panic!("no {key} in metrics:\n{text}"))
-            .trim()
-            .parse()
-            .unwrap()
+        find_metric(&text, name, channel)
+            .unwrap_or_else(|| panic!("no {name} (channel {channel:?}) in metrics:\n{text}"))
     }
 
     /// `http://ADDR`.
@@ -210,6 +207,29 @@ impl Drop for Daemon {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The value of series `name` with the given channel label (or none), in a Prometheus text;
+/// other labels (a cluster node's `node`) are ignored.
+pub fn find_metric(text: &str, name: &str, channel: Option<&str>) -> Option<i64> {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .find_map(|line| {
+            let (series, value) = line.rsplit_once(' ')?;
+            let (series_name, labels) = match series.split_once('{') {
+                Some((n, rest)) => (n, rest.trim_end_matches('}')),
+                None => (series, ""),
+            };
+            if series_name != name {
+                return None;
+            }
+            let found = labels
+                .split(',')
+                .filter_map(|l| l.split_once('='))
+                .find(|(k, _)| *k == "channel")
+                .map(|(_, v)| v.trim_matches('"'));
+            (found == channel).then(|| value.trim().parse().ok())?
+        })
 }
 
 /// Direct children of a process (every thread's children, from /proc).

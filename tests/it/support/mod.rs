@@ -124,103 +124,153 @@ fn pg_command(bin: &Path, tool: &str, as_postgres: bool) -> Command {
     }
 }
 
-struct Cluster {
-    /// `postgres://…` for the maintenance database, without the database name.
-    base: String,
-    user: String,
+/// A PostgreSQL server this test process started (initdb'd in a temp dir, unix socket only).
+/// The shared one serves every test ([`fresh_postgres`]); a test that stops and starts its
+/// database owns one ([`PgInstance::new`]).
+pub struct PgInstance {
+    /// `postgres://…` for the server, without the database name.
+    pub base: String,
+    pub user: String,
+    bin: PathBuf,
+    data: PathBuf,
+    root: PathBuf,
+    socket: PathBuf,
+    as_postgres: bool,
 }
 
-fn start_cluster() -> Cluster {
-    let bin = postgres_bin_dir();
-    let as_postgres = running_as_root();
-    let root = std::env::temp_dir().join(unique("rvpg-"));
-    std::fs::create_dir_all(&root).unwrap();
-    let data = root.join("data");
-    let socket = root.join("s");
-    std::fs::create_dir_all(&socket).unwrap();
-    if as_postgres {
-        let status = Command::new("chown")
-            .args(["-R", "postgres:"])
-            .arg(&root)
-            .status()
+impl PgInstance {
+    /// initdb and start a new server; a watchdog stops it and deletes its files when this
+    /// process exits, however it exits.
+    pub fn new() -> PgInstance {
+        let bin = postgres_bin_dir();
+        let as_postgres = running_as_root();
+        let root = std::env::temp_dir().join(unique("rvpg-"));
+        std::fs::create_dir_all(&root).unwrap();
+        let data = root.join("data");
+        let socket = root.join("s");
+        std::fs::create_dir_all(&socket).unwrap();
+        if as_postgres {
+            let status = Command::new("chown")
+                .args(["-R", "postgres:"])
+                .arg(&root)
+                .status()
+                .unwrap();
+            assert!(status.success(), "chown of {} failed", root.display());
+        }
+        let user = if as_postgres {
+            "postgres".to_string()
+        } else {
+            std::env::var("USER").unwrap_or_else(|_| "postgres".to_string())
+        };
+        let out = pg_command(&bin, "initdb", as_postgres)
+            .arg("-D")
+            .arg(&data)
+            .args(["-A", "trust", "-U", &user, "--no-sync", "-E", "UTF8"])
+            .stdout(Stdio::null())
+            .output()
             .unwrap();
-        assert!(status.success(), "chown of {} failed", root.display());
+        assert!(
+            out.status.success(),
+            "initdb failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let host = socket.display().to_string().replace('/', "%2F");
+        let instance = PgInstance {
+            base: format!("postgres://{user}@{host}"),
+            user,
+            bin,
+            data,
+            root,
+            socket,
+            as_postgres,
+        };
+        instance.start();
+        // The process-exit cleanup: a watchdog that outlives us by at most a second, then stops
+        // the server and removes its files, even when this process is killed.
+        let script = format!(
+            "while kill -0 {pid} 2>/dev/null; do sleep 0.5; done; {stop} >/dev/null 2>&1; rm -rf {root}",
+            pid = std::process::id(),
+            stop = instance.stop_command("immediate"),
+            root = instance.root.display()
+        );
+        // Deliberately never waited for: the watchdog must outlive this process.
+        let watchdog = Command::new("sh")
+            .args(["-c", &script])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::mem::forget(watchdog);
+        instance
     }
-    let user = if as_postgres {
-        "postgres".to_string()
-    } else {
-        std::env::var("USER").unwrap_or_else(|_| "postgres".to_string())
-    };
-    let out = pg_command(&bin, "initdb", as_postgres)
-        .arg("-D")
-        .arg(&data)
-        .args(["-A", "trust", "-U", &user, "--no-sync", "-E", "UTF8"])
-        .stdout(Stdio::null())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "initdb failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let options = format!(
-        "-k {} -c listen_addresses='' -c max_connections=200",
-        socket.display()
-    );
-    let out = pg_command(&bin, "pg_ctl", as_postgres)
-        .arg("-D")
-        .arg(&data)
-        .args(["-o", &options, "-l"])
-        .arg(root.join("log"))
-        .args(["-w", "start"])
-        .stdout(Stdio::null())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "pg_ctl start failed: {} (log in {})",
-        String::from_utf8_lossy(&out.stderr),
-        root.join("log").display()
-    );
-    // The process-exit cleanup: a watchdog that outlives us by at most a second, then stops the
-    // cluster and removes its files, even when this process is killed.
-    let stop = if as_postgres {
-        format!(
-            "runuser -u postgres -- {} -D {} -m immediate stop",
-            bin.join("pg_ctl").display(),
-            data.display()
-        )
-    } else {
-        format!(
-            "{} -D {} -m immediate stop",
-            bin.join("pg_ctl").display(),
-            data.display()
-        )
-    };
-    let script = format!(
-        "while kill -0 {pid} 2>/dev/null; do sleep 0.5; done; {stop} >/dev/null 2>&1; rm -rf {root}",
-        pid = std::process::id(),
-        root = root.display()
-    );
-    // Deliberately never waited for: the watchdog must outlive this process.
-    let watchdog = Command::new("sh")
-        .args(["-c", &script])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    std::mem::forget(watchdog);
-    let host = socket.display().to_string().replace('/', "%2F");
-    Cluster {
-        base: format!("postgres://{user}@{host}"),
-        user,
+
+    fn stop_command(&self, mode: &str) -> String {
+        let ctl = format!(
+            "{} -D {} -m {mode} -w stop",
+            self.bin.join("pg_ctl").display(),
+            self.data.display()
+        );
+        if self.as_postgres {
+            format!("runuser -u postgres -- {ctl}")
+        } else {
+            ctl
+        }
+    }
+
+    /// Start the server (again), waiting until it accepts connections.
+    pub fn start(&self) {
+        let options = format!(
+            "-k {} -c listen_addresses='' -c max_connections=200",
+            self.socket.display()
+        );
+        let out = pg_command(&self.bin, "pg_ctl", self.as_postgres)
+            .arg("-D")
+            .arg(&self.data)
+            .args(["-o", &options, "-l"])
+            .arg(self.root.join("log"))
+            .args(["-w", "start"])
+            .stdout(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "pg_ctl start failed: {} (log in {})",
+            String::from_utf8_lossy(&out.stderr),
+            self.root.join("log").display()
+        );
+    }
+
+    /// Stop the server (fast: connections are closed), waiting until it is down.
+    pub fn stop(&self) {
+        let out = Command::new("sh")
+            .args(["-c", &self.stop_command("fast")])
+            .stdout(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "pg_ctl stop failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// A new database on this server; its URL.
+    pub fn create_database(&self) -> String {
+        let name = unique("rv_").replace('-', "_");
+        let admin = format!("{}/postgres", self.base);
+        let mut client = postgres::Client::connect(&admin, postgres::NoTls)
+            .unwrap_or_else(|e| panic!("cannot connect to the test PostgreSQL {admin}: {e}"));
+        client
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .unwrap();
+        format!("{}/{name}", self.base)
     }
 }
 
-fn cluster() -> &'static Cluster {
-    static CLUSTER: OnceLock<Cluster> = OnceLock::new();
-    CLUSTER.get_or_init(start_cluster)
+fn cluster() -> &'static PgInstance {
+    static CLUSTER: OnceLock<PgInstance> = OnceLock::new();
+    CLUSTER.get_or_init(PgInstance::new)
 }
 
 /// A fresh PostgreSQL database; dropped (best effort) with the guard.

@@ -1,0 +1,217 @@
+//! Cluster benchmark (`cargo bench --bench cluster`, contracts/cluster.md): failover time — from
+//! `kill -9` of a channel's owner to the first stream byte from the node that takes it over —
+//! p50/p99 over repeated kills, and the lease statements per second one node sends while it runs
+//! 50 channels. Real daemons on loopback ports, a throwaway PostgreSQL, the synthetic engine.
+//! `RETROVUE_BENCH_KILLS` (default 20) sets the number of kills at ttl 2 s.
+
+#[path = "../tests/it/support/mod.rs"]
+mod support;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use support::daemon::find_metric;
+use support::TempDir;
+
+struct Node {
+    child: Child,
+    addr: String,
+    _home: TempDir,
+}
+
+impl Node {
+    fn start(db: &str, name: &str, ttl: u64, extra: &[&str]) -> Node {
+        let home = TempDir::new("rv-bench-cl");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_retrovue"))
+            .args([
+                "serve",
+                "--bind",
+                "127.0.0.1:0",
+                "-q",
+                "--engine",
+                "synthetic",
+            ])
+            .args(["--db", db, "--node", name, "--lease-ttl", &ttl.to_string()])
+            .args(extra)
+            .env("RETROVUE_HOME", &home.path)
+            .env_remove("RETROVUE_DATABASE_URL")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let addr = line
+            .split("http://")
+            .nth(1)
+            .and_then(|r| r.split('/').next())
+            .unwrap_or_else(|| panic!("no address in {line:?}"))
+            .to_string();
+        Node {
+            child,
+            addr,
+            _home: home,
+        }
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    fn metric(&self, name: &str) -> i64 {
+        let text = ureq::get(&format!("http://{}/metrics", self.addr))
+            .call()
+            .unwrap()
+            .into_string()
+            .unwrap();
+        find_metric(&text, name, None).unwrap()
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// GET a stream; (status, socket after the head).
+fn tune(addr: &str, channel: &str) -> (u16, TcpStream) {
+    let mut socket = TcpStream::connect(addr).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    write!(
+        socket,
+        "GET /channel/{channel}.ts HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        if socket.read(&mut byte).unwrap_or(0) != 1 {
+            return (0, socket);
+        }
+        head.push(byte[0]);
+    }
+    let status = String::from_utf8_lossy(&head[9..12]).parse().unwrap_or(0);
+    (status, socket)
+}
+
+fn lineup(dir: &TempDir, n: usize) -> String {
+    let text: String = (0..n)
+        .map(|i| {
+            support::daemon::channel_toml(
+                &format!("c{i}"),
+                &format!("{}", i + 1),
+                "synthetic:bars:1800000",
+            )
+        })
+        .collect();
+    dir.write("lineup.toml", &text).display().to_string()
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+/// Kill the owner of c0 `kills` times; each time the survivor takes over and a new node joins.
+fn failover(ttl: u64, kills: usize) {
+    let db = support::fresh_postgres();
+    let dir = TempDir::new("rv-bench-cl");
+    let path = lineup(&dir, 1);
+    let mut serial = 0;
+    let mut next_name = || {
+        serial += 1;
+        format!("n{serial}")
+    };
+    let mut owner = Node::start(&db.url, &next_name(), ttl, &["--lineup", &path]);
+    let mut spare = Node::start(&db.url, &next_name(), ttl, &[]);
+    let mut spare_since = Instant::now();
+    let mut times = Vec::new();
+    for _ in 0..kills {
+        let (status, mut viewer) = tune(&owner.addr, "c0");
+        assert_eq!(status, 200, "the owner serves c0");
+        let mut buf = [0u8; 4096];
+        assert!(viewer.read(&mut buf).unwrap() > 0);
+        // The spare must be settled (ttl + 2 s connected) to take a lease of another node.
+        let settle = Duration::from_secs(ttl + 2) + Duration::from_millis(200);
+        if let Some(left) = settle.checked_sub(spare_since.elapsed()) {
+            std::thread::sleep(left);
+        }
+        let killed = Instant::now();
+        owner.kill();
+        drop(viewer);
+        let deadline = killed + Duration::from_secs(ttl * 3 + 10);
+        let took = loop {
+            assert!(Instant::now() < deadline, "no failover within the bound");
+            let (status, mut socket) = tune(&spare.addr, "c0");
+            if status == 200 && socket.read(&mut buf).unwrap_or(0) > 0 {
+                break killed.elapsed();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        times.push(took);
+        owner = spare;
+        spare = Node::start(&db.url, &next_name(), ttl, &[]);
+        spare_since = Instant::now();
+    }
+    times.sort();
+    println!(
+        "failover (ttl {ttl} s, {} kills): p50 {:.2} s, p99 {:.2} s, min {:.2} s, max {:.2} s",
+        times.len(),
+        percentile(&times, 0.5).as_secs_f64(),
+        percentile(&times, 0.99).as_secs_f64(),
+        times[0].as_secs_f64(),
+        times[times.len() - 1].as_secs_f64()
+    );
+}
+
+/// One node running 50 channels: lease statements per second while it holds them.
+fn lease_load(channels: usize, ttl: u64, window: Duration) {
+    let db = support::fresh_postgres();
+    let dir = TempDir::new("rv-bench-cl");
+    let path = lineup(&dir, channels);
+    // A long linger: the channels keep their engines (and leases) after the viewers go.
+    let node = Node::start(
+        &db.url,
+        "load",
+        ttl,
+        &["--lineup", &path, "--linger-ms", "600000"],
+    );
+    let before = node.metric("retrovue_cluster_statements_total");
+    for i in 0..channels {
+        let (status, _) = tune(&node.addr, &format!("c{i}"));
+        assert_eq!(status, 200);
+    }
+    let tune_ins = node.metric("retrovue_cluster_statements_total") - before;
+    assert_eq!(node.metric("retrovue_cluster_leases"), channels as i64 + 1);
+    let start = node.metric("retrovue_cluster_statements_total");
+    let t0 = Instant::now();
+    std::thread::sleep(window);
+    let sent = node.metric("retrovue_cluster_statements_total") - start;
+    let per_second = sent as f64 / t0.elapsed().as_secs_f64();
+    println!(
+        "lease load ({channels} channels + keeper, ttl {ttl} s): {tune_ins} statements for \
+         {channels} tune-ins, then {per_second:.2} statements/s steady ({sent} in {:.0} s); one \
+         statement per lease per ttl/3 would be {:.1}/s",
+        t0.elapsed().as_secs_f64(),
+        (channels + 1) as f64 * 3.0 / ttl as f64
+    );
+}
+
+fn main() {
+    let kills = std::env::var("RETROVUE_BENCH_KILLS")
+        .ok()
+        .and_then(|k| k.parse().ok())
+        .unwrap_or(20);
+    lease_load(50, 6, Duration::from_secs(20));
+    failover(2, kills);
+    failover(6, 5);
+}
