@@ -27,6 +27,7 @@ fn timed(
             now,
             dry_run: false,
             reprobe: false,
+            jobs: None,
         },
         &mut |_, _| {},
     )

@@ -69,6 +69,9 @@ pub struct IngestArgs {
     /// Probe again unchanged files an enricher failed on before (e.g. after raising a timeout).
     #[arg(long)]
     pub reprobe: bool,
+    /// Files probed at once (default: twice the CPU count).
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<std::num::NonZeroUsize>,
     #[command(flatten)]
     pub dry_run: DryRun,
 }
@@ -237,7 +240,7 @@ fn ingest(args: IngestArgs, global: &Global) -> AppResult<()> {
             .filter(|c| c.ingest_enabled)
             .collect(),
     };
-    let enrichers = build_enrichers(&store.enrichers()?);
+    let enrichers = build_enrichers(&store.enrichers()?)?;
     let progress = show_progress(global.json, global.quiet);
     let mut reports: Vec<IngestReport> = Vec::new();
     for collection in &targets {
@@ -258,6 +261,7 @@ fn ingest(args: IngestArgs, global: &Global) -> AppResult<()> {
                 now: crate::store::now_ms(),
                 dry_run: args.dry_run.dry_run,
                 reprobe: args.reprobe,
+                jobs: args.jobs,
             },
             &mut draw,
         )?;

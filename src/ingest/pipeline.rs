@@ -3,8 +3,9 @@
 //! probed nor written, changed files update their asset, vanished files are marked deleted.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use retrovue_core::model::{Asset, AssetState};
 use serde::Serialize;
@@ -23,6 +24,8 @@ use super::filesystem;
 use super::jellyfin::{JellyfinConfig, JellyfinImporter};
 use super::pathmap::PathMap;
 use super::plex::{PlexConfig, PlexImporter};
+use super::probe::pool::{default_jobs, map_ordered};
+use super::probe::{MediaProbe, ProbeMode};
 
 /// The reason recorded on an asset nothing could measure.
 pub const NO_ENRICHER_REASON: &str =
@@ -37,7 +40,14 @@ pub struct IngestOptions {
     pub dry_run: bool,
     /// Probe again unchanged files an enricher failed on before.
     pub reprobe: bool,
+    /// Probe workers (INGEST-018); `None`: [`default_jobs`].
+    pub jobs: Option<NonZeroUsize>,
 }
+
+/// Probe results are saved every this many files (INGEST-022)…
+pub const PROBE_BATCH_FILES: usize = 200;
+/// …or after this long, whichever comes first.
+pub const PROBE_BATCH_INTERVAL: Duration = Duration::from_secs(1);
 
 /// What one collection's ingest did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -50,6 +60,10 @@ pub struct IngestReport {
     pub vanished: usize,
     /// Assets an enricher ran on (in a dry run: would run on).
     pub enriched: usize,
+    /// Files the enrichers probed in this run (INGEST-023; 0 in a dry run).
+    pub probed: usize,
+    /// Unchanged files whose stored probe was reused instead of probing again.
+    pub reused: usize,
     /// Assets left `new`, with the reason.
     pub not_ready: Vec<SkippedItem>,
     /// Files the importer could not return.
@@ -218,17 +232,20 @@ pub fn discover_collection(
     }
 }
 
-/// The configured enrichers, ready to run.
-pub fn build_enrichers(records: &[EnricherRecord]) -> Vec<Box<dyn IngestEnricher>> {
-    records
+/// The configured enrichers, ready to run: `ffprobe` reads containers in process where it can
+/// (INGEST-019..021) unless `RETROVUE_PROBE=ffprobe`, which is bad input if it says otherwise.
+pub fn build_enrichers(records: &[EnricherRecord]) -> AppResult<Vec<Box<dyn IngestEnricher>>> {
+    let mode = ProbeMode::from_env().map_err(AppError::bad)?;
+    Ok(records
         .iter()
         .filter(|r| r.kind == "ffprobe")
         .map(|r| {
-            Box::new(Ffprobe::with_timeout(Duration::from_millis(
-                r.timeout_ms.max(1) as u64,
-            ))) as Box<dyn IngestEnricher>
+            Box::new(MediaProbe {
+                ffprobe: Ffprobe::with_timeout(Duration::from_millis(r.timeout_ms.max(1) as u64)),
+                mode,
+            }) as Box<dyn IngestEnricher>
         })
-        .collect()
+        .collect())
 }
 
 /// The asset row for a discovered item. `enriched`: `Ok(Some(item))` when the item's duration
@@ -424,6 +441,7 @@ pub fn ingest_discovery(
         now,
         dry_run,
         reprobe,
+        jobs,
     } = options;
     let mut stored: BTreeMap<String, CatalogAsset> = store
         .catalog_assets(&AssetFilter {
@@ -460,7 +478,10 @@ pub fn ingest_discovery(
             || asset_id_for(&collection.id, &item.canonical_key),
             |p| p.asset.id.clone(),
         );
-        if item.needs_probe() && !previous.is_some_and(|p| reuse_probe(&mut item, p)) {
+        let needs_probe = item.needs_probe();
+        let reused = needs_probe && previous.is_some_and(|p| reuse_probe(&mut item, p));
+        report.reused += usize::from(reused);
+        if needs_probe && !reused {
             // ASSET-005: a file an enricher already failed on is not probed again while it
             // stays the same file (unless asked to).
             let failed_before = previous.and_then(|p| failed_reason(&item, p));
@@ -504,33 +525,90 @@ pub fn ingest_discovery(
         store.apply_ingest(&first)?;
     }
     let pending_total = pending.len();
-    for (n, (id, item)) in pending.into_iter().enumerate() {
-        if n % 16 == 0 {
-            progress(total - pending_total + n, total);
-        }
-        let previous = stored.get(&item.canonical_key);
-        report.enriched += 1;
-        let (item, outcome) = if dry_run {
-            (item, Ok(()))
-        } else {
-            enrich(item, enrichers)
+    if two_phase {
+        // INGEST-018, INGEST-022: probed on the worker pool, results taken in discovery order
+        // and saved in batches (one transaction each) as they come.
+        let mut batch = IngestWrite {
+            collection_id: collection.id.clone(),
+            now,
+            ..IngestWrite::default()
         };
-        let row = asset_row(collection, &id, &item, outcome, previous, now);
-        if row.asset.state == AssetState::New {
-            report.not_ready.push(SkippedItem {
-                location: item.canonical_key.clone(),
-                reason: row.state_reason.clone().unwrap_or_default(),
-            });
-        }
-        if two_phase {
-            // The row is stored (as `enriching`) already: settle it whatever it became.
-            match previous {
-                None => report.inserted += 1,
-                Some(p) if same_row(&row, p) => report.unchanged += 1,
-                Some(_) => report.updated += 1,
+        let mut last_flush = Instant::now();
+        let mut flush = |batch: &mut IngestWrite, last_flush: &mut Instant| -> AppResult<()> {
+            if !batch.updates.is_empty() {
+                store.apply_ingest(batch)?;
+                batch.updates.clear();
             }
-            write.updates.push(row);
-        } else {
+            *last_flush = Instant::now();
+            Ok(())
+        };
+        let stored = &stored;
+        let keys: Vec<(String, String)> = pending
+            .iter()
+            .map(|(id, item)| (id.clone(), item.canonical_key.clone()))
+            .collect();
+        map_ordered(
+            pending.into_iter().map(|(_, item)| item).collect(),
+            jobs.unwrap_or_else(default_jobs),
+            PROBE_BATCH_INTERVAL,
+            |item| enrich(item, enrichers),
+            |delivered| -> AppResult<()> {
+                let Some((n, (item, outcome))) = delivered else {
+                    if last_flush.elapsed() >= PROBE_BATCH_INTERVAL {
+                        flush(&mut batch, &mut last_flush)?;
+                    }
+                    return Ok(());
+                };
+                if n % 16 == 0 {
+                    progress(total - pending_total + n, total);
+                }
+                let (id, key) = &keys[n];
+                let previous = stored.get(key);
+                report.enriched += 1;
+                report.probed += 1;
+                let row = asset_row(collection, id, &item, outcome, previous, now);
+                if row.asset.state == AssetState::New {
+                    report.not_ready.push(SkippedItem {
+                        location: item.canonical_key.clone(),
+                        reason: row.state_reason.clone().unwrap_or_default(),
+                    });
+                }
+                // The row is stored (as `enriching`) already: settle it whatever it became.
+                match previous {
+                    None => report.inserted += 1,
+                    Some(p) if same_row(&row, p) => report.unchanged += 1,
+                    Some(_) => report.updated += 1,
+                }
+                batch.updates.push(row);
+                if batch.updates.len() >= PROBE_BATCH_FILES
+                    || last_flush.elapsed() >= PROBE_BATCH_INTERVAL
+                {
+                    flush(&mut batch, &mut last_flush)?;
+                }
+                Ok(())
+            },
+        )?;
+        flush(&mut batch, &mut last_flush)?;
+    } else {
+        for (n, (id, item)) in pending.into_iter().enumerate() {
+            if n % 16 == 0 {
+                progress(total - pending_total + n, total);
+            }
+            let previous = stored.get(&item.canonical_key);
+            report.enriched += 1;
+            let (item, outcome) = if dry_run {
+                (item, Ok(()))
+            } else {
+                report.probed += usize::from(!enrichers.is_empty());
+                enrich(item, enrichers)
+            };
+            let row = asset_row(collection, &id, &item, outcome, previous, now);
+            if row.asset.state == AssetState::New {
+                report.not_ready.push(SkippedItem {
+                    location: item.canonical_key.clone(),
+                    reason: row.state_reason.clone().unwrap_or_default(),
+                });
+            }
             place(&mut write, &mut report, row, previous);
         }
     }

@@ -20,6 +20,7 @@ mod engine_synthetic;
 mod ingest_ffprobe;
 mod ingest_filesystem;
 mod ingest_providers;
+mod ingest_speed;
 mod papercuts;
 mod readme_journey;
 mod schedule_ops;
