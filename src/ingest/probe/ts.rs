@@ -36,7 +36,7 @@ struct Pes {
 /// The offset of the first packet boundary in `data` (three sync bytes in a row).
 fn sync(data: &[u8]) -> Option<usize> {
     (0..PACKET.min(data.len())).find(|&i| {
-        (0..3).all(|k| data.get(i + k * PACKET).map_or(true, |b| *b == 0x47))
+        (0..3).all(|k| data.get(i + k * PACKET).is_none_or(|b| *b == 0x47))
             && data.get(i) == Some(&0x47)
     })
 }
