@@ -1,13 +1,23 @@
 //! Benchmark: ingest of a generated 10,000-file tree (durations from sidecars, so no probe) and a
 //! no-change re-ingest of it, through the real pipeline and store, on SQLite and PostgreSQL.
 //! `RETROVUE_TREE_FILES` changes the tree size. Prints the time of each run per backend.
+//!
+//! Then the probing ingest (INGEST-024): the same number of hard links to a few real MKV, MP4 and
+//! TS clips, ingested with the ffprobe enricher (in-process readers, worker pool, batched saves)
+//! on SQLite, re-ingested unchanged, and beside it plain sequential `ffprobe` on a sample of 500
+//! of the same files, extrapolated to all of them.
 
 #[path = "../tests/it/support/mod.rs"]
 mod support;
 
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
+use retrovue::ingest::enricher::IngestEnricher;
+use retrovue::ingest::ffprobe::Ffprobe;
 use retrovue::ingest::pipeline::{ingest_collection, IngestOptions, IngestReport};
+use retrovue::ingest::probe::{MediaProbe, ProbeMode};
 use retrovue::ingest::testtree::generate_tree;
 use retrovue::store::{self, CollectionRecord, SourceConfig, SourceRecord, Store};
 
@@ -17,12 +27,22 @@ fn timed(
     collection: &CollectionRecord,
     now: i64,
 ) -> (Duration, IngestReport) {
+    timed_with(store, source, collection, now, &[])
+}
+
+fn timed_with(
+    store: &mut dyn Store,
+    source: &SourceRecord,
+    collection: &CollectionRecord,
+    now: i64,
+    enrichers: &[Box<dyn IngestEnricher>],
+) -> (Duration, IngestReport) {
     let started = Instant::now();
     let report = ingest_collection(
         store,
         source,
         collection,
-        &[],
+        enrichers,
         IngestOptions {
             now,
             dry_run: false,
@@ -35,7 +55,7 @@ fn timed(
     (started.elapsed(), report)
 }
 
-fn run(name: &str, url: &str, root: &std::path::Path, files: usize) {
+fn setup(url: &str, root: &std::path::Path) -> (Box<dyn Store>, SourceRecord, CollectionRecord) {
     let mut store = store::open(url).expect("open the store");
     let source = SourceRecord {
         id: "bench".into(),
@@ -53,6 +73,11 @@ fn run(name: &str, url: &str, root: &std::path::Path, files: usize) {
         .discover_collections(&found)
         .expect("collections")
         .remove(0);
+    (store, source, collection)
+}
+
+fn run(name: &str, url: &str, root: &std::path::Path, files: usize) {
+    let (mut store, source, collection) = setup(url, root);
     let (first, report) = timed(store.as_mut(), &source, &collection, 1);
     assert_eq!(report.inserted, files, "{:?}", report.skipped.first());
     let (again, report) = timed(store.as_mut(), &source, &collection, 2);
@@ -97,4 +122,99 @@ fn main() {
     run("sqlite", sqlite.url(), &tree.path, files);
     let postgres = support::TestDb::postgres();
     run("postgres", postgres.url(), &tree.path, files);
+    probing(files);
+}
+
+fn ffmpeg(args: &[&str]) {
+    let status = Command::new("ffmpeg")
+        .args(["-v", "error", "-y"])
+        .args(args)
+        .status()
+        .expect("run ffmpeg");
+    assert!(status.success(), "ffmpeg {args:?}");
+}
+
+/// INGEST-024: probing ingest of `files` hard links to real clips vs sequential ffprobe.
+fn probing(files: usize) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/ensure-ffmpeg.sh");
+    assert!(Command::new("bash").arg(script).status().unwrap().success());
+    let clips = support::TempDir::new("rvbench-clips-");
+    let mut sources = Vec::new();
+    for (n, seconds) in [(0, 2), (1, 3), (2, 5)] {
+        for ext in ["mkv", "mp4", "ts"] {
+            let clip = clips.join(&format!("clip{n}.{ext}"));
+            let video = format!("testsrc=size=320x240:rate=25:duration={seconds}");
+            let audio = format!("sine=frequency=440:sample_rate=48000:duration={seconds}");
+            let (vcodec, acodec) = if n == 0 {
+                ("mpeg4", "aac")
+            } else {
+                ("libx264", "aac")
+            };
+            ffmpeg(&[
+                "-f",
+                "lavfi",
+                "-i",
+                &video,
+                "-f",
+                "lavfi",
+                "-i",
+                &audio,
+                "-c:v",
+                vcodec,
+                "-c:a",
+                acodec,
+                "-shortest",
+                clip.to_str().unwrap(),
+            ]);
+            sources.push(clip);
+        }
+    }
+    let tree = support::TempDir::new("rvbench-probe-");
+    let mut paths = Vec::new();
+    for i in 0..files {
+        let clip = &sources[i % sources.len()];
+        let dir = tree.join(&format!("Show {:03}/Season 01", i / 100));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(format!(
+            "Show {:03} - S01E{:02}.{}",
+            i / 100,
+            i % 100 + 1,
+            clip.extension().unwrap().to_str().unwrap()
+        ));
+        std::fs::hard_link(clip, &path).unwrap();
+        paths.push(path);
+    }
+    let sqlite = support::TestDb::sqlite();
+    let (mut store, source, collection) = setup(sqlite.url(), &tree.path);
+    let enrichers: Vec<Box<dyn IngestEnricher>> = vec![Box::new(MediaProbe {
+        ffprobe: Ffprobe::default(),
+        mode: ProbeMode::Auto,
+    })];
+    let (first, report) = timed_with(store.as_mut(), &source, &collection, 1, &enrichers);
+    assert_eq!(report.inserted, files, "{:?}", report.not_ready.first());
+    assert_eq!(report.probed, files);
+    assert!(
+        report.not_ready.is_empty(),
+        "{:?}",
+        report.not_ready.first()
+    );
+    let (again, report) = timed_with(store.as_mut(), &source, &collection, 2, &enrichers);
+    assert_eq!(
+        (report.unchanged, report.reused, report.probed),
+        (files, files, 0)
+    );
+    let sample = files.min(500);
+    let ffprobe = Ffprobe::default();
+    let started = Instant::now();
+    for path in paths.iter().step_by(files / sample).take(sample) {
+        ffprobe.probe(path).expect("ffprobe");
+    }
+    let sequential = started.elapsed().as_secs_f64() * files as f64 / sample as f64;
+    println!(
+        "probing ingest sqlite {files} files (MKV/MP4/TS hard links): first {:>7.0} ms, no-change re-ingest {:>6.0} ms; sequential ffprobe {:>8.0} ms ({sample} files timed, extrapolated): {:.1}x faster",
+        first.as_secs_f64() * 1000.0,
+        again.as_secs_f64() * 1000.0,
+        sequential * 1000.0,
+        sequential / first.as_secs_f64()
+    );
 }

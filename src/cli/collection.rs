@@ -76,6 +76,9 @@ pub struct IngestArgs {
     /// assets deleted (without it such an ingest exits 1 and changes nothing).
     #[arg(long)]
     pub allow_empty: bool,
+    /// Files probed at once (default: twice the CPU count).
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<std::num::NonZeroUsize>,
     #[command(flatten)]
     pub dry_run: DryRun,
 }
@@ -245,7 +248,7 @@ fn ingest(args: IngestArgs, global: &Global) -> AppResult<()> {
             .filter(|c| c.ingest_enabled)
             .collect(),
     };
-    let enrichers = build_enrichers(&store.enrichers()?);
+    let enrichers = build_enrichers(&store.enrichers()?)?;
     let progress = show_progress(global.json, global.quiet);
     let mut reports: Vec<IngestReport> = Vec::new();
     // INGEST-025/026: a refused collection changes nothing; with --all the others still run.
@@ -269,6 +272,7 @@ fn ingest(args: IngestArgs, global: &Global) -> AppResult<()> {
                 dry_run: args.dry_run.dry_run,
                 reprobe: args.reprobe,
                 allow_empty: args.allow_empty,
+                jobs: args.jobs,
             },
             &mut draw,
         );

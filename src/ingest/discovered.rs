@@ -63,7 +63,7 @@ impl Editorial {
     }
 }
 
-/// What ffprobe measured in the file itself.
+/// What ffprobe (or the in-process container reader, INGEST-019) measured in the file itself.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProbeData {
     pub duration_ms: i64,
@@ -73,6 +73,10 @@ pub struct ProbeData {
     pub audio_codec: Option<String>,
     pub width: Option<u32>,
     pub height: Option<u32>,
+    /// The first audio stream's channel count. Absent from probes stored before it existed, and
+    /// left out of the stored JSON when unknown, so those rows read back unchanged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audio_channels: Option<u32>,
 }
 
 /// Fields a sidecar can pin so that no enricher overrides them (contract INGEST-006).

@@ -29,8 +29,9 @@ impl From<EnrichError> for AppError {
     }
 }
 
-/// Something that adds metadata to a discovered item.
-pub trait IngestEnricher {
+/// Something that adds metadata to a discovered item. Enrichers run on the probe workers'
+/// threads (INGEST-018), so they are shareable.
+pub trait IngestEnricher: Send + Sync {
     /// The enricher's name as operators see it (`enricher list`).
     fn name(&self) -> &'static str;
 

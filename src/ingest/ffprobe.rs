@@ -150,6 +150,11 @@ pub fn parse_report(report: &Value) -> Result<ProbeData, String> {
         audio_codec: codec(audio),
         width: dimension("width"),
         height: dimension("height"),
+        audio_channels: audio
+            .and_then(|a| a.get("channels"))
+            .and_then(Value::as_u64)
+            .and_then(|n| u32::try_from(n).ok())
+            .filter(|n| *n > 0),
     })
 }
 
@@ -211,7 +216,7 @@ impl IngestEnricher for Ffprobe {
     }
 
     /// Adds the probe; the item's duration and chapters follow it unless a sidecar pinned them.
-    fn enrich(&self, mut item: DiscoveredItem) -> Result<DiscoveredItem, EnrichError> {
+    fn enrich(&self, item: DiscoveredItem) -> Result<DiscoveredItem, EnrichError> {
         let Some(path) = item.local_path.clone() else {
             return Err(EnrichError {
                 location: item.uri.clone(),
@@ -219,15 +224,21 @@ impl IngestEnricher for Ffprobe {
             });
         };
         let probe = self.probe(&path)?;
-        if !item.is_pinned("duration_ms") {
-            item.duration_ms = Some(probe.duration_ms);
-        }
-        if !item.is_pinned("chapters_ms") {
-            item.chapters_ms = probe.chapters_ms.clone();
-        }
-        item.probe = Some(probe);
-        Ok(item)
+        Ok(apply_probe(item, probe))
     }
+}
+
+/// The item with `probe` added; its duration and chapters follow the probe unless a sidecar
+/// pinned them (INGEST-015).
+pub fn apply_probe(mut item: DiscoveredItem, probe: ProbeData) -> DiscoveredItem {
+    if !item.is_pinned("duration_ms") {
+        item.duration_ms = Some(probe.duration_ms);
+    }
+    if !item.is_pinned("chapters_ms") {
+        item.chapters_ms = probe.chapters_ms.clone();
+    }
+    item.probe = Some(probe);
+    item
 }
 
 #[cfg(test)]

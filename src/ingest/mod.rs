@@ -12,6 +12,7 @@ pub mod naming;
 pub mod pathmap;
 pub mod pipeline;
 pub mod plex;
+pub mod probe;
 pub mod sidecar;
 pub mod testtree;
 

@@ -6,8 +6,9 @@
 //! (INGEST-030).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use retrovue_core::model::{Asset, AssetState};
 use serde::Serialize;
@@ -26,6 +27,8 @@ use super::filesystem;
 use super::jellyfin::{JellyfinConfig, JellyfinImporter};
 use super::pathmap::PathMap;
 use super::plex::{PlexConfig, PlexImporter};
+use super::probe::pool::{default_jobs, map_ordered};
+use super::probe::{MediaProbe, ProbeMode};
 
 /// The reason recorded on an asset nothing could measure.
 pub const NO_ENRICHER_REASON: &str =
@@ -44,6 +47,8 @@ pub struct IngestOptions {
     /// INGEST-025/026: the operator confirms that a missing, unreadable or empty root means the
     /// library is gone, so its assets may be marked deleted.
     pub allow_empty: bool,
+    /// Probe workers (INGEST-018); `None`: [`default_jobs`].
+    pub jobs: Option<NonZeroUsize>,
 }
 
 /// A stored asset matched to a file at a new place (INGEST-028).
@@ -55,6 +60,11 @@ pub struct MovedItem {
     /// The canonical key it has now.
     pub to: String,
 }
+
+/// Probe results are saved every this many files (INGEST-022)…
+pub const PROBE_BATCH_FILES: usize = 200;
+/// …or after this long, whichever comes first.
+pub const PROBE_BATCH_INTERVAL: Duration = Duration::from_secs(1);
 
 /// What one collection's ingest did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -74,6 +84,10 @@ pub struct IngestReport {
     /// Stored assets kept as they were because their file or folder could not be read
     /// (INGEST-027): `location` is the canonical key, `reason` what could not be read.
     pub unreadable: Vec<SkippedItem>,
+    /// Files the enrichers probed in this run (INGEST-023; a dry run probes too).
+    pub probed: usize,
+    /// Unchanged files whose stored probe was reused instead of probing again.
+    pub reused: usize,
     /// Assets left `new`, with the reason.
     pub not_ready: Vec<SkippedItem>,
     /// Files the importer could not return.
@@ -258,17 +272,20 @@ pub fn discover_collection(
     }
 }
 
-/// The configured enrichers, ready to run.
-pub fn build_enrichers(records: &[EnricherRecord]) -> Vec<Box<dyn IngestEnricher>> {
-    records
+/// The configured enrichers, ready to run: `ffprobe` reads containers in process where it can
+/// (INGEST-019..021) unless `RETROVUE_PROBE=ffprobe`, which is bad input if it says otherwise.
+pub fn build_enrichers(records: &[EnricherRecord]) -> AppResult<Vec<Box<dyn IngestEnricher>>> {
+    let mode = ProbeMode::from_env().map_err(AppError::bad)?;
+    Ok(records
         .iter()
         .filter(|r| r.kind == "ffprobe")
         .map(|r| {
-            Box::new(Ffprobe::with_timeout(Duration::from_millis(
-                r.timeout_ms.max(1) as u64,
-            ))) as Box<dyn IngestEnricher>
+            Box::new(MediaProbe {
+                ffprobe: Ffprobe::with_timeout(Duration::from_millis(r.timeout_ms.max(1) as u64)),
+                mode,
+            }) as Box<dyn IngestEnricher>
         })
-        .collect()
+        .collect())
 }
 
 /// The asset row for a discovered item. `enriched`: `Ok(Some(item))` when the item's duration
@@ -665,6 +682,7 @@ pub fn ingest_discovery(
         dry_run,
         reprobe,
         allow_empty,
+        jobs,
     } = options;
     let mut stored: BTreeMap<String, CatalogAsset> = store
         .catalog_assets(&AssetFilter {
@@ -720,7 +738,10 @@ pub fn ingest_discovery(
             || asset_id_for(&collection.id, &item.canonical_key),
             |p| p.asset.id.clone(),
         );
-        if item.needs_probe() && !previous.is_some_and(|p| reuse_probe(&mut item, p)) {
+        let needs_probe = item.needs_probe();
+        let reused = needs_probe && previous.is_some_and(|p| reuse_probe(&mut item, p));
+        report.reused += usize::from(reused);
+        if needs_probe && !reused {
             // ASSET-005: a file an enricher already failed on is not probed again while it
             // stays the same file (unless asked to).
             let failed_before = previous.and_then(|p| failed_reason(&item, p));
@@ -764,33 +785,96 @@ pub fn ingest_discovery(
         store.apply_ingest(&first)?;
     }
     let pending_total = pending.len();
-    for (n, (id, item)) in pending.into_iter().enumerate() {
-        if n % 16 == 0 {
-            progress(total - pending_total + n, total);
-        }
-        let previous = stored.get(&item.canonical_key);
-        report.enriched += 1;
-        // INGEST-031: a dry run probes too (enrichers only read), so it reports what will be.
-        let (item, outcome) = enrich(item, enrichers);
-        let row = asset_row(collection, &id, &item, outcome, previous, now);
-        if row.asset.state == AssetState::New {
-            report.not_ready.push(SkippedItem {
-                location: item.canonical_key.clone(),
-                reason: row.state_reason.clone().unwrap_or_default(),
-            });
-        }
+    if !pending.is_empty() && !enrichers.is_empty() {
+        // INGEST-018, INGEST-022: probed on the worker pool, results taken in discovery order;
+        // a real run saves them in batches (one transaction each) as they come. INGEST-031: a
+        // dry run probes too (enrichers only read), so it reports what the real run will do.
+        let mut batch = IngestWrite {
+            collection_id: collection.id.clone(),
+            now,
+            ..IngestWrite::default()
+        };
+        let mut last_flush = Instant::now();
+        let mut flush = |batch: &mut IngestWrite, last_flush: &mut Instant| -> AppResult<()> {
+            if !batch.updates.is_empty() {
+                store.apply_ingest(batch)?;
+                batch.updates.clear();
+            }
+            *last_flush = Instant::now();
+            Ok(())
+        };
+        let stored = &stored;
+        let keys: Vec<(String, String)> = pending
+            .iter()
+            .map(|(id, item)| (id.clone(), item.canonical_key.clone()))
+            .collect();
+        map_ordered(
+            pending.into_iter().map(|(_, item)| item).collect(),
+            jobs.unwrap_or_else(default_jobs),
+            PROBE_BATCH_INTERVAL,
+            |item| enrich(item, enrichers),
+            |delivered| -> AppResult<()> {
+                let Some((n, (item, outcome))) = delivered else {
+                    if two_phase && last_flush.elapsed() >= PROBE_BATCH_INTERVAL {
+                        flush(&mut batch, &mut last_flush)?;
+                    }
+                    return Ok(());
+                };
+                if n % 16 == 0 {
+                    progress(total - pending_total + n, total);
+                }
+                let (id, key) = &keys[n];
+                let previous = stored.get(key);
+                report.enriched += 1;
+                report.probed += 1;
+                let row = asset_row(collection, id, &item, outcome, previous, now);
+                if row.asset.state == AssetState::New {
+                    report.not_ready.push(SkippedItem {
+                        location: item.canonical_key.clone(),
+                        reason: row.state_reason.clone().unwrap_or_default(),
+                    });
+                }
+                if !two_phase {
+                    place(&mut write, &mut report, row, previous);
+                    return Ok(());
+                }
+                // The row is stored (as `enriching`) already: settle it whatever it became.
+                if row.asset.state == AssetState::Ready {
+                    report.ready += 1;
+                }
+                match previous {
+                    None => report.inserted += 1,
+                    Some(p) if same_row(&row, p) => report.unchanged += 1,
+                    Some(_) => report.updated += 1,
+                }
+                batch.updates.push(row);
+                if batch.updates.len() >= PROBE_BATCH_FILES
+                    || last_flush.elapsed() >= PROBE_BATCH_INTERVAL
+                {
+                    flush(&mut batch, &mut last_flush)?;
+                }
+                Ok(())
+            },
+        )?;
         if two_phase {
-            // The row is stored (as `enriching`) already: settle it whatever it became.
-            if row.asset.state == AssetState::Ready {
-                report.ready += 1;
+            flush(&mut batch, &mut last_flush)?;
+        }
+    } else {
+        for (n, (id, item)) in pending.into_iter().enumerate() {
+            if n % 16 == 0 {
+                progress(total - pending_total + n, total);
             }
-            match previous {
-                None => report.inserted += 1,
-                Some(p) if same_row(&row, p) => report.unchanged += 1,
-                Some(_) => report.updated += 1,
+            let previous = stored.get(&item.canonical_key);
+            report.enriched += 1;
+            // No enricher: `enrich` only says why the item cannot become ready by itself.
+            let (item, outcome) = enrich(item, enrichers);
+            let row = asset_row(collection, &id, &item, outcome, previous, now);
+            if row.asset.state == AssetState::New {
+                report.not_ready.push(SkippedItem {
+                    location: item.canonical_key.clone(),
+                    reason: row.state_reason.clone().unwrap_or_default(),
+                });
             }
-            write.updates.push(row);
-        } else {
             place(&mut write, &mut report, row, previous);
         }
     }

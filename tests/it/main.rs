@@ -24,6 +24,7 @@ mod ingest_filesystem;
 mod ingest_providers;
 mod ingest_safety;
 mod input_preview;
+mod ingest_speed;
 mod papercuts;
 mod papercuts14;
 mod readme_journey;
