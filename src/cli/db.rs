@@ -95,7 +95,15 @@ pub fn run(cmd: DbCommand, global: &Global) -> AppResult<()> {
             println!("dry run: would apply {pending} migration(s)");
             Ok(())
         }
-        DbCommand::Migrate { .. } => print_statuses(&store::connect(&url)?.migrate()?, global),
+        DbCommand::Migrate { .. } => {
+            let list = store::connect(&url)?.migrate()?;
+            if global.json {
+                // CLI-082: the real run says it was one, as the preview does.
+                print_json(&serde_json::json!({"dry_run": false, "migrations": list}));
+                return Ok(());
+            }
+            print_statuses(&list, global)
+        }
         DbCommand::Status => print_statuses(&store::connect(&url)?.migration_status()?, global),
         DbCommand::Backup { file } => backup(&url, &file, global),
         DbCommand::Restore {

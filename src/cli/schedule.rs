@@ -322,9 +322,11 @@ fn build(args: BuildArgs, global: &Global) -> AppResult<()> {
     if args.dry_run {
         print_changes(&changes, json);
     } else if json {
+        // CLI-082: the real run says it was one, as the preview does.
+        let report = serde_json::json!({"dry_run": false, "days": built});
         println!(
             "{}",
-            serde_json::to_string_pretty(&built).expect("plain data")
+            serde_json::to_string_pretty(&report).expect("plain data")
         );
     }
     Ok(())
@@ -430,9 +432,11 @@ fn finish_edit(
         }
     })?;
     if json {
+        // CLI-082: the real run says it was one, as the preview does.
+        let report = serde_json::json!({"dry_run": false, "days": days});
         println!(
             "{}",
-            serde_json::to_string_pretty(&days).expect("plain data")
+            serde_json::to_string_pretty(&report).expect("plain data")
         );
     }
     Ok(())

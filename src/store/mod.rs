@@ -4,8 +4,8 @@
 pub mod backup;
 pub mod build;
 pub mod catalog;
-pub mod cluster_status;
 pub mod cluster;
+pub mod cluster_status;
 mod codec;
 pub mod media_check;
 pub mod migrations;

@@ -25,7 +25,8 @@ fn seeded(db: &TestDb) -> (TempDir, Rv) {
         "--days",
         "3",
     ]);
-    assert_eq!(built.as_array().unwrap().len(), 3);
+    assert_eq!(built["dry_run"], false);
+    assert_eq!(built["days"].as_array().unwrap().len(), 3);
     (home, rv)
 }
 

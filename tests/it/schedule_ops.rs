@@ -25,7 +25,8 @@ fn seeded(db: &TestDb) -> (TempDir, Rv) {
         "--days",
         "3",
     ]);
-    assert_eq!(built.as_array().unwrap().len(), 3);
+    assert_eq!(built["dry_run"], false);
+    assert_eq!(built["days"].as_array().unwrap().len(), 3);
     (home, rv)
 }
 
@@ -69,7 +70,8 @@ fn override_replaces_a_slot_and_carries_forward(db: &TestDb) {
     let before = show(&rv, "2030-01-07");
     let old_item = item_at(&before, ms(SLOT)).unwrap().clone();
     let done = rv.json(&override_args(&["--reason", "tribute"]));
-    let outcomes: Vec<&str> = done
+    assert_eq!(done["dry_run"], false);
+    let outcomes: Vec<&str> = done["days"]
         .as_array()
         .unwrap()
         .iter()
@@ -109,7 +111,7 @@ fn override_replaces_a_slot_and_carries_forward(db: &TestDb) {
         "--from",
         "2030-01-07",
     ]);
-    assert_eq!(rebuilt[0]["outcome"], "rebuilt");
+    assert_eq!(rebuilt["days"][0]["outcome"], "rebuilt");
     let again = show(&rv, "2030-01-07");
     assert_eq!(item_at(&again, ms(SLOT)).unwrap()["asset"], MOVIE);
     assert_eq!(again["supersedes"], before["id"]);
@@ -124,6 +126,8 @@ fn override_replaces_a_slot_and_carries_forward(db: &TestDb) {
     // Delete restores the superseded record, carrying forward again.
     let id = again["id"].as_i64().unwrap().to_string();
     let removed = rv.json(&["schedule", "override", "delete", &id]);
+    assert_eq!(removed["dry_run"], false);
+    let removed = &removed["days"];
     assert_eq!(removed[0]["outcome"], "restored");
     assert_eq!(removed[0]["id"], before["id"]);
     let restored = show(&rv, "2030-01-07");
@@ -290,7 +294,10 @@ fn build_all_builds_every_active_channel(db: &TestDb) {
     let home = TempDir::new("rvhome-");
     let rv = Rv::new(db.url(), &home.path);
     rv.ok(&["lineup", "import", DEMO]);
-    let built = rv.json(&["schedule", "build", "--all", "--from", "2030-01-07"]);
+    // contract: CLI-082
+    let report = rv.json(&["schedule", "build", "--all", "--from", "2030-01-07"]);
+    assert_eq!(report["dry_run"], false);
+    let built = &report["days"];
     let channels: Vec<&str> = built
         .as_array()
         .unwrap()

@@ -63,7 +63,10 @@ fn migrate_and_status(db: &str) {
         pending,
         "status applies nothing"
     );
-    let applied = json(db, &["db", "migrate"]);
+    // contract: CLI-082
+    let migrated = json(db, &["db", "migrate"]);
+    assert_eq!(migrated["dry_run"], false);
+    let applied = migrated["migrations"].clone();
     assert_eq!(applied[0]["state"], "applied");
     assert_eq!(applied[0]["name"], "0001_init");
     assert_eq!(json(db, &["db", "status"]), applied);
@@ -133,7 +136,8 @@ fn build_show_epg_playlog(db: &str) {
             "--days",
             "2",
         ],
-    );
+    )["days"]
+        .clone();
     assert_eq!(built.as_array().unwrap().len(), 2);
     assert_eq!(built[0]["outcome"], "built");
     let again = json(
@@ -148,7 +152,8 @@ fn build_show_epg_playlog(db: &str) {
             "--days",
             "2",
         ],
-    );
+    )["days"]
+        .clone();
     assert_eq!(again[0]["outcome"], "rebuilt");
     // While 2030-01-07 airs it is kept as it is.
     let during = json(
@@ -165,7 +170,8 @@ fn build_show_epg_playlog(db: &str) {
             "--now",
             "2030-01-07T20:00:00Z",
         ],
-    );
+    )["days"]
+        .clone();
     assert_eq!(during[0]["outcome"], "kept_locked");
     assert_eq!(during[0]["id"], again[0]["id"]);
     assert_eq!(during[1]["outcome"], "rebuilt");
