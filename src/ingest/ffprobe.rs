@@ -217,15 +217,24 @@ impl IngestEnricher for Ffprobe {
 
     /// Adds the probe; the item's duration and chapters follow it unless a sidecar pinned them.
     fn enrich(&self, item: DiscoveredItem) -> Result<DiscoveredItem, EnrichError> {
-        let Some(path) = item.local_path.clone() else {
-            return Err(EnrichError {
-                location: item.uri.clone(),
-                reason: "has no local file to probe".into(),
-            });
-        };
-        let probe = self.probe(&path)?;
-        Ok(apply_probe(item, probe))
+        enrich_with(item, |path| self.probe(path))
     }
+}
+
+/// An enricher's work given its way to probe a file: the item's local file probed and the
+/// result applied (INGEST-015); an item without a local file is an error naming it.
+pub fn enrich_with(
+    item: DiscoveredItem,
+    probe: impl FnOnce(&std::path::Path) -> Result<ProbeData, EnrichError>,
+) -> Result<DiscoveredItem, EnrichError> {
+    let Some(path) = item.local_path.clone() else {
+        return Err(EnrichError {
+            location: item.uri.clone(),
+            reason: "has no local file to probe".into(),
+        });
+    };
+    let probe = probe(&path)?;
+    Ok(apply_probe(item, probe))
 }
 
 /// The item with `probe` added; its duration and chapters follow the probe unless a sidecar

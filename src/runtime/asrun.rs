@@ -23,11 +23,7 @@ pub const RETRY_WAITS_MS: [u64; 5] = [250, 500, 1_000, 2_000, 4_000];
 
 /// `<host>-<pid>-<start ms>`: this daemon's part of every session key (ASRUN-003).
 pub fn session_prefix(started_ms: i64) -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .map(|h| h.trim().to_string())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "localhost".to_string());
+    let host = super::cluster::host_name();
     format!("{host}-{}-{started_ms}", std::process::id())
 }
 

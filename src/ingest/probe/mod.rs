@@ -146,14 +146,7 @@ impl IngestEnricher for MediaProbe {
 
     /// As [`Ffprobe`]'s enrich (INGEST-015), with the measurement from [`MediaProbe::probe`].
     fn enrich(&self, item: DiscoveredItem) -> Result<DiscoveredItem, EnrichError> {
-        let Some(path) = item.local_path.clone() else {
-            return Err(EnrichError {
-                location: item.uri.clone(),
-                reason: "has no local file to probe".into(),
-            });
-        };
-        let probe = self.probe(&path)?;
-        Ok(super::ffprobe::apply_probe(item, probe))
+        super::ffprobe::enrich_with(item, |path| self.probe(path))
     }
 }
 
