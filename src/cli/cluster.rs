@@ -38,19 +38,19 @@ fn status(global: &Global) -> AppResult<()> {
     }
     let alive = status.nodes.iter().filter(|n| n.alive).count();
     println!(
-        "nodes: {} ({alive} alive; alive = heartbeat younger than {})",
-        status.nodes.len(),
-        human(cluster_status::ALIVE_AFTER_MS)
+        "nodes: {} ({alive} alive; alive = heartbeat younger than the node's lease ttl)",
+        status.nodes.len()
     );
     for n in &status.nodes {
         println!(
-            "  {:<16} {:<28} started {:<24} heartbeat {} ago  {}",
+            "  {:<16} {:<28} started {:<24} heartbeat {} ago (ttl {})  {}",
             n.node_id,
             n.advertise_url.as_deref().unwrap_or("-"),
             n.started_at.as_deref().unwrap_or("-"),
             n.heartbeat_age_ms
                 .map(human)
                 .unwrap_or_else(|| "never".into()),
+            human(n.alive_after_ms),
             if n.alive { "alive" } else { "dead" }
         );
     }

@@ -130,7 +130,7 @@ impl Cluster {
                 live.advertise_url, live.heartbeat_age_ms
             )));
         }
-        db.register(&node, &advertise)?;
+        db.register(&node, &advertise, options.ttl)?;
         log::info!(
             "cluster: node {node} advertised at {advertise}, lease ttl {} s",
             options.ttl.as_secs()

@@ -190,6 +190,9 @@ pub fn schema(migrations: &[Migration]) -> StoreResult<Vec<TableDef>> {
                 }
                 ["ALTER", "TABLE", ..] => {
                     let name = words[2];
+                    if RUNTIME_TABLES.contains(&name) {
+                        continue;
+                    }
                     let upper: Vec<String> = words.iter().map(|w| w.to_ascii_uppercase()).collect();
                     if upper.get(3).map(String::as_str) != Some("ADD") {
                         return Err(unreadable());

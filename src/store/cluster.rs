@@ -85,9 +85,10 @@ WHERE l.name = $1";
 
 const RENEW: &str = "\
 WITH hb AS (
-    INSERT INTO cluster_node (node_id, advertise_url, started_at, heartbeat_at)
-    VALUES ($1, $2, now(), now())
-    ON CONFLICT (node_id) DO UPDATE SET heartbeat_at = now(), advertise_url = EXCLUDED.advertise_url
+    INSERT INTO cluster_node (node_id, advertise_url, started_at, heartbeat_at, lease_ttl_ms)
+    VALUES ($1, $2, now(), now(), $3)
+    ON CONFLICT (node_id) DO UPDATE SET heartbeat_at = now(), advertise_url = EXCLUDED.advertise_url,
+        lease_ttl_ms = EXCLUDED.lease_ttl_ms
     RETURNING 1
 )
 UPDATE cluster_lease AS l
@@ -149,15 +150,18 @@ impl ClusterDb {
         }))
     }
 
-    /// Insert or take over this node's row: started and heartbeat now (CLUSTER-002).
-    pub fn register(&mut self, node: &str, advertise_url: &str) -> StoreResult<()> {
+    /// Insert or take over this node's row: started and heartbeat now, with its lease ttl
+    /// (CLUSTER-002, CLUSTER-012).
+    pub fn register(&mut self, node: &str, advertise_url: &str, ttl: Duration) -> StoreResult<()> {
         self.count();
         self.client
             .execute(
-                "INSERT INTO cluster_node (node_id, advertise_url, started_at, heartbeat_at) \
-                 VALUES ($1, $2, now(), now()) ON CONFLICT (node_id) DO UPDATE SET \
-                 advertise_url = EXCLUDED.advertise_url, started_at = now(), heartbeat_at = now()",
-                &[&node, &advertise_url],
+                "INSERT INTO cluster_node \
+                 (node_id, advertise_url, started_at, heartbeat_at, lease_ttl_ms) \
+                 VALUES ($1, $2, now(), now(), $3) ON CONFLICT (node_id) DO UPDATE SET \
+                 advertise_url = EXCLUDED.advertise_url, started_at = now(), heartbeat_at = now(), \
+                 lease_ttl_ms = EXCLUDED.lease_ttl_ms",
+                &[&node, &advertise_url, &(ttl.as_millis() as i64)],
             )
             .map_err(|e| db_error("registering the node", e))?;
         Ok(())

@@ -8,10 +8,9 @@ use crate::store::postgres::PostgresBackend;
 use crate::store::sql::{Backend, Tx, TxMode, Value};
 use crate::store::{parse_url, DatabaseUrl, StoreError, StoreResult};
 
-/// The default lease ttl of the cluster runtime (contracts/cluster.md).
+/// The default lease ttl of the cluster runtime (contracts/cluster.md): the aliveness bound of a
+/// node row that recorded none (written before CLUSTER-012).
 pub const DEFAULT_TTL_MS: i64 = 6_000;
-/// A node is alive while its last heartbeat is younger than this (3 × the default ttl).
-pub const ALIVE_AFTER_MS: i64 = 3 * DEFAULT_TTL_MS;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct NodeRow {
@@ -20,6 +19,9 @@ pub struct NodeRow {
     /// RFC 3339 UTC.
     pub started_at: Option<String>,
     pub heartbeat_age_ms: Option<i64>,
+    /// The node's lease ttl (CLUSTER-012): it is alive while its heartbeat is younger, the rule
+    /// the nodes themselves apply.
+    pub alive_after_ms: i64,
     pub alive: bool,
 }
 
@@ -51,8 +53,6 @@ pub struct KeeperRow {
 pub struct ClusterStatus {
     pub cluster: bool,
     pub backend: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub alive_after_ms: Option<i64>,
     pub nodes: Vec<NodeRow>,
     pub leases: Vec<LeaseRow>,
     pub channels: Vec<ChannelOwner>,
@@ -65,7 +65,6 @@ impl ClusterStatus {
         ClusterStatus {
             cluster: false,
             backend: "sqlite",
-            alive_after_ms: None,
             nodes: Vec::new(),
             leases: Vec::new(),
             channels: Vec::new(),
@@ -105,17 +104,19 @@ pub fn read(tx: &mut dyn Tx) -> StoreResult<ClusterStatus> {
         "SELECT node_id, advertise_url, \
          to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') \
            AS started_at, \
-         (EXTRACT(EPOCH FROM (now() - heartbeat_at)) * 1000)::BIGINT AS heartbeat_age_ms \
-         FROM cluster_node ORDER BY node_id",
+         (EXTRACT(EPOCH FROM (now() - heartbeat_at)) * 1000)::BIGINT AS heartbeat_age_ms, \
+         lease_ttl_ms FROM cluster_node ORDER BY node_id",
         &[],
     )? {
         let heartbeat_age_ms = r.opt_int("heartbeat_age_ms")?;
+        let alive_after_ms = r.opt_int("lease_ttl_ms")?.unwrap_or(DEFAULT_TTL_MS);
         nodes.push(NodeRow {
             node_id: r.text("node_id")?,
             advertise_url: r.opt_text("advertise_url")?,
             started_at: r.opt_text("started_at")?,
             heartbeat_age_ms,
-            alive: heartbeat_age_ms.is_some_and(|age| age < ALIVE_AFTER_MS),
+            alive_after_ms,
+            alive: heartbeat_age_ms.is_some_and(|age| age < alive_after_ms),
         });
     }
     let mut leases = Vec::new();
@@ -161,7 +162,6 @@ pub fn read(tx: &mut dyn Tx) -> StoreResult<ClusterStatus> {
     Ok(ClusterStatus {
         cluster: true,
         backend: "postgres",
-        alive_after_ms: Some(ALIVE_AFTER_MS),
         nodes,
         leases,
         channels,

@@ -54,6 +54,11 @@ pub const SQLITE: &[Migration] = &[
         name: "0007_asset_edits",
         sql: include_str!("../../migrations/sqlite/0007_asset_edits.sql"),
     },
+    Migration {
+        version: 8,
+        name: "0008_node_ttl",
+        sql: include_str!("../../migrations/sqlite/0008_node_ttl.sql"),
+    },
 ];
 
 /// The PostgreSQL migrations, in order (same versions as [`SQLITE`]).
@@ -92,6 +97,11 @@ pub const POSTGRES: &[Migration] = &[
         version: 7,
         name: "0007_asset_edits",
         sql: include_str!("../../migrations/postgres/0007_asset_edits.sql"),
+    },
+    Migration {
+        version: 8,
+        name: "0008_node_ttl",
+        sql: include_str!("../../migrations/postgres/0008_node_ttl.sql"),
     },
 ];
 

@@ -130,8 +130,8 @@ fn lease_statements_acquire_renew_release_with_fencing_tokens() {
     let counter = Arc::new(AtomicU64::new(0));
     let mut c = ClusterDb::connect(&db.url, Arc::clone(&counter)).unwrap();
     let ttl = Duration::from_secs(5);
-    c.register("a", "http://a:1/").unwrap();
-    c.register("b", "http://b:2/").unwrap();
+    c.register("a", "http://a:1/", ttl).unwrap();
+    c.register("b", "http://b:2/", ttl).unwrap();
     let lease = "channel:x";
     assert_eq!(
         c.try_acquire(lease, "a", ttl, false).unwrap(),
@@ -241,6 +241,17 @@ fn cluster_flags_are_checked_and_a_live_node_name_is_refused() {
     let (code, stderr) = run(&["--db", &db.url, "--node", "a"]);
     assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("\"a\" is alive"), "{stderr}");
+    // contract: CLUSTER-012
+    let rows = query_one(
+        &db.url,
+        "SELECT lease_ttl_ms FROM cluster_node WHERE node_id = 'a'",
+    );
+    let ttl_ms: i64 = rows[0].get("lease_ttl_ms");
+    assert_eq!(
+        ttl_ms,
+        TTL.parse::<i64>().unwrap() * 1_000,
+        "the node records its ttl"
+    );
     // A clean shutdown releases the leases and deletes the node row.
     assert!(a.sigterm().success());
     let rows = query_one(

@@ -256,18 +256,6 @@ fn a_second_daemon_on_one_sqlite_file_is_refused_while_other_commands_work() {
     assert!(third.log_line("serve lock:", 10).contains(".serve.lock"));
 }
 
-fn cluster_tables(url: &str) {
-    // The cluster runtime's tables as contracts/cluster.md defines them (IF NOT EXISTS: its
-    // migration may have made them already).
-    raw_sql(
-        url,
-        "CREATE TABLE IF NOT EXISTS cluster_node (node_id TEXT PRIMARY KEY, advertise_url TEXT, \
-           started_at TIMESTAMPTZ, heartbeat_at TIMESTAMPTZ);
-         CREATE TABLE IF NOT EXISTS cluster_lease (name TEXT PRIMARY KEY, node_id TEXT, \
-           token BIGINT, acquired_at TIMESTAMPTZ, renewed_at TIMESTAMPTZ, expires_at TIMESTAMPTZ);",
-    );
-}
-
 // contract: CLI-100, CLI-102
 #[test]
 fn cluster_status_lists_nodes_leases_and_who_runs_what_on_postgres() {
@@ -275,7 +263,6 @@ fn cluster_status_lists_nodes_leases_and_who_runs_what_on_postgres() {
     let home = TempDir::new("rv-cluster");
     let rv = Rv::new(db.url(), &home.path);
     rv.ok(&["db", "migrate"]);
-    cluster_tables(db.url());
     // An empty cluster is no error.
     let empty = rv.json(&["cluster", "status"]);
     assert_eq!(empty["cluster"], true);
@@ -286,6 +273,9 @@ fn cluster_status_lists_nodes_leases_and_who_runs_what_on_postgres() {
         "INSERT INTO cluster_node VALUES
            ('node-b', 'http://10.0.0.2:8000', '2030-01-07 06:00:00+00', now() - interval '60 s'),
            ('node-a', 'http://10.0.0.1:8000', '2030-01-07 05:59:30.250+00', now() - interval '2 s');
+         INSERT INTO cluster_node VALUES
+           ('node-c', 'http://10.0.0.3:8000', '2030-01-07 06:00:00+00', now() - interval '30 s', 60000),
+           ('node-d', 'http://10.0.0.4:8000', '2030-01-07 06:00:00+00', now() - interval '8 s', 6000);
          INSERT INTO cluster_lease VALUES
            ('channel:alpha', 'node-a', 7, now(), now(), now() + interval '5 s'),
            ('channel:beta', 'node-b', 4, now(), now(), now() - interval '3 s'),
@@ -295,20 +285,25 @@ fn cluster_status_lists_nodes_leases_and_who_runs_what_on_postgres() {
     let s = rv.json(&["cluster", "status"]);
     assert_eq!(s["cluster"], true);
     assert_eq!(s["backend"], "postgres");
-    assert_eq!(s["alive_after_ms"], 18_000);
     let nodes = s["nodes"].as_array().unwrap();
     let ids: Vec<&str> = nodes
         .iter()
         .map(|n| n["node_id"].as_str().unwrap())
         .collect();
-    assert_eq!(ids, ["node-a", "node-b"]);
+    assert_eq!(ids, ["node-a", "node-b", "node-c", "node-d"]);
     assert_eq!(nodes[0]["advertise_url"], "http://10.0.0.1:8000");
     assert_eq!(nodes[0]["started_at"], "2030-01-07T05:59:30.250Z");
     let age = nodes[0]["heartbeat_age_ms"].as_i64().unwrap();
-    assert!((2_000..18_000).contains(&age), "{age}");
+    assert!((2_000..6_000).contains(&age), "{age}");
+    // contract: CLUSTER-012
+    // Alive while the heartbeat is younger than the node's own ttl (6 s when none is recorded).
+    assert_eq!(nodes[0]["alive_after_ms"], 6_000);
     assert_eq!(nodes[0]["alive"], true);
     assert!(nodes[1]["heartbeat_age_ms"].as_i64().unwrap() >= 60_000);
     assert_eq!(nodes[1]["alive"], false);
+    assert_eq!(nodes[2]["alive_after_ms"], 60_000);
+    assert_eq!(nodes[2]["alive"], true, "30 s late with a 60 s ttl");
+    assert_eq!(nodes[3]["alive"], false, "8 s late with a 6 s ttl");
 
     let leases = s["leases"].as_array().unwrap();
     let names: Vec<&str> = leases.iter().map(|l| l["name"].as_str().unwrap()).collect();
@@ -336,7 +331,7 @@ fn cluster_status_lists_nodes_leases_and_who_runs_what_on_postgres() {
     assert_eq!(s["keeper"]["node_id"], "node-a");
 
     let text = rv.ok(&["cluster", "status"]);
-    assert!(text.contains("nodes: 2 (1 alive"), "{text}");
+    assert!(text.contains("nodes: 4 (2 alive"), "{text}");
     assert!(text.contains("node-b"), "{text}");
     assert!(text.contains("dead"), "{text}");
     assert!(text.contains("channel:beta"), "{text}");
