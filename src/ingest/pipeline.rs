@@ -422,6 +422,10 @@ fn name_similarity(a: &str, b: &str) -> u32 {
 fn same_media(item: &DiscoveredItem, asset: &CatalogAsset) -> bool {
     let size = item.size_bytes.map(|s| s as i64);
     let duration_same = match item.duration_ms {
+        // INGEST-032: a probed duration may differ by a prober's rounding.
+        Some(ms) if ms > 0 && item.probe.is_some() => {
+            (ms - asset.asset.duration_ms).abs() <= PROBE_TOLERANCE_MS
+        }
         Some(ms) if ms > 0 => ms == asset.asset.duration_ms,
         _ => item.mtime_ms.is_some() && item.mtime_ms == asset.mtime_ms,
     };
@@ -429,6 +433,61 @@ fn same_media(item: &DiscoveredItem, asset: &CatalogAsset) -> bool {
         && size.is_some_and(|s| s > 0)
         && size == asset.size_bytes
         && duration_same
+}
+
+/// How far two probes of the same media may differ in duration (INGEST-032).
+const PROBE_TOLERANCE_MS: i64 = 50;
+
+/// INGEST-032: probes, before matching, each new file that could be a vanished asset's media by
+/// size but that neither a known duration nor an unchanged mtime vouches for (a copy). Returns
+/// how many were probed; a failed probe leaves the item as it was.
+fn probe_copy_candidates(
+    discovery: &mut Discovery,
+    stored: &BTreeMap<String, CatalogAsset>,
+    enrichers: &[Box<dyn IngestEnricher>],
+) -> usize {
+    if enrichers.is_empty() {
+        return 0;
+    }
+    let present: BTreeSet<String> = discovery
+        .items
+        .iter()
+        .map(|i| i.canonical_key.clone())
+        .collect();
+    // Vanished assets by size: their mtimes.
+    let mut gone: BTreeMap<i64, Vec<Option<i64>>> = BTreeMap::new();
+    for (key, asset) in stored {
+        if present.contains(key) || asset.asset.deleted {
+            continue;
+        }
+        if let Some(size) = asset.size_bytes.filter(|s| *s > 0) {
+            gone.entry(size).or_default().push(asset.mtime_ms);
+        }
+    }
+    if gone.is_empty() {
+        return 0;
+    }
+    let mut probed = 0;
+    for item in &mut discovery.items {
+        if stored.contains_key(&item.canonical_key) || !item.needs_probe() {
+            continue;
+        }
+        if item.duration_ms.is_some_and(|ms| ms > 0) {
+            continue;
+        }
+        let Some(mtimes) = item.size_bytes.and_then(|s| gone.get(&(s as i64))) else {
+            continue;
+        };
+        if item.mtime_ms.is_some() && mtimes.contains(&item.mtime_ms) {
+            continue;
+        }
+        probed += 1;
+        let (enriched, outcome) = enrich(item.clone(), enrichers);
+        if outcome.is_ok() {
+            *item = enriched;
+        }
+    }
+    probed
 }
 
 /// INGEST-028: matches each discovered item the collection has no asset for with a stored
@@ -672,7 +731,7 @@ fn root_name(collection: &CollectionRecord) -> String {
 pub fn ingest_discovery(
     store: &mut dyn Store,
     collection: &CollectionRecord,
-    discovery: Discovery,
+    mut discovery: Discovery,
     enrichers: &[Box<dyn IngestEnricher>],
     options: IngestOptions,
     progress: &mut dyn FnMut(usize, usize),
@@ -711,12 +770,15 @@ pub fn ingest_discovery(
             )));
         }
     }
+    let copies_probed = probe_copy_candidates(&mut discovery, &stored, enrichers);
     let moved = match_moves(&discovery, &mut stored);
     let mut report = IngestReport {
         collection: collection.id.clone(),
         discovered: discovery.items.len(),
         skipped: discovery.skipped.clone(),
         moved,
+        enriched: copies_probed,
+        probed: copies_probed,
         dry_run,
         ..IngestReport::default()
     };

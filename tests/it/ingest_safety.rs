@@ -454,6 +454,39 @@ fn moves_keep_the_asset(db: &TestDb) {
     assert_eq!(report["moved"][0]["id"], beta["id"], "{report}");
     assert_eq!(report["vanished"], 1);
     assert_eq!(report["inserted"], 0);
+
+    // contract: INGEST-032
+    // A copy (another mtime, no sidecar) is probed before matching: its duration vouches for it.
+    let heat_now = by_key(rv, "Films/Heat (1995).mkv");
+    let copy = root.join("Archive/Heat.mkv");
+    std::fs::create_dir_all(copy.parent().unwrap()).unwrap();
+    std::fs::copy(root.join("Films/Heat (1995).mkv"), &copy).unwrap();
+    let later = std::time::SystemTime::now() + std::time::Duration::from_secs(3_600);
+    std::fs::File::options()
+        .write(true)
+        .open(&copy)
+        .unwrap()
+        .set_modified(later)
+        .unwrap();
+    std::fs::remove_file(root.join("Films/Heat (1995).mkv")).unwrap();
+    let dry = rv.json(&["collection", "ingest", "tv", "--dry-run"])["collections"][0].clone();
+    let report = rv.json(&["collection", "ingest", "tv"])["collections"][0].clone();
+    let mut undry = dry.clone();
+    undry["dry_run"] = serde_json::json!(false);
+    assert_eq!(undry, report, "the dry run said what the run did");
+    assert_eq!(report["moved"][0]["id"], heat_now["id"], "{report}");
+    assert_eq!(report["moved"][0]["to"], "Archive/Heat.mkv", "{report}");
+    assert_eq!(report["probed"], 1, "the copy is probed once: {report}");
+    assert_eq!(report["inserted"], 0, "{report}");
+    assert_eq!(report["vanished"], 0, "{report}");
+    let copied = by_key(rv, "Archive/Heat.mkv");
+    assert_eq!(copied["id"], heat_now["id"]);
+    assert_eq!(copied["approved"], true);
+    // Without the early probe the copy would be a new, unapproved asset (size alone is no proof).
+    let twin = root.join("Archive/Other.mkv");
+    make_clip(&twin, 2);
+    rv.ok(&["collection", "ingest", "tv"]);
+    assert_eq!(by_key(rv, "Archive/Other.mkv")["approved"], false);
 }
 
 // contract: INGEST-030
