@@ -2,10 +2,10 @@
 //! as the runtime recorded it (contracts/cli.md CLI-023).
 
 use clap::{Args, Subcommand};
-use retrovue_core::time::{fmt_utc, ChannelClock};
+use retrovue_core::time::ChannelClock;
 
 use crate::cli::db::open_store;
-use crate::cli::operator::print_json;
+use crate::cli::operator::{print_json, OutputZone};
 use crate::cli::schedule::{parse_date_arg, require_channel};
 use crate::cli::Global;
 use crate::error::AppResult;
@@ -24,12 +24,16 @@ pub struct ShowArgs {
     /// Broadcast date, YYYY-MM-DD (the channel's programming day, from its day start).
     #[arg(long)]
     pub date: String,
+    /// Times in UTC (default), the channel's time zone (channel) or this machine's (local).
+    #[arg(long, default_value = "UTC")]
+    pub tz: String,
 }
 
 fn show(args: ShowArgs, global: &Global) -> AppResult<()> {
     let date = parse_date_arg(&args.date, "--date")?;
     let mut store = open_store(global)?;
     let channel = require_channel(store.as_mut(), &args.channel)?;
+    let zone = OutputZone::parse(&args.tz, &channel)?;
     let (from, to) = ChannelClock::of(&channel).day_window(date);
     let records = store.as_run(&channel.id, from, to)?;
     if global.json {
@@ -45,8 +49,8 @@ fn show(args: ShowArgs, global: &Global) -> AppResult<()> {
     for r in &records {
         println!(
             "{} – {}  {:<9} {:<10} {:<32} {}{}",
-            fmt_utc(r.start),
-            fmt_utc(r.end),
+            zone.instant(r.start),
+            zone.instant(r.end),
             r.status.as_str(),
             r.kind.as_str(),
             r.asset.as_deref().unwrap_or("-"),

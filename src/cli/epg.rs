@@ -4,6 +4,7 @@ use clap::{Args, Subcommand};
 use retrovue_core::time::ChannelClock;
 
 use crate::cli::db::open_store;
+use crate::cli::operator::OutputZone;
 use crate::cli::schedule::{parse_date_arg, require_channel};
 use crate::cli::Global;
 use crate::error::{AppError, AppResult};
@@ -125,53 +126,6 @@ pub struct ShowArgs {
     pub tz: String,
 }
 
-/// CLI-078: where `epg show` prints its times.
-enum GuideZone {
-    Channel(chrono_tz::Tz),
-    Local,
-    Utc,
-}
-
-impl GuideZone {
-    fn parse(text: &str, channel: &retrovue_core::model::Channel) -> AppResult<GuideZone> {
-        match text.to_ascii_lowercase().as_str() {
-            "channel" => Ok(GuideZone::Channel(channel.timezone)),
-            "local" => Ok(GuideZone::Local),
-            "utc" => Ok(GuideZone::Utc),
-            _ => Err(AppError::bad(format!(
-                "--tz: expected channel, local or UTC, got {text:?}"
-            ))),
-        }
-    }
-
-    /// `YYYY-MM-DD HH:MM`, `HH:MM` of the end, and the zone's abbreviation at the start.
-    fn span(&self, start: i64, end: i64) -> String {
-        use chrono::TimeZone;
-        fn fmt<Z: TimeZone>(zone: &Z, start: i64, end: i64) -> String
-        where
-            Z::Offset: std::fmt::Display,
-        {
-            let at = |ms: i64| {
-                zone.timestamp_millis_opt(ms)
-                    .single()
-                    .expect("a guide instant is in range")
-            };
-            let (s, e) = (at(start), at(end));
-            format!(
-                "{}–{} {}",
-                s.format("%Y-%m-%d %H:%M"),
-                e.format("%H:%M"),
-                s.format("%Z")
-            )
-        }
-        match self {
-            GuideZone::Channel(tz) => fmt(tz, start, end),
-            GuideZone::Local => fmt(&chrono::Local, start, end),
-            GuideZone::Utc => fmt(&chrono::Utc, start, end),
-        }
-    }
-}
-
 fn show(args: ShowArgs, global: &Global) -> AppResult<()> {
     if !(1..=366).contains(&args.days) {
         return Err(AppError::bad(format!(
@@ -185,7 +139,7 @@ fn show(args: ShowArgs, global: &Global) -> AppResult<()> {
     };
     let mut store = open_store(global)?;
     let channel = require_channel(store.as_mut(), &args.channel)?;
-    let zone = GuideZone::parse(&args.tz, &channel)?;
+    let zone = OutputZone::parse(&args.tz, &channel)?;
     let from = from_arg
         .unwrap_or_else(|| ChannelClock::of(&channel).broadcast_date(crate::store::now_ms()));
     let to = from + chrono::Days::new(args.days as u64 - 1);

@@ -152,3 +152,79 @@ pub fn check_name(what: &str, name: &str) -> AppResult<()> {
     }
     Ok(())
 }
+
+/// Where human output prints its times (CLI-078, CLI-083): `--tz channel|local|UTC`.
+pub enum OutputZone {
+    Channel(chrono_tz::Tz),
+    Local,
+    Utc,
+}
+
+impl OutputZone {
+    /// `--tz TEXT` for `channel`'s output; anything else is bad input naming `--tz`.
+    pub fn parse(text: &str, channel: &retrovue_core::model::Channel) -> AppResult<OutputZone> {
+        match text.to_ascii_lowercase().as_str() {
+            "channel" => Ok(OutputZone::Channel(channel.timezone)),
+            "local" => Ok(OutputZone::Local),
+            "utc" => Ok(OutputZone::Utc),
+            _ => Err(AppError::bad(format!(
+                "--tz: expected channel, local or UTC, got {text:?}"
+            ))),
+        }
+    }
+
+    fn at<Z: chrono::TimeZone>(zone: &Z, ms: i64) -> Option<chrono::DateTime<Z>> {
+        zone.timestamp_millis_opt(ms).single()
+    }
+
+    /// A guide row's span: `YYYY-MM-DD HH:MM–HH:MM ZONE` (the zone's abbreviation at the start).
+    pub fn span(&self, start: i64, end: i64) -> String {
+        fn fmt<Z: chrono::TimeZone>(zone: &Z, start: i64, end: i64) -> Option<String>
+        where
+            Z::Offset: std::fmt::Display,
+        {
+            let (s, e) = (OutputZone::at(zone, start)?, OutputZone::at(zone, end)?);
+            Some(format!(
+                "{}–{} {}",
+                s.format("%Y-%m-%d %H:%M"),
+                e.format("%H:%M"),
+                s.format("%Z")
+            ))
+        }
+        let text = match self {
+            OutputZone::Channel(tz) => fmt(tz, start, end),
+            OutputZone::Local => fmt(&chrono::Local, start, end),
+            OutputZone::Utc => fmt(&chrono::Utc, start, end),
+        };
+        text.unwrap_or_else(|| {
+            format!(
+                "{} – {}",
+                retrovue_core::time::fmt_utc(start),
+                retrovue_core::time::fmt_utc(end)
+            )
+        })
+    }
+
+    /// One instant: in UTC exactly as the stored form (`…Z`); elsewhere RFC 3339 with the
+    /// zone's offset, so the text still names one instant unambiguously.
+    pub fn instant(&self, ms: i64) -> String {
+        fn fmt<Z: chrono::TimeZone>(zone: &Z, ms: i64) -> Option<String>
+        where
+            Z::Offset: std::fmt::Display,
+        {
+            let at = OutputZone::at(zone, ms)?;
+            let pattern = if ms.rem_euclid(1000) == 0 {
+                "%Y-%m-%dT%H:%M:%S%:z"
+            } else {
+                "%Y-%m-%dT%H:%M:%S%.3f%:z"
+            };
+            Some(at.format(pattern).to_string())
+        }
+        let text = match self {
+            OutputZone::Utc => None,
+            OutputZone::Channel(tz) => fmt(tz, ms),
+            OutputZone::Local => fmt(&chrono::Local, ms),
+        };
+        text.unwrap_or_else(|| retrovue_core::time::fmt_utc(ms))
+    }
+}

@@ -2,9 +2,9 @@
 
 use clap::{Args, Subcommand};
 use retrovue_core::model::MS_PER_MINUTE;
-use retrovue_core::time::fmt_utc;
 
 use crate::cli::db::open_store;
+use crate::cli::operator::OutputZone;
 use crate::cli::schedule::{parse_instant_arg, require_channel};
 use crate::cli::Global;
 use crate::error::{AppError, AppResult};
@@ -26,6 +26,9 @@ pub struct ShowArgs {
     /// Window length in hours (1..=168).
     #[arg(long, default_value_t = 3)]
     pub hours: u32,
+    /// Times in UTC (default), the channel's time zone (channel) or this machine's (local).
+    #[arg(long, default_value = "UTC")]
+    pub tz: String,
 }
 
 fn show(args: ShowArgs, global: &Global) -> AppResult<()> {
@@ -38,7 +41,8 @@ fn show(args: ShowArgs, global: &Global) -> AppResult<()> {
     let from = parse_instant_arg(args.from.as_deref(), "--from")?;
     let to = from + args.hours as i64 * 60 * MS_PER_MINUTE;
     let mut store = open_store(global)?;
-    require_channel(store.as_mut(), &args.channel)?;
+    let channel = require_channel(store.as_mut(), &args.channel)?;
+    let zone = OutputZone::parse(&args.tz, &channel)?;
     let events = store.playlog(&args.channel, from, to)?;
     if global.json {
         println!(
@@ -50,8 +54,8 @@ fn show(args: ShowArgs, global: &Global) -> AppResult<()> {
     for e in &events {
         println!(
             "{} – {}  {:<10} {:<32} in {:>8} ms  {}",
-            fmt_utc(e.start),
-            fmt_utc(e.end),
+            zone.instant(e.start),
+            zone.instant(e.end),
             e.kind.as_str(),
             e.asset.as_deref().unwrap_or("-"),
             e.in_point_ms,

@@ -9,6 +9,7 @@ use retrovue_core::model::{Channel, UtcMs};
 use retrovue_core::time::fmt_utc;
 
 use crate::cli::db::open_store;
+use crate::cli::operator::OutputZone;
 use crate::cli::Global;
 use crate::error::{AppError, AppResult};
 use crate::store::build::{self, execute, plan_chain, BuiltDay, DayChange, Edit};
@@ -169,6 +170,9 @@ pub struct ShowArgs {
     /// Broadcast date, YYYY-MM-DD.
     #[arg(long)]
     pub date: String,
+    /// Times in UTC (default), the channel's time zone (channel) or this machine's (local).
+    #[arg(long, default_value = "UTC")]
+    pub tz: String,
 }
 
 /// A `YYYY-MM-DD` argument, or a bad-input error naming the flag.
@@ -664,7 +668,8 @@ fn explain(args: ExplainArgs, global: &Global) -> AppResult<()> {
 fn show(args: ShowArgs, global: &Global) -> AppResult<()> {
     let date = parse_date_arg(&args.date, "--date")?;
     let mut store = open_store(global)?;
-    require_channel(store.as_mut(), &args.channel)?;
+    let channel = require_channel(store.as_mut(), &args.channel)?;
+    let zone = OutputZone::parse(&args.tz, &channel)?;
     let stored = store.current_day(&args.channel, date)?.ok_or_else(|| {
         AppError::bad(format!(
             "no ScheduleDay stored for channel {} on {date}; run `retrovue schedule build`",
@@ -689,9 +694,9 @@ fn show(args: ShowArgs, global: &Global) -> AppResult<()> {
             .supersedes
             .map(|s| format!(" (supersedes {s})"))
             .unwrap_or_default(),
-        fmt_utc(day.window_start),
-        fmt_utc(day.window_end),
-        fmt_utc(day.covers_until)
+        zone.instant(day.window_start),
+        zone.instant(day.window_end),
+        zone.instant(day.covers_until)
     );
     for item in &day.items {
         let episode = item
@@ -701,8 +706,8 @@ fn show(args: ShowArgs, global: &Global) -> AppResult<()> {
             .unwrap_or_default();
         println!(
             "  {} – {}  {}{}  [{}]",
-            fmt_utc(item.start),
-            fmt_utc(item.slot_end),
+            zone.instant(item.start),
+            zone.instant(item.slot_end),
             item.title,
             episode,
             item.asset
@@ -712,7 +717,7 @@ fn show(args: ShowArgs, global: &Global) -> AppResult<()> {
         println!(
             "  fault {} at {}: {}",
             fault.code,
-            fmt_utc(fault.at),
+            zone.instant(fault.at),
             fault.detail
         );
     }

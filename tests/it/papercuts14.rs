@@ -279,6 +279,72 @@ fn the_guide_is_in_the_channels_local_time(db: &TestDb) {
     assert!(rows[0]["start"].is_i64(), "--json keeps UTC milliseconds");
 }
 
+// contract: CLI-083
+fn schedule_playlog_and_asrun_take_tz(db: &TestDb) {
+    let (_home, rv) = seeded(db);
+    let schedule = |tz: &[&str]| {
+        let mut args = vec![
+            "schedule",
+            "show",
+            "--channel",
+            "retro-one",
+            "--date",
+            "2030-01-07",
+        ];
+        args.extend_from_slice(tz);
+        rv.ok(&args)
+    };
+    // retro-one is America/New_York: its programming day starts at 06:00 EST = 11:00 UTC.
+    let utc = schedule(&[]);
+    assert!(utc.contains("window 2030-01-07T11:00:00Z"), "{utc}");
+    assert_eq!(schedule(&["--tz", "UTC"]), utc);
+    let local = schedule(&["--tz", "channel"]);
+    assert!(
+        local.contains("window 2030-01-07T06:00:00-05:00"),
+        "{local}"
+    );
+    assert!(
+        local.contains("  2030-01-07T06:00:00-05:00 – "),
+        "items too: {local}"
+    );
+    let playlog = |tz: &[&str]| {
+        let mut args = vec![
+            "playlog",
+            "show",
+            "--channel",
+            "retro-one",
+            "--from",
+            "2030-01-07T11:00:00Z",
+            "--hours",
+            "1",
+        ];
+        args.extend_from_slice(tz);
+        rv.ok(&args)
+    };
+    assert!(playlog(&[]).starts_with("2030-01-07T11:00:00Z – "));
+    assert!(playlog(&["--tz", "channel"]).starts_with("2030-01-07T06:00:00-05:00 – "));
+    for verb in [
+        &["schedule", "show", "--date", "2030-01-07"][..],
+        &["playlog", "show"],
+        &["asrun", "show", "--date", "2030-01-07"],
+    ] {
+        let mut args = verb.to_vec();
+        args.extend_from_slice(&["--channel", "retro-one", "--tz", "Mars"]);
+        assert!(rv.bad(&args).contains("--tz"), "{verb:?}");
+    }
+    // The as-run of a day nothing aired on still answers in any zone.
+    rv.ok(&[
+        "asrun",
+        "show",
+        "--channel",
+        "retro-one",
+        "--date",
+        "2030-01-07",
+        "--tz",
+        "local",
+    ]);
+}
+
 // contract: CLI-079
 fn a_program_that_can_air_nothing_warns(db: &TestDb) {
     let (_home, rv) = seeded(db);
@@ -532,6 +598,10 @@ macro_rules! suite {
             #[test]
             fn the_guide_is_in_the_channels_local_time() {
                 super::the_guide_is_in_the_channels_local_time(&$make);
+            }
+            #[test]
+            fn schedule_playlog_and_asrun_take_tz() {
+                super::schedule_playlog_and_asrun_take_tz(&$make);
             }
             #[test]
             fn a_program_that_can_air_nothing_warns() {
