@@ -79,7 +79,19 @@ pub struct Window {
     pmt_counter: u8,
 }
 
+/// The first sequence number a session started at `now_ms` may use (HTTP-022): half-seconds
+/// since the epoch, a floor that grows faster than any session numbers its segments.
+pub fn sequence_floor(now_ms: i64) -> u64 {
+    (now_ms.max(0) / 500) as u64
+}
+
 impl Window {
+    /// The next segment is numbered at least `floor` (HTTP-022): numbers never go back across
+    /// daemons and nodes.
+    pub fn number_from_at_least(&mut self, floor: u64) {
+        self.next_seq = self.next_seq.max(floor);
+    }
+
     /// Whole packets of the channel's output; `new_session` when they begin an engine session.
     /// Returns how many segments were completed.
     pub fn push(&mut self, packets: &[u8], new_session: bool) -> usize {
@@ -371,7 +383,19 @@ impl HlsChannel {
 
     /// The fan-out's output (DAEMON-020).
     pub fn push(&self, packets: &[u8], new_session: bool) {
-        if self.window().push(packets, new_session) > 0 {
+        let mut window = self.window();
+        if new_session {
+            // The segment being cut belongs to the previous session: close it first, then
+            // number the new session from the clock's floor.
+            let closed = window.push(&[], true);
+            window.number_from_at_least(sequence_floor(crate::clock::now_ms()));
+            if closed > 0 {
+                self.completed.notify_all();
+            }
+        }
+        let completed = window.push(packets, false);
+        drop(window);
+        if completed > 0 {
             self.completed.notify_all();
         }
     }
@@ -568,5 +592,21 @@ mod tests {
         assert!(window
             .playlist(|seq| format!("{seq}.ts"))
             .contains("#EXT-X-DISCONTINUITY-SEQUENCE:1\n"));
+    }
+
+    #[test]
+    fn numbering_takes_the_clock_floor_and_never_goes_back() {
+        // contract: HTTP-022
+        assert_eq!(sequence_floor(1_000), 2, "half-seconds");
+        assert_eq!(sequence_floor(-5), 0);
+        let mut window = Window::default();
+        window.number_from_at_least(100);
+        window.push(&stream(100, 60, 0), true);
+        assert_eq!(window.segments.front().map(|s| s.seq), Some(100));
+        window.number_from_at_least(50);
+        window.push(&stream(130, 60, 9_000_000), true);
+        let seqs: Vec<u64> = window.segments.iter().map(|s| s.seq).collect();
+        assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "{seqs:?}");
+        assert!(seqs[0] >= 100, "{seqs:?}");
     }
 }

@@ -311,8 +311,9 @@ fn a_cold_playlist_advances_and_its_segments_decode_alone() {
         first.segments[0].0
     );
     // The playlist advances: the media sequence grows, every segment within the target.
+    let first_sequence = first.media_sequence;
     let mut last = first;
-    eventually(30, "the media sequence grows past 3", || {
+    eventually(30, "the media sequence grows by 3", || {
         let (status, text) = daemon.fetch_text("/channel/alpha.m3u8");
         assert_eq!(status, 200);
         let now = parse_playlist(&text);
@@ -323,7 +324,7 @@ fn a_cold_playlist_advances_and_its_segments_decode_alone() {
             assert!(!discontinuity, "{text}");
         }
         last = now;
-        last.media_sequence >= 3
+        last.media_sequence >= first_sequence + 3
     });
     // A later segment decodes alone too; the window's memory, for the report.
     let (_, _, newest) = last.segments.last().unwrap();
@@ -499,6 +500,31 @@ fn a_killed_engine_is_marked_by_a_discontinuity() {
     let segment = daemon.fetch(&path);
     assert_eq!(segment.status, 200);
     check_segment(&segment.body, &dir.path, "after-splice.ts");
+}
+
+#[test]
+fn the_media_sequence_never_goes_back_across_a_daemon_restart() {
+    // contract: HTTP-022
+    ensure_ffmpeg();
+    let dir = TempDir::new("rv-hls-lineup");
+    let lineup = lineup(&dir.path);
+    let args = ["--lineup", lineup.as_str()];
+    let daemon = Daemon::start(&args);
+    let (status, text) = daemon.fetch_text("/channel/alpha.m3u8");
+    assert_eq!(status, 200);
+    let before = parse_playlist(&text);
+    assert!(!before.segments.is_empty(), "{text}");
+    let newest_before = before.media_sequence + before.segments.len() as u64 - 1;
+    // A restarted daemon (or the next owner in a cluster) numbers from the clock's floor.
+    let daemon = Daemon::start_in(daemon.kill(), &args);
+    let (status, text) = daemon.fetch_text("/channel/alpha.m3u8");
+    assert_eq!(status, 200);
+    let after = parse_playlist(&text);
+    assert!(
+        after.media_sequence > newest_before,
+        "after the restart {} > before {newest_before}: {text}",
+        after.media_sequence
+    );
 }
 
 /// Builds the days of `broken` (by the CLI, while its file counts as present) so a daemon
