@@ -55,6 +55,46 @@ fn lineup_with_art(dir: &Path) -> String {
     file.display().to_string()
 }
 
+/// Every channel has something on now: the keeper published its first days.
+fn wait_until_on_air(daemon: &Daemon, channels: &[Value]) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    for channel in channels {
+        let id = channel["id"].as_str().unwrap();
+        while daemon.get(&format!("/api/channels/{id}/now")).0 != 200 {
+            assert!(Instant::now() < deadline, "channel {id} never went on air");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+#[test]
+fn a_guide_that_could_not_load_tries_again_within_seconds() {
+    // contract: HTTP-030
+    let daemon = Daemon::start(&[]);
+    let channels = daemon.json("/api/channels");
+    wait_until_on_air(&daemon, channels.as_array().unwrap());
+    let mut browser = Browser::launch();
+    // The guide's rows cannot be fetched: the page says so.
+    browser.call("Network.enable", serde_json::json!({}));
+    browser.call(
+        "Network.setBlockedURLs",
+        serde_json::json!({ "urls": ["*/api/epg*"] }),
+    );
+    browser.navigate(&format!("{}/", daemon.base()));
+    browser.wait_for(
+        30,
+        "the failure is shown",
+        "(document.getElementById('status')?.textContent ?? '').includes('could not be loaded')",
+    );
+    // Once it can, the page fills in at its next try, seconds later (not a minute later).
+    browser.call("Network.setBlockedURLs", serde_json::json!({ "urls": [] }));
+    browser.wait_for(
+        20,
+        "the guide fills in after the failure",
+        "document.querySelectorAll('[data-now]').length > 0",
+    );
+}
+
 #[test]
 fn the_web_guide_shows_every_channel_and_what_is_on_now() {
     // contract: HTTP-030
@@ -63,6 +103,7 @@ fn the_web_guide_shows_every_channel_and_what_is_on_now() {
     let channels = daemon.json("/api/channels");
     let channels = channels.as_array().unwrap();
     assert!(channels.len() >= 2);
+    wait_until_on_air(&daemon, channels);
     let mut browser = Browser::launch();
     let started = Instant::now();
     let mut last_problem = String::new();

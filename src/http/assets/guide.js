@@ -306,12 +306,27 @@
     }
   }
 
+  // HTTP-030: each minute; after 5 s while the last fetch failed or nothing was on anywhere (a
+  // daemon still building its first days at start), so a page opened early fills in quickly.
+  function scheduleRefresh(ok) {
+    var anyNow = ok && Object.keys(state.now || {}).some(function (id) { return state.now[id]; });
+    setTimeout(function () {
+      refresh().then(function () { scheduleRefresh(true); }, function (e) {
+        showError(e);
+        scheduleRefresh(false);
+      });
+    }, anyNow ? 60 * 1000 : 5 * 1000);
+  }
+
   var match = /[#&]play=([^&]+)/.exec(location.hash);
   refresh().then(function () {
     if (match) {
       play(decodeURIComponent(match[1]));
     }
-  }).catch(showError);
-  setInterval(function () { refresh().catch(showError); }, 60 * 1000);
+    scheduleRefresh(true);
+  }, function (e) {
+    showError(e);
+    scheduleRefresh(false);
+  });
   setInterval(moveNowLine, 5 * 1000);
 })();
