@@ -1129,9 +1129,10 @@ fn every_migration_file_is_embedded() {
         );
         let mut previous = 0;
         for m in known {
-            // Versions only grow; a number may be left for a branch still being merged.
-            assert!(
-                m.version > previous,
+            // Versions count up one by one: a gap would be a migration lost in a merge.
+            assert_eq!(
+                m.version,
+                previous + 1,
                 "{} does not follow {previous}",
                 m.name
             );
