@@ -7,77 +7,19 @@
 #[path = "../tests/it/support/mod.rs"]
 mod support;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::daemon::find_metric;
+use support::daemon::Daemon;
 use support::TempDir;
 
-struct Node {
-    child: Child,
-    addr: String,
-    _home: TempDir,
-}
-
-impl Node {
-    fn start(db: &str, name: &str, ttl: u64, extra: &[&str]) -> Node {
-        let home = TempDir::new("rv-bench-cl");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_retrovue"))
-            .args([
-                "serve",
-                "--bind",
-                "127.0.0.1:0",
-                "-q",
-                "--engine",
-                "synthetic",
-            ])
-            .args(["--db", db, "--node", name, "--lease-ttl", &ttl.to_string()])
-            .args(extra)
-            .env("RETROVUE_HOME", &home.path)
-            .env_remove("RETROVUE_DATABASE_URL")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let addr = line
-            .split("http://")
-            .nth(1)
-            .and_then(|r| r.split('/').next())
-            .unwrap_or_else(|| panic!("no address in {line:?}"))
-            .to_string();
-        Node {
-            child,
-            addr,
-            _home: home,
-        }
-    }
-
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-
-    fn metric(&self, name: &str) -> i64 {
-        let text = ureq::get(&format!("http://{}/metrics", self.addr))
-            .call()
-            .unwrap()
-            .into_string()
-            .unwrap();
-        find_metric(&text, name, None).unwrap()
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        self.kill();
-    }
+/// A cluster node: `retrovue serve` on the shared database with its name and lease ttl.
+fn node(db: &str, name: &str, ttl: u64, extra: &[&str]) -> Daemon {
+    let ttl = ttl.to_string();
+    let mut args = vec!["--db", db, "--node", name, "--lease-ttl", &ttl];
+    args.extend_from_slice(extra);
+    Daemon::start(&args)
 }
 
 /// GET a stream; (status, socket after the head).
@@ -131,8 +73,8 @@ fn failover(ttl: u64, kills: usize) {
         serial += 1;
         format!("n{serial}")
     };
-    let mut owner = Node::start(&db.url, &next_name(), ttl, &["--lineup", &path]);
-    let mut spare = Node::start(&db.url, &next_name(), ttl, &[]);
+    let mut owner = node(&db.url, &next_name(), ttl, &["--lineup", &path]);
+    let mut spare = node(&db.url, &next_name(), ttl, &[]);
     let mut spare_since = Instant::now();
     let mut times = Vec::new();
     for _ in 0..kills {
@@ -146,7 +88,7 @@ fn failover(ttl: u64, kills: usize) {
             std::thread::sleep(left);
         }
         let killed = Instant::now();
-        owner.kill();
+        drop(owner.kill());
         drop(viewer);
         let deadline = killed + Duration::from_secs(ttl * 3 + 10);
         let took = loop {
@@ -159,7 +101,7 @@ fn failover(ttl: u64, kills: usize) {
         };
         times.push(took);
         owner = spare;
-        spare = Node::start(&db.url, &next_name(), ttl, &[]);
+        spare = node(&db.url, &next_name(), ttl, &[]);
         spare_since = Instant::now();
     }
     times.sort();
@@ -179,23 +121,26 @@ fn lease_load(channels: usize, ttl: u64, window: Duration) {
     let dir = TempDir::new("rv-bench-cl");
     let path = lineup(&dir, channels);
     // A long linger: the channels keep their engines (and leases) after the viewers go.
-    let node = Node::start(
+    let daemon = node(
         &db.url,
         "load",
         ttl,
         &["--lineup", &path, "--linger-ms", "600000"],
     );
-    let before = node.metric("retrovue_cluster_statements_total");
+    let before = daemon.metric("retrovue_cluster_statements_total");
     for i in 0..channels {
-        let (status, _) = tune(&node.addr, &format!("c{i}"));
+        let (status, _) = tune(&daemon.addr, &format!("c{i}"));
         assert_eq!(status, 200);
     }
-    let tune_ins = node.metric("retrovue_cluster_statements_total") - before;
-    assert_eq!(node.metric("retrovue_cluster_leases"), channels as i64 + 1);
-    let start = node.metric("retrovue_cluster_statements_total");
+    let tune_ins = daemon.metric("retrovue_cluster_statements_total") - before;
+    assert_eq!(
+        daemon.metric("retrovue_cluster_leases"),
+        channels as i64 + 1
+    );
+    let start = daemon.metric("retrovue_cluster_statements_total");
     let t0 = Instant::now();
     std::thread::sleep(window);
-    let sent = node.metric("retrovue_cluster_statements_total") - start;
+    let sent = daemon.metric("retrovue_cluster_statements_total") - start;
     let per_second = sent as f64 / t0.elapsed().as_secs_f64();
     println!(
         "lease load ({channels} channels + keeper, ttl {ttl} s): {tune_ins} statements for \

@@ -31,7 +31,13 @@ impl Daemon {
     pub fn start_in(home: TempDir, args: &[&str]) -> Daemon {
         let mut child = Command::new(retrovue())
             .arg("serve")
-            .args(["--bind", "127.0.0.1:0", "--linger-ms", "500"])
+            .args(["--bind", "127.0.0.1:0"])
+            // A short linger keeps the tests quick, unless a run names its own.
+            .args(if args.contains(&"--linger-ms") {
+                &[][..]
+            } else {
+                &["--linger-ms", "500"][..]
+            })
             .args(args)
             // The default engine is ffmpeg when installed (DAEMON-011); these runs want the
             // synthetic one unless they name another.
