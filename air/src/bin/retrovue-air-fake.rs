@@ -40,7 +40,9 @@ fn log(line: &str) {
             .append(true)
             .open(path)
         {
-            let _ = writeln!(file, "{line}");
+            // One append per line: `writeln!` writes the text and the newline separately, so
+            // two threads logging at once interleaved them ("hello-acked 0Subscribe 1").
+            let _ = file.write_all(format!("{line}\n").as_bytes());
         }
     }
 }
