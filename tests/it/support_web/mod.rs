@@ -155,8 +155,29 @@ impl Browser {
         }
     }
 
+    /// Open `url` and return once the page is at it. Under load the first navigation of a
+    /// fresh target can be lost (the guide waits then timed out on an empty page): a navigation
+    /// that reports an error, or whose page is not there within 10 s, is tried again, for at
+    /// most a minute.
     pub fn navigate(&mut self, url: &str) {
-        self.call("Page.navigate", json!({ "url": url }));
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let result = self.call("Page.navigate", json!({ "url": url }));
+            if result.get("errorText").is_none() {
+                let tried = Instant::now();
+                while tried.elapsed() < Duration::from_secs(10) {
+                    let href = self.eval("location.href");
+                    if href.as_str().is_some_and(|h| h.starts_with(url)) {
+                        return;
+                    }
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "cannot open {url} in chromium: {result}"
+            );
+        }
     }
 
     /// The value of a JavaScript expression (promises awaited); panics on a thrown exception.
