@@ -96,6 +96,65 @@ fn a_guide_that_could_not_load_tries_again_within_seconds() {
 }
 
 #[test]
+fn a_guide_fetch_that_is_never_answered_is_abandoned_and_tried_again() {
+    // contract: HTTP-030
+    let daemon = Daemon::start(&[]);
+    let channels = daemon.json("/api/channels");
+    wait_until_on_air(&daemon, channels.as_array().unwrap());
+    let mut browser = Browser::launch();
+    // Every request for the guide's rows is held by the browser and never answered.
+    browser.call(
+        "Fetch.enable",
+        serde_json::json!({ "patterns": [{ "urlPattern": "*/api/epg*" }] }),
+    );
+    browser.navigate(&format!("{}/", daemon.base()));
+    browser.wait_for(
+        40,
+        "the unanswered fetch is given up and shown",
+        "(document.getElementById('status')?.textContent ?? '').includes('no answer within 15 s')",
+    );
+    // Once requests are answered again, the page's next try fills it in.
+    browser.call("Fetch.disable", serde_json::json!({}));
+    browser.wait_for(
+        30,
+        "the guide fills in after the unanswered fetch",
+        "document.querySelectorAll('[data-now]').length > 0",
+    );
+}
+
+#[test]
+fn a_guide_whose_script_could_not_load_reloads_itself() {
+    // contract: HTTP-030
+    let daemon = Daemon::start(&[]);
+    let channels = daemon.json("/api/channels");
+    wait_until_on_air(&daemon, channels.as_array().unwrap());
+    let mut browser = Browser::launch();
+    browser.call("Network.enable", serde_json::json!({}));
+    browser.call(
+        "Network.setBlockedURLs",
+        serde_json::json!({ "urls": ["*/static/guide.js"] }),
+    );
+    browser.navigate(&format!("{}/", daemon.base()));
+    // The script's load failed: the page has its HTML but no guide.
+    browser.wait_for(
+        30,
+        "the page loaded without its script",
+        "document.readyState === 'complete' && \
+         performance.getEntriesByType('resource').some(e => e.name.endsWith('/static/guide.js'))",
+    );
+    assert_eq!(
+        browser.eval("document.querySelectorAll('.row[data-channel]').length"),
+        serde_json::json!(0)
+    );
+    browser.call("Network.setBlockedURLs", serde_json::json!({ "urls": [] }));
+    browser.wait_for(
+        30,
+        "the page reloads and fills in",
+        "document.querySelectorAll('[data-now]').length > 0",
+    );
+}
+
+#[test]
 fn the_web_guide_shows_every_channel_and_what_is_on_now() {
     // contract: HTTP-030
     let daemon = Daemon::start(&[]);

@@ -57,8 +57,14 @@
     return node;
   }
 
+  // HTTP-030: a request not answered within this is abandoned and counts as a failed fetch, so
+  // the refresh loop goes on (a fetch without a deadline can wait forever on a lost connection).
+  var FETCH_TIMEOUT_MS = 15 * 1000;
+
   function getJSON(url) {
-    return fetch(url, { cache: "no-store" }).then(function (r) {
+    var controller = new AbortController();
+    var timer = setTimeout(function () { controller.abort(); }, FETCH_TIMEOUT_MS);
+    return fetch(url, { cache: "no-store", signal: controller.signal }).then(function (r) {
       if (r.status === 503) {
         return null; // a schedule gap: nothing on now
       }
@@ -66,6 +72,13 @@
         throw new Error(url + ": HTTP " + r.status);
       }
       return r.json();
+    }).catch(function (e) {
+      if (e && e.name === "AbortError") {
+        throw new Error(url + ": no answer within " + FETCH_TIMEOUT_MS / 1000 + " s");
+      }
+      throw e;
+    }).finally(function () {
+      clearTimeout(timer);
     });
   }
 

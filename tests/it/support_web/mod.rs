@@ -207,12 +207,26 @@ impl Browser {
             if truthy {
                 return value;
             }
-            assert!(
-                Instant::now() < deadline,
-                "{what}: still {value} after {secs} s"
-            );
+            if Instant::now() >= deadline {
+                let page = self.diagnosis();
+                panic!("{what}: still {value} after {secs} s; the page: {page}");
+            }
             std::thread::sleep(Duration::from_millis(200));
         }
+    }
+
+    /// What the page is showing and what it fetched, for a failed wait's message: its
+    /// location, load state, status line, the start of its body and each resource with its
+    /// duration and status.
+    pub fn diagnosis(&mut self) -> Value {
+        self.eval(
+            "({ href: location.href, \
+               ready: document.readyState, \
+               status: document.getElementById('status')?.textContent ?? null, \
+               body: (document.body?.innerHTML ?? '').slice(0, 400), \
+               resources: performance.getEntriesByType('resource').map(e => \
+                 `${e.name} ${Math.round(e.duration)} ms ${e.responseStatus ?? ''}`) })",
+        )
     }
 
     /// A real mouse click (pressed and released) in the middle of the element `selector`.
