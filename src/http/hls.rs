@@ -61,9 +61,17 @@ pub fn serve_playlist(request: Request, shared: &Arc<Shared>, channel: &str, hea
         .playlist(|seq| format!("{base}/channel/{channel}/{seq}.ts"));
     let response = Response::from_string(body)
         .with_header(header("Content-Type", "application/vnd.apple.mpegurl"))
-        .with_header(header("Cache-Control", "no-cache, no-store"));
+        .with_header(header("Cache-Control", PLAYLIST_CACHE_CONTROL));
     let _ = request.respond(response);
 }
+
+/// HTTP-020: a cache may answer a playlist for a second — under half a target duration, so a
+/// player reloading it each target duration still sees it advance.
+const PLAYLIST_CACHE_CONTROL: &str = "public, max-age=1";
+
+/// HTTP-021: a segment URL never names two different segments (HTTP-022), so a cache may keep
+/// one for the 8-segment window without revalidating it.
+const SEGMENT_CACHE_CONTROL: &str = "public, max-age=16, immutable";
 
 pub fn serve_segment(request: Request, shared: &Arc<Shared>, channel: &str, seq: u64, head: bool) {
     let Some(hls) = shared.hls.get(channel) else {
@@ -95,7 +103,7 @@ pub fn serve_segment(request: Request, shared: &Arc<Shared>, channel: &str, seq:
         200.into(),
         vec![
             header("Content-Type", "video/mp2t"),
-            header("Cache-Control", "no-cache, no-store"),
+            header("Cache-Control", SEGMENT_CACHE_CONTROL),
         ],
         std::io::Cursor::new(segment.data),
         Some(len),

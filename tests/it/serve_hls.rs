@@ -292,6 +292,8 @@ fn a_cold_playlist_advances_and_its_segments_decode_alone() {
         answer.header("content-type"),
         Some("application/vnd.apple.mpegurl")
     );
+    // An HTTP cache in front may hold the playlist a second and a segment for the window.
+    assert_eq!(answer.header("cache-control"), Some("public, max-age=1"));
     let first = parse_playlist(std::str::from_utf8(&answer.body).unwrap());
     assert_eq!(first.target, 3);
     assert!(
@@ -302,6 +304,10 @@ fn a_cold_playlist_advances_and_its_segments_decode_alone() {
     let first_bytes = asked.elapsed();
     assert_eq!(segment.status, 200);
     assert_eq!(segment.header("content-type"), Some("video/mp2t"));
+    assert_eq!(
+        segment.header("cache-control"),
+        Some("public, max-age=16, immutable")
+    );
     assert!(segment.header("content-length").is_some(), "{segment:?}");
     check_segment(&segment.body, &dir.path, "first.ts");
     eprintln!(
