@@ -169,6 +169,9 @@ pub fn text(status: u16, body: &str) -> Response<std::io::Cursor<Vec<u8>>> {
     Response::from_string(format!("{body}\n"))
         .with_status_code(status)
         .with_header(header("Content-Type", "text/plain; charset=utf-8"))
+        // HTTP-021: a refusal (a segment not cut yet, a channel that moved) is of the moment;
+        // no cache in front may keep it.
+        .with_header(header("Cache-Control", "no-store"))
 }
 
 /// `http://` + the Host header when it looks like a host, else the bound address.

@@ -477,6 +477,116 @@ fn losing_the_database_cuts_no_viewer_and_starts_nothing_twice() {
 }
 
 #[test]
+fn as_run_that_aired_while_the_database_was_away_is_written_when_it_returns() {
+    // contract: ASRUN-004
+    let pg = PgInstance::new();
+    let url = pg.create_database();
+    let dir = TempDir::new("rv-cl");
+    // A 25-minute programme, then a 5-minute break of 150 two-second spots; the daemon's clock
+    // starts in that break, so many events end while the database is away.
+    let spots: String = (0..150)
+        .map(|i| {
+            format!(
+                "[[asset]]\nid = \"spot-{i}\"\nkind = \"commercial\"\ntitle = \"Spot {i}\"\n\
+                 duration_ms = 2000\n\n"
+            )
+        })
+        .collect();
+    let channel = channel_toml("c0", "1", "synthetic:bars:1500000")
+        .replace("interstitials = []", "interstitials = [\"commercial\"]");
+    let path = dir
+        .write("lineup.toml", &format!("{spots}{channel}"))
+        .display()
+        .to_string();
+    let mut a = node(
+        &url,
+        "a",
+        &["--lineup", &path, "--clock", "2030-01-07T07:25:04Z"],
+    );
+    // The daemon's clock, which stamps the as-run.
+    let daemon_now = || {
+        let at = a.json("/api/channels/c0/now")["at"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        chrono::DateTime::parse_from_rfc3339(&at)
+            .unwrap()
+            .timestamp_millis()
+    };
+    let (mut viewer, _) = Viewer::tune(&a.addr, "/channel/c0.ts");
+    assert_eq!(viewer.status, 200);
+    let stop = Arc::new(AtomicBool::new(false));
+    let reading = Arc::clone(&stop);
+    let reader = std::thread::spawn(move || {
+        let mut buf = vec![0u8; 65536];
+        while !reading.load(Ordering::SeqCst) {
+            if matches!(viewer.socket.read(&mut buf), Ok(0) | Err(_)) {
+                return false;
+            }
+        }
+        true
+    });
+    let rows = || -> Vec<(String, i64, i64)> {
+        query_one(
+            &url,
+            "SELECT playlog_id, start_ms, end_ms FROM as_run WHERE channel_id = 'c0' \
+             ORDER BY start_ms, end_ms",
+        )
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect()
+    };
+    eventually(30, "as-run is written", || rows().len() >= 2);
+    let stopped = daemon_now();
+    pg.stop();
+    // Longer than any bounded retry of a single record: the writer must keep what aired.
+    std::thread::sleep(Duration::from_secs(14));
+    pg.start();
+    let restarted = daemon_now();
+    a.log_line("as-run: the database answers again", 30);
+    eventually(30, "the as-run of the outage is written", || {
+        rows().last().is_some_and(|(_, _, end)| *end >= restarted)
+    });
+    // What aired from before the outage to after it is recorded without a hole.
+    let rows = rows();
+    let window: Vec<_> = rows
+        .iter()
+        .filter(|(_, start, end)| *end >= stopped - 2_000 && *start <= restarted + 2_000)
+        .collect();
+    assert!(
+        window
+            .first()
+            .is_some_and(|(_, start, _)| *start <= stopped),
+        "{window:?}"
+    );
+    assert!(
+        window.len() >= 7,
+        "events of the outage recorded: {window:?}"
+    );
+    for pair in window.windows(2) {
+        assert!(
+            pair[1].1 <= pair[0].2 + 500,
+            "a hole in the as-run between {:?} and {:?}",
+            pair[0],
+            pair[1]
+        );
+    }
+    stop.store(true, Ordering::SeqCst);
+    assert!(reader.join().unwrap(), "the viewer was never cut");
+    // Stopped while the database is away again: the daemon waits for it only within the bound
+    // and says which records it lost.
+    pg.stop();
+    std::thread::sleep(Duration::from_secs(3));
+    let asked = Instant::now();
+    assert!(a.sigterm().success());
+    eprintln!("exit with the database away took {:?}", asked.elapsed());
+    a.log_line(
+        "lost at shutdown: the database did not answer within 8 s",
+        1,
+    );
+}
+
+#[test]
 fn a_lease_race_of_many_tune_ins_on_two_nodes_starts_one_engine() {
     // contract: CLUSTER-008
     let db = fresh_postgres();
