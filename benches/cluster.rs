@@ -7,9 +7,10 @@
 #[path = "../tests/it/support/mod.rs"]
 mod support;
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
+use support::ReadSome;
 
 use support::daemon::Daemon;
 use support::TempDir;
@@ -36,7 +37,7 @@ fn tune(addr: &str, channel: &str) -> (u16, TcpStream) {
     let mut head = Vec::new();
     let mut byte = [0u8; 1];
     while !head.ends_with(b"\r\n\r\n") {
-        if socket.read(&mut byte).unwrap_or(0) != 1 {
+        if socket.read_some(&mut byte).unwrap_or(0) != 1 {
             return (0, socket);
         }
         head.push(byte[0]);
@@ -81,7 +82,7 @@ fn failover(ttl: u64, kills: usize) {
         let (status, mut viewer) = tune(&owner.addr, "c0");
         assert_eq!(status, 200, "the owner serves c0");
         let mut buf = [0u8; 4096];
-        assert!(viewer.read(&mut buf).unwrap() > 0);
+        assert!(viewer.read_some(&mut buf).unwrap() > 0);
         // The spare must be settled (ttl + 2 s connected) to take a lease of another node.
         let settle = Duration::from_secs(ttl + 2) + Duration::from_millis(200);
         if let Some(left) = settle.checked_sub(spare_since.elapsed()) {
@@ -94,7 +95,7 @@ fn failover(ttl: u64, kills: usize) {
         let took = loop {
             assert!(Instant::now() < deadline, "no failover within the bound");
             let (status, mut socket) = tune(&spare.addr, "c0");
-            if status == 200 && socket.read(&mut buf).unwrap_or(0) > 0 {
+            if status == 200 && socket.read_some(&mut buf).unwrap_or(0) > 0 {
                 break killed.elapsed();
             }
             std::thread::sleep(Duration::from_millis(20));

@@ -3,106 +3,46 @@
 //! 8 Mbit/s channel to growing numbers of loopback viewers (drops and daemon CPU), and the idle
 //! daemon's RSS with 50 channels defined. Real processes and sockets, loopback only.
 
-use std::io::{BufRead, BufReader, Read, Write};
+#[path = "../tests/it/support/mod.rs"]
+mod support;
+
+use std::io::Write;
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use support::ReadSome;
 
-struct Daemon {
-    child: Child,
-    addr: String,
-    home: PathBuf,
+use support::daemon::Daemon;
+
+/// user + system CPU seconds of process `pid` so far.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
+    ticks / 100.0
 }
 
-impl Daemon {
-    fn start(label: &str, args: &[&str]) -> Daemon {
-        let home = std::env::temp_dir().join(format!("rv-bench-{label}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&home);
-        std::fs::create_dir_all(&home).unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_retrovue"))
-            .args(["serve", "--bind", "127.0.0.1:0", "-q"])
-            .args(args)
-            // The default engine is ffmpeg when installed (DAEMON-011); these runs want the
-            // synthetic one unless they name another.
-            .args(if args.contains(&"--engine") {
-                &[][..]
-            } else {
-                &["--engine", "synthetic"][..]
-            })
-            .env("RETROVUE_HOME", &home)
-            .env_remove("RETROVUE_DATABASE_URL")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let addr = line
-            .split("http://")
-            .nth(1)
-            .and_then(|r| r.split('/').next())
-            .unwrap_or_else(|| panic!("no address in {line:?}"))
-            .to_string();
-        Daemon { child, addr, home }
-    }
-
-    fn metric(&self, name: &str, channel: &str) -> i64 {
-        let text = ureq::get(&format!("http://{}/metrics", self.addr))
-            .call()
-            .unwrap()
-            .into_string()
-            .unwrap();
-        let key = format!("{name}{{channel=\"{channel}\"}} ");
-        text.lines()
-            .find_map(|l| l.strip_prefix(&key))
-            .unwrap()
-            .trim()
-            .parse()
-            .unwrap()
-    }
-
-    /// user + system CPU seconds of the daemon so far.
-    fn cpu_seconds(&self) -> f64 {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap();
-        let fields: Vec<&str> = stat
-            .rsplit(')')
-            .next()
-            .unwrap()
-            .split_whitespace()
-            .collect();
-        let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
-        ticks / 100.0
-    }
-
-    fn rss_mb(&self) -> f64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
-        let kb: f64 = status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .unwrap()
-            .trim()
-            .trim_end_matches("kB")
-            .trim()
-            .parse()
-            .unwrap();
-        kb / 1024.0
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        unsafe {
-            libc::kill(self.child.id() as i32, libc::SIGTERM);
-        }
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.home);
-    }
+/// The resident memory of process `pid`, in MB.
+fn rss_mb(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kb: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .unwrap()
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .unwrap();
+    kb / 1024.0
 }
 
 /// Connect, ask for a channel, return the socket once the first body byte arrived, and the time
@@ -123,7 +63,7 @@ fn tune(addr: &str, channel: &str) -> (TcpStream, Duration) {
     let mut byte = [0u8; 1];
     // Head, then the first chunk-size line, then the first TS byte.
     loop {
-        assert_eq!(socket.read(&mut byte).unwrap(), 1);
+        assert_eq!(socket.read_some(&mut byte).unwrap(), 1);
         seen.push(byte[0]);
         if seen.ends_with(b"\r\n\r\n") {
             assert!(
@@ -136,13 +76,13 @@ fn tune(addr: &str, channel: &str) -> (TcpStream, Duration) {
     }
     seen.clear();
     loop {
-        assert_eq!(socket.read(&mut byte).unwrap(), 1);
+        assert_eq!(socket.read_some(&mut byte).unwrap(), 1);
         seen.push(byte[0]);
         if seen.ends_with(b"\r\n") {
             break;
         }
     }
-    assert_eq!(socket.read(&mut byte).unwrap(), 1);
+    assert_eq!(socket.read_some(&mut byte).unwrap(), 1);
     let elapsed = started.elapsed();
     assert_eq!(byte[0], 0x47);
     (socket, elapsed)
@@ -156,7 +96,7 @@ fn percentile(samples: &mut [Duration], p: f64) -> f64 {
 
 fn wait_idle(daemon: &Daemon, channel: &str) {
     let until = Instant::now() + Duration::from_secs(20);
-    while daemon.metric("retrovue_engine_running", channel) != 0 {
+    while daemon.channel_metric("retrovue_engine_running", channel) != 0 {
         assert!(Instant::now() < until, "engine did not stop");
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -174,7 +114,7 @@ fn cold_tune_ins(daemon: &Daemon, channel: &str, n: usize) -> Vec<Duration> {
 }
 
 fn bench_synthetic_tune_in(cold_n: usize, join_n: usize) {
-    let daemon = Daemon::start("synthetic", &["--linger-ms", "0"]);
+    let daemon = Daemon::start(&["--linger-ms", "0"]);
     let mut cold = cold_tune_ins(&daemon, "retro-one", cold_n);
     println!(
         "tune-in synthetic (cold engine): n={} p50 {:.1} ms, p99 {:.1} ms",
@@ -265,17 +205,14 @@ interstitials = []
     );
     let lineup_path = dir.join("lineup.toml");
     std::fs::write(&lineup_path, lineup).unwrap();
-    let daemon = Daemon::start(
+    let daemon = Daemon::start(&[
+        "--engine",
         "ffmpeg",
-        &[
-            "--engine",
-            "ffmpeg",
-            "--linger-ms",
-            "0",
-            "--lineup",
-            lineup_path.to_str().unwrap(),
-        ],
-    );
+        "--linger-ms",
+        "0",
+        "--lineup",
+        lineup_path.to_str().unwrap(),
+    ]);
     let mut samples = cold_tune_ins(&daemon, "clips", 10);
     println!(
         "tune-in ffmpeg (cold engine, seek into a 15 min clip): n={} p50 {:.1} ms, p99 {:.1} ms",
@@ -288,10 +225,7 @@ interstitials = []
 }
 
 fn bench_fan_out(steps: &[usize]) {
-    let daemon = Daemon::start(
-        "fanout",
-        &["--engine-arg=--bitrate=8000000", "--linger-ms", "60000"],
-    );
+    let daemon = Daemon::start(&["--engine-arg=--bitrate=8000000", "--linger-ms", "60000"]);
     let mut best = 0;
     for &viewers in steps {
         let stop = Arc::new(AtomicBool::new(false));
@@ -307,7 +241,7 @@ fn bench_fan_out(steps: &[usize]) {
                     .spawn(move || {
                         let mut buf = vec![0u8; 64 * 1024];
                         while !stop.load(Ordering::Relaxed) {
-                            match socket.read(&mut buf) {
+                            match socket.read_some(&mut buf) {
                                 Ok(0) | Err(_) => return,
                                 Ok(n) => {
                                     bytes.fetch_add(n as u64, Ordering::Relaxed);
@@ -318,15 +252,16 @@ fn bench_fan_out(steps: &[usize]) {
                     .unwrap(),
             );
         }
-        let dropped_before = daemon.metric("retrovue_dropped_viewers_total", "retro-one");
-        let cpu_before = daemon.cpu_seconds();
+        let dropped_before = daemon.channel_metric("retrovue_dropped_viewers_total", "retro-one");
+        let cpu_before = cpu_seconds(daemon.pid());
         bytes.store(0, Ordering::Relaxed);
         let started = Instant::now();
         std::thread::sleep(Duration::from_secs(5));
         let wall = started.elapsed().as_secs_f64();
-        let cpu = (daemon.cpu_seconds() - cpu_before) / wall * 100.0;
+        let cpu = (cpu_seconds(daemon.pid()) - cpu_before) / wall * 100.0;
         let per_viewer = bytes.load(Ordering::Relaxed) as f64 / viewers as f64 / wall * 8.0 / 1e6;
-        let dropped = daemon.metric("retrovue_dropped_viewers_total", "retro-one") - dropped_before;
+        let dropped =
+            daemon.channel_metric("retrovue_dropped_viewers_total", "retro-one") - dropped_before;
         println!(
             "fan-out 8 Mbit/s: {viewers} viewers, {dropped} dropped, {per_viewer:.2} Mbit/s per viewer, daemon CPU {cpu:.0}%"
         );
@@ -355,12 +290,12 @@ fn bench_idle_rss() {
         .success();
     assert!(ok);
     let started = Instant::now();
-    let daemon = Daemon::start("idle", &["--lineup", lineup.to_str().unwrap()]);
+    let daemon = Daemon::start(&["--lineup", lineup.to_str().unwrap()]);
     let ready = started.elapsed();
     std::thread::sleep(Duration::from_secs(2));
     println!(
         "idle daemon with 50 channels: RSS {:.1} MB (first start incl. import and 5-day build: {:.1} s)",
-        daemon.rss_mb(),
+        rss_mb(daemon.pid()),
         ready.as_secs_f64()
     );
     drop(daemon);

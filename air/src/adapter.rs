@@ -156,6 +156,8 @@ fn spawn_drain(listener: UnixListener, events: Events) {
                 let mut held = 0;
                 loop {
                     let n = match conn.read(&mut buf[held..]) {
+                        // A signal is not the end of AIR's stream.
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                         Ok(0) | Err(_) => break,
                         Ok(n) => n,
                     };

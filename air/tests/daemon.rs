@@ -102,7 +102,14 @@ fn view(addr: &str, channel: &str, n: usize) -> TcpStream {
     let mut got = Vec::new();
     let mut buf = vec![0u8; 65536];
     while got.len() < n {
-        let k = socket.read(&mut buf).expect("the stream flows");
+        // A read with a timeout fails with Interrupted after a stop and continue: not an end.
+        let k = loop {
+            match socket.read(&mut buf) {
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                result => break result,
+            }
+        }
+        .expect("the stream flows");
         assert!(k > 0, "stream ended after {} bytes", got.len());
         got.extend_from_slice(&buf[..k]);
     }

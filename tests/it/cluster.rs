@@ -2,6 +2,7 @@
 //! sharing one real PostgreSQL, the synthetic engine, engines counted per node process. Every
 //! wait is bounded; nothing asserts a timing.
 
+use crate::support::ReadSome;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
@@ -64,7 +65,7 @@ impl Viewer {
         let mut byte = [0u8; 1];
         while !head.ends_with(b"\r\n\r\n") {
             assert_eq!(
-                socket.read(&mut byte).unwrap(),
+                socket.read_some(&mut byte).unwrap(),
                 1,
                 "response head of {path}"
             );
@@ -104,7 +105,10 @@ impl Viewer {
         let mut total = 0;
         let mut buf = vec![0u8; 65536];
         while total < n {
-            let got = self.socket.read(&mut buf).expect("stream keeps flowing");
+            let got = self
+                .socket
+                .read_some(&mut buf)
+                .expect("stream keeps flowing");
             assert!(got > 0, "stream ended after {total} bytes");
             total += got;
         }
@@ -420,7 +424,7 @@ fn losing_the_database_cuts_no_viewer_and_starts_nothing_twice() {
         std::thread::spawn(move || {
             let mut buf = vec![0u8; 65536];
             while !s2.load(Ordering::SeqCst) {
-                match v.socket.read(&mut buf) {
+                match v.socket.read_some(&mut buf) {
                     Ok(0) | Err(_) => {
                         e2.store(true, Ordering::SeqCst);
                         return;
@@ -520,7 +524,7 @@ fn as_run_that_aired_while_the_database_was_away_is_written_when_it_returns() {
     let reader = std::thread::spawn(move || {
         let mut buf = vec![0u8; 65536];
         while !reading.load(Ordering::SeqCst) {
-            if matches!(viewer.socket.read(&mut buf), Ok(0) | Err(_)) {
+            if matches!(viewer.socket.read_some(&mut buf), Ok(0) | Err(_)) {
                 return false;
             }
         }
@@ -635,7 +639,7 @@ fn a_lost_lease_stops_the_channel_at_once_and_an_idle_channel_releases_it() {
     let mut buf = vec![0u8; 65536];
     let until = Instant::now() + Duration::from_secs(10);
     loop {
-        match v.socket.read(&mut buf) {
+        match v.socket.read_some(&mut buf) {
             Ok(0) | Err(_) => break,
             Ok(_) => assert!(Instant::now() < until, "the viewer's stream ends"),
         }

@@ -2,6 +2,7 @@
 //! backends, the session keys a real daemon writes, the single-node lock of a SQLite store with
 //! two real daemons, and `cluster status` over cluster rows written by raw SQL.
 
+use crate::support::ReadSome;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
@@ -134,7 +135,7 @@ fn watch(addr: &str, channel: &str, n: usize) -> TcpStream {
     let mut got = 0;
     let mut buf = vec![0u8; 65536];
     while got < n {
-        let k = socket.read(&mut buf).expect("the stream flows");
+        let k = socket.read_some(&mut buf).expect("the stream flows");
         assert!(k > 0, "stream ended after {got} bytes");
         got += k;
     }

@@ -27,6 +27,7 @@ mod ingest_speed;
 mod input_preview;
 mod papercuts;
 mod papercuts14;
+mod readme_cluster;
 mod readme_journey;
 mod schedule_ops;
 mod serve_daemon;

@@ -3,9 +3,10 @@
 //! its engine, says so, and refuses what nothing can play (DAEMON-011, DAEMON-012, CLI-027).
 //! Real binaries, real ffmpeg clips, real HTTP over loopback; every wait is bounded.
 
+use crate::support::ReadSome;
 use crate::support_media;
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
@@ -40,7 +41,7 @@ fn readme_journey() -> Vec<Vec<String>> {
 
 /// A line split like a POSIX shell does for these simple commands: blanks separate words,
 /// quotes group, `#` at the start of a word begins a comment.
-fn shell_words(line: &str) -> Vec<String> {
+pub(crate) fn shell_words(line: &str) -> Vec<String> {
     let mut words = Vec::new();
     let mut word: Option<String> = None;
     let mut quote: Option<char> = None;
@@ -161,7 +162,7 @@ impl Daemon {
                 bytes.len(),
                 seconds + 30
             );
-            let n = reader.read(&mut buf).expect("read the stream");
+            let n = reader.read_some(&mut buf).expect("read the stream");
             assert!(n > 0, "the stream of {channel} ended");
             bytes.extend_from_slice(&buf[..n]);
         }

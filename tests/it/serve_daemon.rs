@@ -2,8 +2,9 @@
 //! (contracts/daemon.md, contracts/http.md). Every wait is bounded.
 
 use crate::support::daemon::{alive, channel_toml, children, eventually, retrovue, Daemon};
+use crate::support::ReadSome;
 use crate::support::TempDir;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -31,7 +32,7 @@ impl Viewer {
         let mut head = Vec::new();
         let mut byte = [0u8; 1];
         while !head.ends_with(b"\r\n\r\n") {
-            assert_eq!(socket.read(&mut byte).unwrap(), 1, "response head");
+            assert_eq!(socket.read_some(&mut byte).unwrap(), 1, "response head");
             head.push(byte[0]);
         }
         let head = String::from_utf8(head).unwrap();
@@ -48,7 +49,10 @@ impl Viewer {
         let mut out = Vec::new();
         let mut buf = vec![0u8; 65536];
         while out.len() < n {
-            let got = self.socket.read(&mut buf).expect("stream keeps flowing");
+            let got = self
+                .socket
+                .read_some(&mut buf)
+                .expect("stream keeps flowing");
             assert!(got > 0, "stream ended after {} bytes", out.len());
             out.extend_from_slice(&buf[..got]);
         }

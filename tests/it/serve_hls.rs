@@ -4,6 +4,7 @@
 //! never asserted.
 
 use crate::support::daemon::{channel_toml, eventually, retrovue, Daemon};
+use crate::support::ReadSome;
 use crate::support::TempDir;
 use std::collections::BTreeSet;
 use std::io::{BufReader, Read, Write};
@@ -93,7 +94,7 @@ fn request(addr: &str, method: &str, path: &str) -> Answer {
     let mut head = Vec::new();
     while !head.ends_with(b"\r\n\r\n") {
         let mut byte = [0u8; 1];
-        let n = reader.read(&mut byte).unwrap();
+        let n = reader.read_some(&mut byte).unwrap();
         assert_eq!(
             n, 1,
             "{method} {path}: the answer's head ended early: {head:?}"
@@ -385,7 +386,7 @@ impl TsViewer {
             let mut buf = vec![0u8; 65536];
             let mut total = 0;
             while !until.load(Ordering::SeqCst) {
-                match socket.read(&mut buf) {
+                match socket.read_some(&mut buf) {
                     Ok(0) | Err(_) => break,
                     Ok(n) => total += n,
                 }

@@ -6,8 +6,9 @@
 //! window began on the real clock), and every wait is bounded.
 
 use crate::support;
+use crate::support::ReadSome;
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -38,7 +39,7 @@ impl Viewer {
         let mut head = Vec::new();
         let mut byte = [0u8; 1];
         while !head.ends_with(b"\r\n\r\n") {
-            assert_eq!(socket.read(&mut byte).unwrap(), 1, "response head");
+            assert_eq!(socket.read_some(&mut byte).unwrap(), 1, "response head");
             head.push(byte[0]);
         }
         let head = String::from_utf8(head).unwrap();
@@ -55,7 +56,10 @@ impl Viewer {
         let mut got_total = 0;
         let mut buf = vec![0u8; 65536];
         while got_total < n {
-            let got = self.socket.read(&mut buf).expect("stream keeps flowing");
+            let got = self
+                .socket
+                .read_some(&mut buf)
+                .expect("stream keeps flowing");
             assert!(got > 0, "stream ended after {got_total} bytes");
             got_total += got;
         }
@@ -69,7 +73,7 @@ impl Viewer {
                 Instant::now() < deadline,
                 "the stream was still open at the deadline"
             );
-            match self.socket.read(&mut buf) {
+            match self.socket.read_some(&mut buf) {
                 Ok(0) => return,
                 Ok(_) => {}
                 Err(e) => panic!("the stream neither flowed nor ended: {e}"),

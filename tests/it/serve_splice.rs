@@ -5,9 +5,10 @@
 
 use crate::support::daemon::{eventually, Daemon};
 use crate::support::ts_check;
+use crate::support::ReadSome;
 use crate::support::TempDir;
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::Command;
@@ -37,7 +38,7 @@ impl Viewer {
         let mut head = Vec::new();
         let mut byte = [0u8; 1];
         while !head.ends_with(b"\r\n\r\n") {
-            assert_eq!(socket.read(&mut byte).unwrap(), 1, "response head");
+            assert_eq!(socket.read_some(&mut byte).unwrap(), 1, "response head");
             head.push(byte[0]);
         }
         let head = String::from_utf8(head).unwrap();
@@ -48,7 +49,7 @@ impl Viewer {
         let reader = std::thread::spawn(move || {
             let mut buf = vec![0u8; 65536];
             while !until.load(Ordering::SeqCst) {
-                match socket.read(&mut buf) {
+                match socket.read_some(&mut buf) {
                     Ok(0) | Err(_) => return,
                     Ok(n) => into.lock().unwrap().extend_from_slice(&buf[..n]),
                 }

@@ -29,23 +29,25 @@ impl Daemon {
 
     /// A daemon on an existing `RETROVUE_HOME` (a restart, or a store prepared by the CLI).
     pub fn start_in(home: TempDir, args: &[&str]) -> Daemon {
+        let mut argv = vec!["serve", "--bind", "127.0.0.1:0"];
+        // A short linger keeps the tests quick, unless a run names its own.
+        if !args.contains(&"--linger-ms") {
+            argv.extend(["--linger-ms", "500"]);
+        }
+        argv.extend_from_slice(args);
+        // The default engine is ffmpeg when installed (DAEMON-011); these runs want the
+        // synthetic one unless they name another.
+        if !args.contains(&"--engine") {
+            argv.extend(["--engine", "synthetic"]);
+        }
+        Daemon::run_exactly(home, &argv)
+    }
+
+    /// `retrovue ARGV` exactly as given (a `serve` command, e.g. one of the README's), on its
+    /// own `RETROVUE_HOME`; returns once it printed its address.
+    pub fn run_exactly(home: TempDir, argv: &[&str]) -> Daemon {
         let mut child = Command::new(retrovue())
-            .arg("serve")
-            .args(["--bind", "127.0.0.1:0"])
-            // A short linger keeps the tests quick, unless a run names its own.
-            .args(if args.contains(&"--linger-ms") {
-                &[][..]
-            } else {
-                &["--linger-ms", "500"][..]
-            })
-            .args(args)
-            // The default engine is ffmpeg when installed (DAEMON-011); these runs want the
-            // synthetic one unless they name another.
-            .args(if args.contains(&"--engine") {
-                &[][..]
-            } else {
-                &["--engine", "synthetic"][..]
-            })
+            .args(argv)
             .env("RETROVUE_HOME", &home.path)
             .env_remove("RETROVUE_DATABASE_URL")
             .env("RUST_LOG", "info")

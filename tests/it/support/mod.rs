@@ -359,3 +359,21 @@ impl TestDb {
         }
     }
 }
+
+/// `read`, tried again when interrupted. A socket read with a timeout fails with `Interrupted`
+/// when this process is stopped and continued (signal(7)), which std's `read` passes on (CI
+/// saw "Interrupted system call" end a stream test).
+pub trait ReadSome {
+    fn read_some(&mut self, buffer: &mut [u8]) -> std::io::Result<usize>;
+}
+
+impl<R: std::io::Read + ?Sized> ReadSome for R {
+    fn read_some(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
+        loop {
+            match self.read(buffer) {
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                result => return result,
+            }
+        }
+    }
+}

@@ -141,7 +141,14 @@ impl Browser {
         let message = json!({"id": id, "method": method, "params": params}).to_string();
         self.ws.send(Message::text(message)).expect("DevTools send");
         loop {
-            let message = self.ws.read().expect("DevTools read");
+            let message = match self.ws.read() {
+                // A stop and continue of this process interrupts a read with a timeout; the
+                // websocket keeps what it had buffered, so reading again is safe.
+                Err(tungstenite::Error::Io(e)) if e.kind() == std::io::ErrorKind::Interrupted => {
+                    continue
+                }
+                other => other.expect("DevTools read"),
+            };
             let Message::Text(text) = message else {
                 continue;
             };
