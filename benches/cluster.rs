@@ -7,8 +7,6 @@
 #[path = "../tests/it/support/mod.rs"]
 mod support;
 
-use std::io::Write;
-use std::net::TcpStream;
 use std::time::{Duration, Instant};
 use support::ReadSome;
 
@@ -24,26 +22,8 @@ fn node(db: &str, name: &str, ttl: u64, extra: &[&str]) -> Daemon {
 }
 
 /// GET a stream; (status, socket after the head).
-fn tune(addr: &str, channel: &str) -> (u16, TcpStream) {
-    let mut socket = TcpStream::connect(addr).unwrap();
-    socket
-        .set_read_timeout(Some(Duration::from_secs(20)))
-        .unwrap();
-    write!(
-        socket,
-        "GET /channel/{channel}.ts HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        if socket.read_some(&mut byte).unwrap_or(0) != 1 {
-            return (0, socket);
-        }
-        head.push(byte[0]);
-    }
-    let status = String::from_utf8_lossy(&head[9..12]).parse().unwrap_or(0);
-    (status, socket)
+fn tune(addr: &str, channel: &str) -> support::RawAnswer {
+    support::raw_get(addr, &format!("/channel/{channel}.ts"))
 }
 
 fn lineup(dir: &TempDir, n: usize) -> String {
@@ -79,7 +59,11 @@ fn failover(ttl: u64, kills: usize) {
     let mut spare_since = Instant::now();
     let mut times = Vec::new();
     for _ in 0..kills {
-        let (status, mut viewer) = tune(&owner.addr, "c0");
+        let support::RawAnswer {
+            status,
+            socket: mut viewer,
+            ..
+        } = tune(&owner.addr, "c0");
         assert_eq!(status, 200, "the owner serves c0");
         let mut buf = [0u8; 4096];
         assert!(viewer.read_some(&mut buf).unwrap() > 0);
@@ -94,9 +78,17 @@ fn failover(ttl: u64, kills: usize) {
         let deadline = killed + Duration::from_secs(ttl * 3 + 10);
         let took = loop {
             assert!(Instant::now() < deadline, "no failover within the bound");
-            let (status, mut socket) = tune(&spare.addr, "c0");
-            if status == 200 && socket.read_some(&mut buf).unwrap_or(0) > 0 {
-                break killed.elapsed();
+            // A refused connection or a cut head is a failover not done yet.
+            let answer = support::try_raw_get(&spare.addr, "/channel/c0.ts");
+            if let Ok(support::RawAnswer {
+                status: 200,
+                mut socket,
+                ..
+            }) = answer
+            {
+                if socket.read_some(&mut buf).unwrap_or(0) > 0 {
+                    break killed.elapsed();
+                }
             }
             std::thread::sleep(Duration::from_millis(20));
         };
@@ -130,7 +122,7 @@ fn lease_load(channels: usize, ttl: u64, window: Duration) {
     );
     let before = daemon.metric("retrovue_cluster_statements_total");
     for i in 0..channels {
-        let (status, _) = tune(&daemon.addr, &format!("c{i}"));
+        let status = tune(&daemon.addr, &format!("c{i}")).status;
         assert_eq!(status, 200);
     }
     let tune_ins = daemon.metric("retrovue_cluster_statements_total") - before;

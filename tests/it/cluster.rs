@@ -2,8 +2,8 @@
 //! sharing one real PostgreSQL, the synthetic engine, engines counted per node process. Every
 //! wait is bounded; nothing asserts a timing.
 
-use crate::support::ReadSome;
-use std::io::{Read, Write};
+use crate::support::{raw_get, RawAnswer, ReadSome};
+use std::io::Read;
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -52,27 +52,11 @@ struct Viewer {
 
 impl Viewer {
     fn get(addr: &str, path: &str) -> Viewer {
-        let mut socket = TcpStream::connect(addr).unwrap();
-        socket
-            .set_read_timeout(Some(Duration::from_secs(20)))
-            .unwrap();
-        write!(
+        let RawAnswer {
             socket,
-            "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-        )
-        .unwrap();
-        let mut head = Vec::new();
-        let mut byte = [0u8; 1];
-        while !head.ends_with(b"\r\n\r\n") {
-            assert_eq!(
-                socket.read_some(&mut byte).unwrap(),
-                1,
-                "response head of {path}"
-            );
-            head.push(byte[0]);
-        }
-        let head = String::from_utf8(head).unwrap();
-        let status = head[9..12].parse().unwrap();
+            status,
+            head,
+        } = raw_get(addr, path);
         Viewer {
             socket,
             status,

@@ -4,35 +4,15 @@
 //! database URL, and each node's listening address (a free loopback port instead of
 //! `0.0.0.0:8000`, which would also start the SSDP responder) with the URL it advertises.
 
-use crate::support::ReadSome;
 use std::net::TcpListener;
-use std::path::Path;
 use std::process::Command;
 
-use crate::readme_journey::shell_words;
+use crate::readme_journey::readme_block;
 use crate::support::daemon::{eventually, retrovue, Daemon};
-use crate::support::{fresh_postgres, TempDir};
+use crate::support::{fresh_postgres, raw_get, TempDir};
 
 /// The README's placeholder database URL.
 const DB_PLACEHOLDER: &str = "postgres://tv@db/retrovue";
-
-/// The commands of the fenced block under "## More than one machine", as words.
-fn readme_cluster_block() -> Vec<Vec<String>> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md");
-    let text = std::fs::read_to_string(&path).unwrap();
-    let (_, section) = text
-        .split_once("\n## More than one machine\n")
-        .expect("README.md has a \"## More than one machine\" heading");
-    let (_, block) = section
-        .split_once("```sh\n")
-        .expect("a ```sh block under \"More than one machine\"");
-    let (block, _) = block.split_once("```").expect("the block is closed");
-    block
-        .lines()
-        .map(shell_words)
-        .filter(|words| !words.is_empty())
-        .collect()
-}
 
 fn free_loopback_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -42,33 +22,13 @@ fn free_loopback_port() -> u16 {
         .port()
 }
 
-/// A raw GET's status line and head, and its socket (the rest of the answer unread).
-fn get_head(addr: &str, path: &str) -> (String, std::net::TcpStream) {
-    use std::io::Write;
-    let mut socket = std::net::TcpStream::connect(addr).unwrap();
-    socket
-        .set_read_timeout(Some(std::time::Duration::from_secs(20)))
-        .unwrap();
-    write!(
-        socket,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") && socket.read_some(&mut byte).unwrap_or(0) == 1 {
-        head.push(byte[0]);
-    }
-    (String::from_utf8_lossy(&head).into_owned(), socket)
-}
-
 #[test]
 fn the_readme_cluster_block_runs_two_nodes_that_share_the_channels() {
     // contract: CLUSTER-001
     // contract: CLUSTER-004
     // contract: CLI-100
     let db = fresh_postgres();
-    let block = readme_cluster_block();
+    let block = readme_block("More than one machine");
     let serve_lines: Vec<&Vec<String>> = block
         .iter()
         .filter(|words| words.iter().any(|w| w == "serve"))
@@ -141,10 +101,10 @@ fn the_readme_cluster_block_runs_two_nodes_that_share_the_channels() {
         one.get(&format!("/api/channels/{channel}/now")).0 == 200
     });
     // The viewer stays connected (its socket held) while the other node is asked.
-    let (watching, _viewer) = get_head(&one.addr, &format!("/channel/{channel}.ts"));
-    assert!(watching.starts_with("HTTP/1.1 200"), "{watching}");
+    let watching = raw_get(&one.addr, &format!("/channel/{channel}.ts"));
+    assert_eq!(watching.status, 200, "{}", watching.head);
     assert_eq!(one.engines().len(), 1, "the first node runs the channel");
-    let (redirected, _) = get_head(&two.addr, &format!("/channel/{channel}.ts"));
+    let redirected = raw_get(&two.addr, &format!("/channel/{channel}.ts")).head;
     assert!(
         redirected.starts_with("HTTP/1.1 307"),
         "the second node sends the viewer on: {redirected}"

@@ -23,14 +23,19 @@ const ORANGE: [u8; 3] = [255, 128, 0];
 
 /// The commands of the fenced block under the README's "## Your own media" heading, as words.
 fn readme_journey() -> Vec<Vec<String>> {
+    readme_block("Your own media")
+}
+
+/// The commands of the first ```sh block under the README's `## {heading}`, as words.
+pub(crate) fn readme_block(heading: &str) -> Vec<Vec<String>> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md");
     let text = std::fs::read_to_string(&path).unwrap();
     let (_, section) = text
-        .split_once("\n## Your own media\n")
-        .expect("README.md has a \"## Your own media\" heading");
+        .split_once(&format!("\n## {heading}\n"))
+        .unwrap_or_else(|| panic!("README.md has a \"## {heading}\" heading"));
     let (_, block) = section
         .split_once("```sh\n")
-        .expect("a ```sh block under \"Your own media\"");
+        .unwrap_or_else(|| panic!("a ```sh block under \"{heading}\""));
     let (block, _) = block.split_once("```").expect("the block is closed");
     block
         .lines()
@@ -41,7 +46,7 @@ fn readme_journey() -> Vec<Vec<String>> {
 
 /// A line split like a POSIX shell does for these simple commands: blanks separate words,
 /// quotes group, `#` at the start of a word begins a comment.
-pub(crate) fn shell_words(line: &str) -> Vec<String> {
+fn shell_words(line: &str) -> Vec<String> {
     let mut words = Vec::new();
     let mut word: Option<String> = None;
     let mut quote: Option<char> = None;

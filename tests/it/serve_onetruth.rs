@@ -6,9 +6,8 @@
 //! window began on the real clock), and every wait is bounded.
 
 use crate::support;
-use crate::support::ReadSome;
+use crate::support::{raw_get, RawAnswer, ReadSome};
 
-use std::io::Write;
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -27,23 +26,11 @@ struct Viewer {
 
 impl Viewer {
     fn tune(addr: &str, channel: &str) -> Viewer {
-        let mut socket = TcpStream::connect(addr).unwrap();
-        socket
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .unwrap();
-        write!(
+        let RawAnswer {
             socket,
-            "GET /channel/{channel}.ts HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-        )
-        .unwrap();
-        let mut head = Vec::new();
-        let mut byte = [0u8; 1];
-        while !head.ends_with(b"\r\n\r\n") {
-            assert_eq!(socket.read_some(&mut byte).unwrap(), 1, "response head");
-            head.push(byte[0]);
-        }
-        let head = String::from_utf8(head).unwrap();
-        let status = head[9..12].parse().unwrap();
+            status,
+            head,
+        } = raw_get(addr, &format!("/channel/{channel}.ts"));
         Viewer {
             socket,
             status,

@@ -5,16 +5,13 @@
 
 use crate::support::daemon::{eventually, Daemon};
 use crate::support::ts_check;
-use crate::support::ReadSome;
 use crate::support::TempDir;
+use crate::support::{raw_get, RawAnswer, ReadSome};
 
-use std::io::Write;
-use std::net::TcpStream;
 use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 /// A viewer whose body is read continuously by a thread (so it never falls behind and is never
 /// dropped while the test waits), raw chunked bytes gathered in `body`.
@@ -26,22 +23,9 @@ struct Viewer {
 
 impl Viewer {
     fn tune(addr: &str, channel: &str) -> Viewer {
-        let mut socket = TcpStream::connect(addr).unwrap();
-        socket
-            .set_read_timeout(Some(Duration::from_secs(20)))
-            .unwrap();
-        write!(
-            socket,
-            "GET /channel/{channel}.ts HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-        )
-        .unwrap();
-        let mut head = Vec::new();
-        let mut byte = [0u8; 1];
-        while !head.ends_with(b"\r\n\r\n") {
-            assert_eq!(socket.read_some(&mut byte).unwrap(), 1, "response head");
-            head.push(byte[0]);
-        }
-        let head = String::from_utf8(head).unwrap();
+        let RawAnswer {
+            mut socket, head, ..
+        } = raw_get(addr, &format!("/channel/{channel}.ts"));
         assert_eq!(&head[9..12], "200", "{head}");
         let body = Arc::new(Mutex::new(Vec::new()));
         let stop = Arc::new(AtomicBool::new(false));

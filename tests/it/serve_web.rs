@@ -67,13 +67,18 @@ fn wait_until_on_air(daemon: &Daemon, channels: &[Value]) {
     }
 }
 
-#[test]
-fn a_guide_that_could_not_load_tries_again_within_seconds() {
-    // contract: HTTP-030
+/// The demo daemon with every channel on air, and a fresh browser.
+fn on_air_with_a_browser() -> (Daemon, Browser) {
     let daemon = Daemon::start(&[]);
     let channels = daemon.json("/api/channels");
     wait_until_on_air(&daemon, channels.as_array().unwrap());
-    let mut browser = Browser::launch();
+    (daemon, Browser::launch())
+}
+
+#[test]
+fn a_guide_that_could_not_load_tries_again_within_seconds() {
+    // contract: HTTP-030
+    let (daemon, mut browser) = on_air_with_a_browser();
     // The guide's rows cannot be fetched: the page says so.
     browser.call("Network.enable", serde_json::json!({}));
     browser.call(
@@ -98,10 +103,7 @@ fn a_guide_that_could_not_load_tries_again_within_seconds() {
 #[test]
 fn a_guide_fetch_that_is_never_answered_is_abandoned_and_tried_again() {
     // contract: HTTP-030
-    let daemon = Daemon::start(&[]);
-    let channels = daemon.json("/api/channels");
-    wait_until_on_air(&daemon, channels.as_array().unwrap());
-    let mut browser = Browser::launch();
+    let (daemon, mut browser) = on_air_with_a_browser();
     // Every request for the guide's rows is held by the browser and never answered.
     browser.call(
         "Fetch.enable",
@@ -125,10 +127,7 @@ fn a_guide_fetch_that_is_never_answered_is_abandoned_and_tried_again() {
 #[test]
 fn a_guide_whose_script_could_not_load_reloads_itself() {
     // contract: HTTP-030
-    let daemon = Daemon::start(&[]);
-    let channels = daemon.json("/api/channels");
-    wait_until_on_air(&daemon, channels.as_array().unwrap());
-    let mut browser = Browser::launch();
+    let (daemon, mut browser) = on_air_with_a_browser();
     browser.call("Network.enable", serde_json::json!({}));
     browser.call(
         "Network.setBlockedURLs",

@@ -377,3 +377,46 @@ impl<R: std::io::Read + ?Sized> ReadSome for R {
         }
     }
 }
+
+/// A raw HTTP/1.1 GET on its own connection: the answer's head is read, its body left on the
+/// socket for the caller (a stream, a redirect's body).
+pub struct RawAnswer {
+    pub socket: std::net::TcpStream,
+    pub status: u16,
+    pub head: String,
+}
+
+/// `GET path` on a new connection to `addr` (reads time out after 20 s); an error when the
+/// connection fails or closes before the head is complete.
+pub fn try_raw_get(addr: &str, path: &str) -> std::io::Result<RawAnswer> {
+    use std::io::Write;
+    let mut socket = std::net::TcpStream::connect(addr)?;
+    socket.set_read_timeout(Some(std::time::Duration::from_secs(20)))?;
+    write!(
+        socket,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        if socket.read_some(&mut byte)? == 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                format!("the connection closed within the head of {path}"),
+            ));
+        }
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&head).into_owned();
+    let status = head.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
+    Ok(RawAnswer {
+        socket,
+        status,
+        head,
+    })
+}
+
+/// [`try_raw_get`], panicking with the path on a failure.
+pub fn raw_get(addr: &str, path: &str) -> RawAnswer {
+    try_raw_get(addr, path).unwrap_or_else(|e| panic!("GET {path} from {addr}: {e}"))
+}
