@@ -7,11 +7,13 @@ DEMO  ?= fixtures/demo/lineup.toml
 build:
 	$(CARGO) build --workspace --all-targets
 
-# Everything the tests need (ffmpeg and chromium from Debian's packages) is installed by the project's own
-# scripts; PostgreSQL is started by the test harness itself from the installed server binaries.
+# Everything the tests need (ffmpeg and chromium from Debian's packages, Debian's nginx unpacked
+# under target/tools) is installed by the project's own scripts; PostgreSQL is started by the
+# test harness itself from the installed server binaries.
 setup:
 	bash scripts/ensure-ffmpeg.sh
 	bash scripts/ensure-chromium.sh
+	bash scripts/ensure-nginx.sh >/dev/null
 
 test: setup
 	$(CARGO) test --workspace --all-targets --no-fail-fast

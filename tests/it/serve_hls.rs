@@ -737,3 +737,144 @@ fn two_hundred_hls_viewers_on_one_channel() {
         0
     );
 }
+
+/// nginx in front of a daemon as an ordinary caching reverse proxy (its stock `proxy_cache`,
+/// honouring the daemon's `Cache-Control`), on a free loopback port; killed on drop.
+struct CachingProxy {
+    child: std::process::Child,
+    addr: String,
+    _dir: TempDir,
+}
+
+impl CachingProxy {
+    fn start(upstream: &str) -> CachingProxy {
+        let binary = crate::support_web::ensure("ensure-nginx.sh");
+        let binary = binary.lines().last().unwrap().to_string();
+        let dir = TempDir::new("rv-nginx");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let addr = format!("127.0.0.1:{port}");
+        let d = dir.path.display();
+        let config = format!(
+            "daemon off;\nmaster_process off;\nworker_processes 1;\nerror_log stderr warn;\n\
+             pid {d}/nginx.pid;\nevents {{ worker_connections 512; }}\nhttp {{\n\
+             access_log off;\nclient_body_temp_path {d}/body;\nproxy_temp_path {d}/proxy;\n\
+             fastcgi_temp_path {d}/fastcgi;\nuwsgi_temp_path {d}/uwsgi;\nscgi_temp_path {d}/scgi;\n\
+             proxy_cache_path {d}/cache levels=1 keys_zone=hls:4m max_size=256m inactive=1m;\n\
+             server {{\n  listen {addr};\n  location / {{\n\
+             proxy_pass http://{upstream};\n    proxy_set_header Host $http_host;\n\
+             proxy_cache hls;\n    proxy_cache_lock on;\n\
+             add_header X-Cache-Status $upstream_cache_status;\n  }}\n}}\n}}\n"
+        );
+        let config_path = dir.write("nginx.conf", &config);
+        let mut child = Command::new(&binary)
+            .args(["-e", "stderr", "-p"])
+            .arg(&dir.path)
+            .arg("-c")
+            .arg(&config_path)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {binary}: {e}"));
+        let stderr = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                eprintln!("[nginx] {line}");
+            }
+        });
+        eventually(10, "nginx listens", || TcpStream::connect(&addr).is_ok());
+        CachingProxy {
+            child,
+            addr,
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for CachingProxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn an_ordinary_http_cache_in_front_takes_over_the_fan_out() {
+    // contract: HTTP-020
+    // contract: HTTP-021
+    let dir = TempDir::new("rv-hls-lineup");
+    let daemon = Daemon::start(&["--lineup", &lineup(&dir.path)]);
+    let cache = CachingProxy::start(&daemon.addr);
+    // Through the cache, the playlist names segments at the cache.
+    let first = request(&cache.addr, "GET", "/channel/alpha.m3u8");
+    assert_eq!(first.status, 200);
+    let text = String::from_utf8(first.body).unwrap();
+    assert!(
+        text.contains(&format!("http://{}/channel/alpha/", cache.addr)),
+        "{text}"
+    );
+    let origin_before = daemon.channel_metric("retrovue_bytes_out_total", "alpha");
+    const CLIENTS: usize = 20;
+    const SECONDS: u64 = 12;
+    let started = Instant::now();
+    let delivered = Arc::new(AtomicU64::new(0));
+    let hits = Arc::new(AtomicU64::new(0));
+    let misses = Arc::new(AtomicU64::new(0));
+    let threads: Vec<_> = (0..CLIENTS)
+        .map(|i| {
+            let addr = cache.addr.clone();
+            let (delivered, hits, misses) = (
+                Arc::clone(&delivered),
+                Arc::clone(&hits),
+                Arc::clone(&misses),
+            );
+            std::thread::spawn(move || {
+                // Spread over a second, then reload every 2 s like a player.
+                std::thread::sleep(Duration::from_millis(i as u64 * 50));
+                let mut seen = BTreeSet::new();
+                while started.elapsed() < Duration::from_secs(SECONDS) {
+                    let playlist = request(&addr, "GET", "/channel/alpha.m3u8");
+                    assert_eq!(playlist.status, 200);
+                    let list = parse_playlist(std::str::from_utf8(&playlist.body).unwrap());
+                    for (_, _, path) in list.segments.iter().rev().take(2) {
+                        if !seen.insert(path.clone()) {
+                            continue;
+                        }
+                        let segment = request(&addr, "GET", path);
+                        assert_eq!(segment.status, 200, "{path}");
+                        delivered.fetch_add(segment.body.len() as u64, Ordering::SeqCst);
+                        match segment.header("x-cache-status") {
+                            Some("HIT") => hits.fetch_add(1, Ordering::SeqCst),
+                            _ => misses.fetch_add(1, Ordering::SeqCst),
+                        };
+                    }
+                    std::thread::sleep(Duration::from_secs(2));
+                }
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().unwrap();
+    }
+    let origin =
+        (daemon.channel_metric("retrovue_bytes_out_total", "alpha") - origin_before) as u64;
+    let delivered = delivered.load(Ordering::SeqCst);
+    let (hits, misses) = (hits.load(Ordering::SeqCst), misses.load(Ordering::SeqCst));
+    eprintln!(
+        "NUMBERS through nginx: {CLIENTS} HLS clients received {delivered} segment bytes; the \
+         daemon sent {origin} ({:.1}×); segment fetches {hits} hits, {misses} misses",
+        delivered as f64 / origin.max(1) as f64
+    );
+    assert!(delivered > 0 && origin > 0);
+    // Each segment leaves the daemon about once, whatever the number of clients.
+    assert!(
+        delivered >= 8 * origin,
+        "the cache passed on {delivered} bytes but the daemon sent {origin}"
+    );
+    assert!(hits >= 8 * misses, "{hits} hits, {misses} misses");
+}
