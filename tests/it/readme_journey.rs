@@ -6,7 +6,7 @@
 use crate::support::ReadSome;
 use crate::support_media;
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
@@ -151,27 +151,59 @@ impl Daemon {
 
     /// About `seconds` of `/channel/{id}.ts` (at least some bytes), de-chunked by ureq.
     fn capture(&self, channel: &str, seconds: u64) -> Vec<u8> {
+        let mut stream = self.tune(channel);
+        let mut bytes = Vec::new();
+        read_for(&mut stream, channel, seconds, &mut bytes);
+        bytes
+    }
+
+    /// The first picture of `/channel/{id}.ts` (see [`first_frame`]), from a capture of about
+    /// `seconds`. A loaded machine's engine may not have put a whole picture into that yet:
+    /// the capture then goes on, 2 s at a time, for at most 20 s more.
+    fn first_picture(&self, channel: &str, seconds: u64, dir: &Path) -> Vec<[u8; 3]> {
+        let mut stream = self.tune(channel);
+        let mut bytes = Vec::new();
+        read_for(&mut stream, channel, seconds, &mut bytes);
+        let started = Instant::now();
+        loop {
+            match first_frame(dir, &bytes) {
+                Ok(pixels) => return pixels,
+                Err(e) if started.elapsed() > Duration::from_secs(20) => {
+                    panic!(
+                        "no frame decodes from {} bytes of {channel}: {e}",
+                        bytes.len()
+                    )
+                }
+                Err(_) => read_for(&mut stream, channel, 2, &mut bytes),
+            }
+        }
+    }
+
+    fn tune(&self, channel: &str) -> impl Read {
         let response = ureq::get(&self.url(&format!("/channel/{channel}.ts")))
-            .timeout(Duration::from_secs(30))
+            .timeout(Duration::from_secs(60))
             .call()
             .unwrap_or_else(|e| panic!("tune in {channel}: {e}"));
         assert_eq!(response.content_type(), "video/mp2t");
-        let mut reader = response.into_reader();
-        let started = Instant::now();
-        let mut bytes = Vec::new();
-        let mut buf = vec![0u8; 64 * 1024];
-        while started.elapsed() < Duration::from_secs(seconds) || bytes.len() < 188 * 1000 {
-            assert!(
-                started.elapsed() < Duration::from_secs(seconds + 30),
-                "only {} bytes of {channel} in {}s",
-                bytes.len(),
-                seconds + 30
-            );
-            let n = reader.read_some(&mut buf).expect("read the stream");
-            assert!(n > 0, "the stream of {channel} ended");
-            bytes.extend_from_slice(&buf[..n]);
-        }
-        bytes
+        response.into_reader()
+    }
+}
+
+/// Append about `seconds` (and at least 1,000 packets) of `stream` to `bytes`.
+fn read_for(stream: &mut impl Read, channel: &str, seconds: u64, bytes: &mut Vec<u8>) {
+    let started = Instant::now();
+    let at_least = bytes.len() + 188 * 1000;
+    let mut buf = vec![0u8; 64 * 1024];
+    while started.elapsed() < Duration::from_secs(seconds) || bytes.len() < at_least {
+        assert!(
+            started.elapsed() < Duration::from_secs(seconds + 30),
+            "only {} bytes of {channel} in {}s",
+            bytes.len(),
+            seconds + 30
+        );
+        let n = stream.read_some(&mut buf).expect("read the stream");
+        assert!(n > 0, "the stream of {channel} ended");
+        bytes.extend_from_slice(&buf[..n]);
     }
 }
 
@@ -220,18 +252,17 @@ fn make_episode(path: &Path, seconds: u32, tone: bool) {
 }
 
 /// The first decodable picture of a captured stream: written as a PNG (that must work), and
-/// returned as 32x18 RGB pixels.
-fn first_frame(dir: &Path, ts: &[u8]) -> Vec<[u8; 3]> {
+/// returned as 32x18 RGB pixels; ffmpeg's complaint when there is none.
+fn first_frame(dir: &Path, ts: &[u8]) -> Result<Vec<[u8; 3]>, String> {
     let capture = dir.join("captured.ts");
     std::fs::write(&capture, ts).unwrap();
     let capture = capture.to_str().unwrap();
     let png = dir.join("out.png");
-    let out = ffmpeg(&["-i", capture, "-frames:v", "1", png.to_str().unwrap()]);
-    assert!(
-        out.status.success() && png.is_file(),
-        "no frame decodes from the stream: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let _ = std::fs::remove_file(&png);
+    let out = ffmpeg(&["-y", "-i", capture, "-frames:v", "1", png.to_str().unwrap()]);
+    if !(out.status.success() && png.is_file()) {
+        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+    }
     let out = ffmpeg(&[
         "-i",
         capture,
@@ -247,7 +278,7 @@ fn first_frame(dir: &Path, ts: &[u8]) -> Vec<[u8; 3]> {
     ]);
     assert!(out.status.success());
     assert_eq!(out.stdout.len(), 32 * 18 * 3);
-    out.stdout.chunks(3).map(|p| [p[0], p[1], p[2]]).collect()
+    Ok(out.stdout.chunks(3).map(|p| [p[0], p[1], p[2]]).collect())
 }
 
 fn near(pixel: [u8; 3], colour: [u8; 3]) -> bool {
@@ -354,9 +385,8 @@ fn the_readme_journey_works_verbatim_and_plays_the_users_files() {
         event["asset"].is_string() && end - at >= 10_000
     });
     assert_eq!(now["programme"]["title"], "The Show", "{now}");
-    let ts = daemon.capture("retro", 4);
     let dir = TempDir::new("journey-capture");
-    let pixels = first_frame(&dir.path, &ts);
+    let pixels = daemon.first_picture("retro", 4, &dir.path);
     let orange = pixels.iter().filter(|&&p| near(p, ORANGE)).count();
     assert!(
         orange * 10 >= pixels.len() * 9,
@@ -552,9 +582,8 @@ fn with_ffmpeg_on_path_the_default_engine_is_ffmpeg_and_renders_the_demo() {
     );
     assert!(engine.contains(&expected), "{engine}");
     // The demo's assets have no files: the ffmpeg engine renders them as test pictures.
-    let ts = daemon.capture("retro-one", 3);
     let dir = TempDir::new("ffpath-capture");
-    let pixels = first_frame(&dir.path, &ts);
+    let pixels = daemon.first_picture("retro-one", 3, &dir.path);
     assert!(
         pixels.iter().filter(|&&p| near(p, ORANGE)).count() * 2 < pixels.len(),
         "test pictures"
