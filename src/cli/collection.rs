@@ -291,7 +291,7 @@ fn ingest(args: IngestArgs, global: &Global) -> AppResult<()> {
         reports.push(report);
     }
     // INGEST-017: what the stored unaired days can no longer air, now that the catalog knows.
-    let vanished = vanished_after_ingest(store.as_mut(), crate::store::now_ms())?;
+    let vanished = vanished_after_ingest(store.as_mut(), crate::store::now_ms(), &reports)?;
     if global.json {
         print_json(&serde_json::json!({
             "collections": reports,

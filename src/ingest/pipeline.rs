@@ -15,7 +15,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::error::{AppError, AppResult};
-use crate::store::media_check::{vanished_media, VanishedDay};
+use crate::store::media_check::{vanished_media_after, VanishedDay};
 use crate::store::{
     AssetFilter, CatalogAsset, CollectionRecord, EnricherRecord, IngestWrite, SourceRecord, Store,
 };
@@ -93,6 +93,9 @@ pub struct IngestReport {
     /// Files the importer could not return.
     pub skipped: Vec<SkippedItem>,
     pub dry_run: bool,
+    /// A dry run's writes, not applied: what the run would store (INGEST-031).
+    #[serde(skip)]
+    pub unwritten: Option<IngestWrite>,
 }
 
 /// A stable asset id for a collection's canonical key: a readable slug of the key plus a short
@@ -956,7 +959,9 @@ pub fn ingest_discovery(
     }
     report.vanished = write.vanished.len();
     progress(total, total);
-    if !dry_run {
+    if dry_run {
+        report.unwritten = Some(write);
+    } else {
         store.apply_ingest(&write)?;
     }
     Ok(report)
@@ -964,8 +969,18 @@ pub fn ingest_discovery(
 
 /// INGEST-017: after an ingest, the stored unaired days of every channel whose playlog names
 /// media that is now deleted, retired, missing or unreadable (INGEST-016), checked at `now`.
-pub fn vanished_after_ingest(store: &mut dyn Store, now: i64) -> AppResult<Vec<VanishedDay>> {
-    Ok(vanished_media(store, None, now)?)
+/// A dry run's reports carry what the run would write; the days are judged as after it
+/// (INGEST-031).
+pub fn vanished_after_ingest(
+    store: &mut dyn Store,
+    now: i64,
+    reports: &[IngestReport],
+) -> AppResult<Vec<VanishedDay>> {
+    let pending: Vec<&IngestWrite> = reports
+        .iter()
+        .filter_map(|r| r.unwritten.as_ref())
+        .collect();
+    Ok(vanished_media_after(store, None, now, &pending)?)
 }
 
 /// The warning line for one such day, naming the channel, the date, the assets and the fix.

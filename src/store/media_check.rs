@@ -2,7 +2,7 @@
 //! names assets that cannot air — their file is missing or unreadable, or the catalog deleted or
 //! retired them. Built only on the `Store` trait; reads files' metadata, writes nothing.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::ErrorKind;
 use std::path::Path;
 
@@ -10,6 +10,7 @@ use chrono::{Days, NaiveDate};
 use retrovue_core::model::{AssetState, UtcMs};
 use serde::Serialize;
 
+use super::catalog::{CatalogAsset, IngestWrite};
 use super::{Store, StoreError, StoreResult};
 
 /// One stored unaired day that references assets whose files are gone or unreadable.
@@ -53,6 +54,10 @@ impl VanishedDay {
 struct Checks {
     assets: BTreeMap<String, Option<(String, String)>>,
     files: BTreeMap<String, Option<String>>,
+    /// Rows an ingest not yet written would store (a dry run, INGEST-031), by asset id.
+    pending_rows: BTreeMap<String, CatalogAsset>,
+    /// Assets that ingest would mark deleted.
+    pending_deleted: BTreeSet<String>,
 }
 
 impl Checks {
@@ -60,13 +65,19 @@ impl Checks {
         if let Some(known) = self.assets.get(id) {
             return Ok(known.clone());
         }
-        let verdict = match store.catalog_asset(id)? {
+        let row = match self.pending_rows.get(id) {
+            Some(pending) => Some(pending.clone()),
+            None => store.catalog_asset(id)?,
+        };
+        let verdict = match row {
             // Unknown to the catalog: nothing says where its file would be (INGEST-016 counts
             // only assets with a path).
             None => None,
             Some(row) => match row.asset.path.clone() {
                 None => None,
-                Some(path) if row.asset.deleted => Some((path, "deleted".to_string())),
+                Some(path) if row.asset.deleted || self.pending_deleted.contains(id) => {
+                    Some((path, "deleted".to_string()))
+                }
                 Some(path) if row.asset.state == AssetState::Retired => {
                     Some((path, "retired".to_string()))
                 }
@@ -110,6 +121,19 @@ pub fn vanished_media(
     channel: Option<&str>,
     now: UtcMs,
 ) -> StoreResult<Vec<VanishedDay>> {
+    vanished_media_after(store, channel, now, &[])
+}
+
+/// [`vanished_media`] judged against the catalog as it will be once the `pending` ingest writes
+/// are stored too (a dry run reporting what its run will, INGEST-031): their rows replace the
+/// stored ones (a moved asset is checked at its new file) and their vanished assets count as
+/// deleted.
+pub fn vanished_media_after(
+    store: &mut dyn Store,
+    channel: Option<&str>,
+    now: UtcMs,
+    pending: &[&IngestWrite],
+) -> StoreResult<Vec<VanishedDay>> {
     let channels: Vec<String> = match channel {
         Some(id) => {
             if store.load_channel(id)?.is_none() {
@@ -136,6 +160,16 @@ pub fn vanished_media(
     let from = today.checked_sub_days(Days::new(2)).unwrap_or(today);
     let to = NaiveDate::from_ymd_opt(9999, 12, 31).expect("a valid date");
     let mut checks = Checks::default();
+    for write in pending {
+        for row in write.inserts.iter().chain(&write.updates) {
+            checks
+                .pending_rows
+                .insert(row.asset.id.clone(), row.clone());
+        }
+        checks
+            .pending_deleted
+            .extend(write.vanished.iter().cloned());
+    }
     let mut found = Vec::new();
     for channel in &channels {
         for stored in store.current_days(channel, from, to)? {

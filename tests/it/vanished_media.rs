@@ -284,11 +284,17 @@ fn cli(db: &TestDb) {
     assert_eq!(days[0]["assets"][0]["problem"], "missing");
     assert!(days[0]["assets"][0]["events"].as_u64().unwrap() > 0);
 
-    // A dry-run ingest reports the same, writes nothing.
+    // A dry-run ingest reports what the run will (INGEST-031): the asset it would mark deleted
+    // is reported deleted. It writes nothing.
     let dry = rv.json(&["collection", "ingest", "tv", "--dry-run"]);
     assert_eq!(dry["dry_run"], true);
     assert_eq!(dry["collections"][0]["vanished"], 1);
-    assert_eq!(dry["vanished"][0]["assets"][0]["problem"], "missing");
+    assert_eq!(dry["vanished"][0]["assets"][0]["problem"], "deleted");
+    assert_eq!(
+        rv.json(&["collection", "ingest", "tv", "--dry-run"])["vanished"],
+        dry["vanished"],
+        "nothing was written"
+    );
 
     // The ingest marks the asset deleted and reports each day on stderr; exit 0.
     let out = rv.run(&["collection", "ingest", "tv"]);
@@ -315,6 +321,10 @@ fn cli(db: &TestDb) {
     }
     let report = rv.json(&["collection", "ingest", "tv"]);
     assert_eq!(report["dry_run"], false);
+    assert_eq!(
+        report["vanished"], dry["vanished"],
+        "the dry run told the truth"
+    );
     let days = report["vanished"].as_array().unwrap();
     assert_eq!(days.len(), 2, "{report}");
     assert_eq!(days[1]["date"], DAY2);
@@ -340,6 +350,31 @@ fn cli(db: &TestDb) {
     ]);
     let valid = rv.json(&["channel", "validate", "retro"]);
     assert_eq!(valid["vanished"], serde_json::json!([]), "{valid}");
+
+    // A renamed episode (`mv` of the file and its sidecar: same size, same duration) keeps its
+    // asset (INGEST-028): neither the dry run nor the run reports its days as naming vanished
+    // media. (The fixture's files are empty; a move needs a size, so it gets one first.)
+    std::fs::write(f.file(ONE), vec![7u8; 4096]).unwrap();
+    rv.ok(&["collection", "ingest", "tv"]);
+    let renamed = f
+        .file(ONE)
+        .with_file_name("Show - S01E01 - One (renamed).mkv");
+    std::fs::rename(f.file(ONE), &renamed).unwrap();
+    let sidecar = |video: &std::path::Path| format!("{}.retrovue.json", video.display());
+    std::fs::rename(sidecar(&f.file(ONE)), sidecar(&renamed)).unwrap();
+    let dry = rv.json(&["collection", "ingest", "tv", "--dry-run"]);
+    assert_eq!(
+        dry["collections"][0]["moved"].as_array().unwrap().len(),
+        1,
+        "{dry}"
+    );
+    assert_eq!(dry["vanished"], serde_json::json!([]), "{dry}");
+    let real = rv.json(&["collection", "ingest", "tv"]);
+    assert_eq!(
+        real["collections"][0]["moved"],
+        dry["collections"][0]["moved"]
+    );
+    assert_eq!(real["vanished"], serde_json::json!([]), "{real}");
 }
 
 #[test]
