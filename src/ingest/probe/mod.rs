@@ -4,6 +4,7 @@
 
 mod mkv;
 mod mp4;
+mod picture;
 pub mod pool;
 mod ts;
 

@@ -1,12 +1,13 @@
-//! MPEG transport streams in process: the PMT's streams and the duration from the first and the
-//! last presentation times (contract INGEST-021). Hand-written; no maintained crate reads just
+//! MPEG transport streams in process: the PMT's streams, the duration from the first and the
+//! last presentation times, and the video's picture size from its sequence header (contract
+//! INGEST-021). Hand-written; no maintained crate reads just
 //! this. Only the head and the tail of the file are read, whatever its size.
 
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::BufReader;
 
-use super::{be16, read_at, Streams, Unread};
+use super::{be16, picture, read_at, Streams, Unread};
 
 const PACKET: usize = 188;
 /// How much of the head (PAT, PMT, first PES) and of the tail (last PES) is read.
@@ -31,7 +32,13 @@ struct Pes {
     last: Vec<u8>,
     /// Payload of the first PES's first packet, for MPEG audio's layer.
     first: Vec<u8>,
+    /// The elementary stream from the first PES on (PES headers left out), at most
+    /// [`ES_HEAD`] bytes: where a video stream's sequence header is.
+    es_head: Vec<u8>,
 }
+
+/// How much of each stream's elementary data the head keeps for its picture size.
+const ES_HEAD: usize = 256 * 1024;
 
 /// The offset of the first packet boundary in `data` (three sync bytes in a row).
 fn sync(data: &[u8]) -> Option<usize> {
@@ -97,12 +104,19 @@ fn scan(
             if entry.first.is_empty() {
                 entry.first = body.to_vec();
             }
+            keep_es_head(&mut entry.es_head, body);
             entry.last = body.to_vec();
         } else if let Some(entry) = pes.get_mut(&pid) {
+            keep_es_head(&mut entry.es_head, payload);
             entry.last.extend_from_slice(payload);
         }
     }
     Ok(())
+}
+
+fn keep_es_head(head: &mut Vec<u8>, data: &[u8]) {
+    let room = ES_HEAD.saturating_sub(head.len());
+    head.extend_from_slice(&data[..room.min(data.len())]);
 }
 
 /// Reads a PAT (PMT PIDs) or a PMT (stream kinds) section.
@@ -311,6 +325,11 @@ pub(super) fn read(file: File, len: u64) -> Result<Streams, Unread> {
                 if !streams.has_video {
                     streams.has_video = true;
                     streams.video_codec = Some((*codec).into());
+                    // The picture size, where the stream's own header says it (HEVC: not read).
+                    if let Some((width, height)) = picture::size(codec, &head_pes.es_head) {
+                        streams.width = Some(width);
+                        streams.height = Some(height);
+                    }
                 }
             }
             Kind::Audio(_) => {
