@@ -75,10 +75,10 @@ fn make_ts(path: &Path, vcodec: &str, size: &str) {
         .arg(format!("testsrc=size={size}:rate=25:duration=1"))
         .args(["-f", "lavfi", "-i", "sine=frequency=220:duration=1"])
         .args(["-c:v", vcodec, "-c:a", "aac"])
-        .args(if vcodec == "libx264" {
-            &["-preset", "ultrafast"][..]
-        } else {
-            &[][..]
+        .args(match vcodec {
+            "libx264" => &["-preset", "ultrafast"][..],
+            "libx265" => &["-preset", "ultrafast", "-x265-params", "log-level=error"][..],
+            _ => &[][..],
         })
         .arg(path)
         .status()
@@ -90,10 +90,12 @@ fn make_ts(path: &Path, vcodec: &str, size: &str) {
 #[test]
 fn transport_streams_give_the_picture_size_ffprobe_gives() {
     let dir = Dir::new("ts-sizes");
-    // MPEG-2 (its sequence header), and H.264 whose 1088 coded lines are cropped to 1080.
+    // MPEG-2 (its sequence header), H.264 whose 1088 coded lines are cropped to 1080, and
+    // H.265 at a size its 8-sample coding grid must crop.
     for (name, vcodec, size) in [
         ("mpeg2.ts", "mpeg2video", "720x480"),
         ("cropped.ts", "libx264", "1920x1080"),
+        ("hevc.ts", "libx265", "646x362"),
     ] {
         let clip = dir.join(name);
         make_ts(&clip, vcodec, size);

@@ -1,5 +1,6 @@
-//! Picture sizes from video elementary-stream headers (contract INGEST-021): the H.264 sequence
-//! parameter set, the MPEG-1/2 sequence header and the MPEG-4 Part 2 video object layer. Used by
+//! Picture sizes from video elementary-stream headers (contract INGEST-021): the H.264 and H.265
+//! sequence parameter sets, the MPEG-1/2 sequence header and the MPEG-4 Part 2 video object
+//! layer. Used by
 //! the MPEG-TS reader, whose container says nothing of the picture. The size is the displayed
 //! one (after H.264 cropping), as ffprobe reports it.
 
@@ -73,6 +74,9 @@ pub(super) fn size(codec: &str, es: &[u8]) -> Option<(u32, u32)> {
                 let height = (u32::from(b[1]) & 0x0f) << 8 | u32::from(b[2]);
                 (width > 0 && height > 0).then_some((width, height))
             }),
+        "hevc" => start_codes(es)
+            .filter(|&at| es.get(at).is_some_and(|h| (h >> 1) & 0x3f == 33))
+            .find_map(|at| hevc_sps_size(&unescape(es.get(at + 2..)?))),
         "mpeg4" => start_codes(es)
             .filter(|&at| es.get(at).is_some_and(|c| (0x20..=0x2f).contains(c)))
             .find_map(|at| mpeg4_vol_size(&es[at + 1..])),
@@ -166,6 +170,44 @@ fn h264_sps_size(rbsp: &[u8]) -> Option<(u32, u32)> {
     (width > 0 && height > 0).then_some((width, height))
 }
 
+/// H.265 seq_parameter_set_rbsp (ITU-T H.265 7.3.2.2.1) up to its conformance window.
+fn hevc_sps_size(rbsp: &[u8]) -> Option<(u32, u32)> {
+    let mut b = Bits::new(rbsp);
+    b.bits(4)?; // sps_video_parameter_set_id
+    let sub_layers = b.bits(3)? as usize; // sps_max_sub_layers_minus1
+    b.bit()?; // sps_temporal_id_nesting_flag
+    b.skip(96)?; // profile_tier_level(1, sub_layers): its general part
+    let mut present = Vec::with_capacity(sub_layers);
+    for _ in 0..sub_layers {
+        present.push((b.bit()?, b.bit()?));
+    }
+    if sub_layers > 0 {
+        b.skip(2 * (8 - sub_layers))?;
+    }
+    for (profile, level) in present {
+        b.skip(88 * profile as usize + 8 * level as usize)?;
+    }
+    b.ue()?; // sps_seq_parameter_set_id
+    let mut chroma_format = b.ue()?;
+    if chroma_format == 3 && b.bit()? == 1 {
+        chroma_format = 0; // separate colour planes: cropped in luma samples
+    }
+    let width = b.ue()?;
+    let height = b.ue()?;
+    let (mut left, mut right, mut top, mut bottom) = (0, 0, 0, 0);
+    if b.bit()? == 1 {
+        (left, right, top, bottom) = (b.ue()?, b.ue()?, b.ue()?, b.ue()?);
+    }
+    let (sub_width, sub_height) = match chroma_format {
+        1 => (2, 2),
+        2 => (2, 1),
+        _ => (1, 1),
+    };
+    let width = width.checked_sub(sub_width * (left + right))?;
+    let height = height.checked_sub(sub_height * (top + bottom))?;
+    (width > 0 && height > 0).then_some((width, height))
+}
+
 /// Skips one scaling_list() of `size` coefficients.
 fn skip_scaling_list(b: &mut Bits, size: usize) -> Option<()> {
     let (mut last, mut next) = (8i32, 8i32);
@@ -255,6 +297,6 @@ mod tests {
         let es = [0, 0, 1, 0xb3, 0x2d, 0x01, 0xe0, 0x24];
         assert_eq!(size("mpeg2video", &es), Some((720, 480)));
         assert_eq!(size("mpeg2video", &es[..5]), None, "cut short");
-        assert_eq!(size("hevc", &es), None, "not read here");
+        assert_eq!(size("vc1", &es), None, "not read here");
     }
 }
