@@ -9,9 +9,9 @@
 
 #[path = "../tests/it/support/mod.rs"]
 mod support;
+#[path = "../tests/it/support_media/mod.rs"]
+mod support_media;
 
-use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use retrovue::ingest::enricher::IngestEnricher;
@@ -125,47 +125,15 @@ fn main() {
     probing(files);
 }
 
-fn ffmpeg(args: &[&str]) {
-    let status = Command::new("ffmpeg")
-        .args(["-v", "error", "-y"])
-        .args(args)
-        .status()
-        .expect("run ffmpeg");
-    assert!(status.success(), "ffmpeg {args:?}");
-}
-
 /// INGEST-024: probing ingest of `files` hard links to real clips vs sequential ffprobe.
 fn probing(files: usize) {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/ensure-ffmpeg.sh");
-    assert!(Command::new("bash").arg(script).status().unwrap().success());
-    let clips = support::TempDir::new("rvbench-clips-");
+    let clips = support_media::TempDir::new("rvbench-clips-");
     let mut sources = Vec::new();
     for (n, seconds) in [(0, 2), (1, 3), (2, 5)] {
         for ext in ["mkv", "mp4", "ts"] {
             let clip = clips.join(&format!("clip{n}.{ext}"));
-            let video = format!("testsrc=size=320x240:rate=25:duration={seconds}");
-            let audio = format!("sine=frequency=440:sample_rate=48000:duration={seconds}");
-            let (vcodec, acodec) = if n == 0 {
-                ("mpeg4", "aac")
-            } else {
-                ("libx264", "aac")
-            };
-            ffmpeg(&[
-                "-f",
-                "lavfi",
-                "-i",
-                &video,
-                "-f",
-                "lavfi",
-                "-i",
-                &audio,
-                "-c:v",
-                vcodec,
-                "-c:a",
-                acodec,
-                "-shortest",
-                clip.to_str().unwrap(),
-            ]);
+            let vcodec = if n == 0 { "mpeg4" } else { "libx264" };
+            support_media::make_encoded_clip(&clip, "320x240", 25, seconds, vcodec, "aac");
             sources.push(clip);
         }
     }

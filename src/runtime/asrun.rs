@@ -260,13 +260,29 @@ mod tests {
         }
     }
 
+    /// `n` records waiting, and the sender that keeps the queue open.
+    fn queue(
+        n: usize,
+    ) -> (
+        crossbeam_channel::Sender<SessionRecord>,
+        Receiver<SessionRecord>,
+    ) {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        for i in 0..n {
+            tx.send(entry(i)).unwrap();
+        }
+        (tx, rx)
+    }
+
+    /// `n` records waiting and no sender left: the daemon is shutting down.
+    fn closed_queue(n: usize) -> Receiver<SessionRecord> {
+        queue(n).1
+    }
+
     // contract: ASRUN-004
     #[test]
     fn a_long_outage_loses_nothing_and_writes_in_arrival_order() {
-        let (tx, rx) = crossbeam_channel::unbounded();
-        for n in 0..5 {
-            tx.send(entry(n)).unwrap();
-        }
+        let (tx, rx) = queue(5);
         let mut sender = Some(tx);
         let mut stored = Vec::new();
         let mut fresh_flags = Vec::new();
@@ -308,12 +324,7 @@ mod tests {
     // contract: ASRUN-004
     #[test]
     fn at_shutdown_an_absent_database_is_waited_for_only_within_the_bound() {
-        let (tx, rx) = crossbeam_channel::unbounded();
-        for n in 0..3 {
-            tx.send(entry(n)).unwrap();
-        }
-        drop(tx);
-        let mut clock = fake_clock();
+        let (rx, mut clock) = (closed_queue(3), fake_clock());
         let mut attempts = 0;
         let written = write_all(
             &rx,
@@ -332,12 +343,7 @@ mod tests {
     // contract: ASRUN-004
     #[test]
     fn at_shutdown_a_database_back_within_the_bound_gets_everything() {
-        let (tx, rx) = crossbeam_channel::unbounded();
-        for n in 0..3 {
-            tx.send(entry(n)).unwrap();
-        }
-        drop(tx);
-        let mut clock = fake_clock();
+        let (rx, mut clock) = (closed_queue(3), fake_clock());
         let mut attempts = 0;
         let written = write_all(
             &rx,
@@ -358,12 +364,7 @@ mod tests {
     // contract: ASRUN-004
     #[test]
     fn bad_input_is_never_retried_and_the_next_record_is_written() {
-        let (tx, rx) = crossbeam_channel::unbounded();
-        for n in 0..2 {
-            tx.send(entry(n)).unwrap();
-        }
-        drop(tx);
-        let mut clock = fake_clock();
+        let (rx, mut clock) = (closed_queue(2), fake_clock());
         let mut tried = Vec::new();
         let written = write_all(
             &rx,

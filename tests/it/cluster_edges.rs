@@ -2,8 +2,8 @@
 //! backends, the session keys a real daemon writes, the single-node lock of a SQLite store with
 //! two real daemons, and `cluster status` over cluster rows written by raw SQL.
 
-use crate::support::ReadSome;
-use std::io::{Read, Write};
+use crate::support::{raw_get, ReadSome};
+use std::io::Read;
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -123,15 +123,9 @@ fn asrun_show_output_is_unchanged_by_sessions() {
 
 /// Tune a channel on a raw socket and read `n` body bytes (bounded by the read timeout).
 fn watch(addr: &str, channel: &str, n: usize) -> TcpStream {
-    let mut socket = TcpStream::connect(addr).unwrap();
-    socket
-        .set_read_timeout(Some(Duration::from_secs(20)))
-        .unwrap();
-    write!(
-        socket,
-        "GET /channel/{channel}.ts HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
+    let answer = raw_get(addr, &format!("/channel/{channel}.ts"));
+    assert_eq!(answer.status, 200, "{}", answer.head);
+    let mut socket = answer.socket;
     let mut got = 0;
     let mut buf = vec![0u8; 65536];
     while got < n {

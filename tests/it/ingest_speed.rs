@@ -4,7 +4,7 @@
 
 use crate::support::{TempDir as Dir, TestDb};
 use crate::support_cli::Rv;
-use crate::support_media::{ensure_ffmpeg, make_clip, make_clip_with_chapters};
+use crate::support_media::{ensure_ffmpeg, make_clip, make_clip_with_chapters, make_encoded_clip};
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -67,25 +67,6 @@ fn make_h264_ac3(path: &Path, seconds: u32) {
     assert!(status.success());
 }
 
-/// A one-second transport stream of `vcodec` video at `size` with AAC audio.
-fn make_ts(path: &Path, vcodec: &str, size: &str) {
-    ensure_ffmpeg();
-    let status = Command::new("ffmpeg")
-        .args(["-v", "error", "-y", "-f", "lavfi", "-i"])
-        .arg(format!("testsrc=size={size}:rate=25:duration=1"))
-        .args(["-f", "lavfi", "-i", "sine=frequency=220:duration=1"])
-        .args(["-c:v", vcodec, "-c:a", "aac"])
-        .args(match vcodec {
-            "libx264" => &["-preset", "ultrafast"][..],
-            "libx265" => &["-preset", "ultrafast", "-x265-params", "log-level=error"][..],
-            _ => &[][..],
-        })
-        .arg(path)
-        .status()
-        .unwrap();
-    assert!(status.success());
-}
-
 // contract: INGEST-021
 #[test]
 fn transport_streams_give_the_picture_size_ffprobe_gives() {
@@ -98,7 +79,7 @@ fn transport_streams_give_the_picture_size_ffprobe_gives() {
         ("hevc.ts", "libx265", "646x362"),
     ] {
         let clip = dir.join(name);
-        make_ts(&clip, vcodec, size);
+        make_encoded_clip(&clip, size, 25, 1, vcodec, "aac");
         assert_agree(&clip, true);
         let read = read_container(&clip).unwrap();
         assert_eq!(

@@ -356,20 +356,7 @@ fn a_refused_rebuild_is_reported_not_fatal(db: &TestDb) {
     assert!(refused[0]["error"].as_str().unwrap().contains("2030-01-08"));
 }
 
-macro_rules! suite {
-    ($name:ident, $make:expr) => {
-        mod $name {
-            #[test]
-            fn input_verbs_preview_their_guide_changes() {
-                super::input_verbs_preview_their_guide_changes(&$make);
-            }
-            #[test]
-            fn a_refused_rebuild_is_reported_not_fatal() {
-                super::a_refused_rebuild_is_reported_not_fatal(&$make);
-            }
-        }
-    };
-}
-
-suite!(sqlite, super::TestDb::sqlite());
-suite!(postgres, super::TestDb::postgres());
+crate::on_each_backend!(
+    input_verbs_preview_their_guide_changes,
+    a_refused_rebuild_is_reported_not_fatal,
+);

@@ -584,40 +584,12 @@ fn long_ids_are_refused_by_the_store_and_derived_ids_stay_bounded(db: &TestDb) {
     }
 }
 
-macro_rules! suite {
-    ($name:ident, $make:expr) => {
-        mod $name {
-            #[test]
-            fn out_is_the_one_spelling_and_names_are_bounded() {
-                super::out_is_the_one_spelling_and_names_are_bounded(&$make);
-            }
-            #[test]
-            fn date_flags_are_limited_to_1970_to_9999() {
-                super::date_flags_are_limited_to_1970_to_9999(&$make);
-            }
-            #[test]
-            fn the_guide_is_in_the_channels_local_time() {
-                super::the_guide_is_in_the_channels_local_time(&$make);
-            }
-            #[test]
-            fn schedule_playlog_and_asrun_take_tz() {
-                super::schedule_playlog_and_asrun_take_tz(&$make);
-            }
-            #[test]
-            fn a_program_that_can_air_nothing_warns() {
-                super::a_program_that_can_air_nothing_warns(&$make);
-            }
-            #[test]
-            fn long_ids_are_refused_by_the_store_and_derived_ids_stay_bounded() {
-                super::long_ids_are_refused_by_the_store_and_derived_ids_stay_bounded(&$make);
-            }
-            #[test]
-            fn chapters_are_increasing_and_inside() {
-                super::chapters_are_increasing_and_inside(&$make);
-            }
-        }
-    };
-}
-
-suite!(sqlite, super::TestDb::sqlite());
-suite!(postgres, super::TestDb::postgres());
+crate::on_each_backend!(
+    out_is_the_one_spelling_and_names_are_bounded,
+    date_flags_are_limited_to_1970_to_9999,
+    the_guide_is_in_the_channels_local_time,
+    schedule_playlog_and_asrun_take_tz,
+    a_program_that_can_air_nothing_warns,
+    long_ids_are_refused_by_the_store_and_derived_ids_stay_bounded,
+    chapters_are_increasing_and_inside,
+);

@@ -324,32 +324,10 @@ fn build_all_builds_every_active_channel(db: &TestDb) {
     assert!(String::from_utf8_lossy(&out.stderr).contains("--channel"));
 }
 
-macro_rules! suite {
-    ($name:ident, $make:expr) => {
-        mod $name {
-            #[test]
-            fn override_replaces_a_slot_and_carries_forward() {
-                super::override_replaces_a_slot_and_carries_forward(&$make);
-            }
-            #[test]
-            fn override_refusals_store_nothing() {
-                super::override_refusals_store_nothing(&$make);
-            }
-            #[test]
-            fn dry_run_prints_guide_changes_and_writes_nothing() {
-                super::dry_run_prints_guide_changes_and_writes_nothing(&$make);
-            }
-            #[test]
-            fn explain_says_why() {
-                super::explain_says_why(&$make);
-            }
-            #[test]
-            fn build_all_builds_every_active_channel() {
-                super::build_all_builds_every_active_channel(&$make);
-            }
-        }
-    };
-}
-
-suite!(sqlite, super::TestDb::sqlite());
-suite!(postgres, super::TestDb::postgres());
+crate::on_each_backend!(
+    override_replaces_a_slot_and_carries_forward,
+    override_refusals_store_nothing,
+    dry_run_prints_guide_changes_and_writes_nothing,
+    explain_says_why,
+    build_all_builds_every_active_channel,
+);

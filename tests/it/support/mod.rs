@@ -420,3 +420,27 @@ pub fn try_raw_get(addr: &str, path: &str) -> std::io::Result<RawAnswer> {
 pub fn raw_get(addr: &str, path: &str) -> RawAnswer {
     try_raw_get(addr, path).unwrap_or_else(|e| panic!("GET {path} from {addr}: {e}"))
 }
+
+/// Each named `fn(&TestDb)` of the calling module as a test on SQLite (`sqlite::NAME`) and on
+/// PostgreSQL (`postgres::NAME`).
+#[macro_export]
+macro_rules! on_each_backend {
+    ($($test:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[test]
+                fn $test() {
+                    super::$test(&$crate::support::TestDb::sqlite());
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[test]
+                fn $test() {
+                    super::$test(&$crate::support::TestDb::postgres());
+                }
+            )*
+        }
+    };
+}

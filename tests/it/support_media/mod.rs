@@ -37,25 +37,32 @@ fn ffmpeg(args: &[&str]) {
 
 /// A real `seconds`-long 160x120 clip with a sine tone at `path` (container from extension).
 pub fn make_clip(path: &Path, seconds: u32) {
+    make_encoded_clip(path, "160x120", 10, seconds, "mpeg4", "aac");
+}
+
+/// A real `seconds`-long clip of `size` test pictures at `rate` fps with a sine tone, encoded
+/// with `vcodec` (x264/x265 at their fastest preset) and `acodec`; container from extension.
+pub fn make_encoded_clip(
+    path: &Path,
+    size: &str,
+    rate: u32,
+    seconds: u32,
+    vcodec: &str,
+    acodec: &str,
+) {
     fs::create_dir_all(path.parent().unwrap()).unwrap();
-    let video = format!("testsrc=size=160x120:rate=10:duration={seconds}");
+    let video = format!("testsrc=size={size}:rate={rate}:duration={seconds}");
     let audio = format!("sine=frequency=440:sample_rate=48000:duration={seconds}");
-    ffmpeg(&[
-        "-f",
-        "lavfi",
-        "-i",
-        &video,
-        "-f",
-        "lavfi",
-        "-i",
-        &audio,
-        "-c:v",
-        "mpeg4",
-        "-c:a",
-        "aac",
-        "-shortest",
-        path.to_str().unwrap(),
-    ]);
+    let mut args = vec![
+        "-f", "lavfi", "-i", &video, "-f", "lavfi", "-i", &audio, "-c:v", vcodec, "-c:a", acodec,
+    ];
+    match vcodec {
+        "libx264" => args.extend(["-preset", "ultrafast"]),
+        "libx265" => args.extend(["-preset", "ultrafast", "-x265-params", "log-level=error"]),
+        _ => {}
+    }
+    args.extend(["-shortest", path.to_str().unwrap()]);
+    ffmpeg(&args);
 }
 
 /// A real clip at `path` with chapters starting at each of `chapter_starts_ms` (ffmetadata).
